@@ -1,0 +1,305 @@
+//! A bounded in-process store: for tests, examples and single-process apps.
+//!
+//! Unlike express-session's MemoryStore it cannot grow without limit: it holds at most
+//! `max_entries` sessions and `max_bytes` of data, evicting the soonest-to-expire session
+//! when full, and a sweeper task removes expired sessions on its own. It is not shared
+//! between processes: use a database-backed store in production.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::{
+    ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, SessionSummary, StoreError,
+    StoreKey, Timestamp,
+};
+
+/// Limits of a [`MemoryStore`].
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryLimits {
+    /// Most sessions held at once.
+    pub max_entries: usize,
+    /// Most bytes of serialized session data held at once (approximate: keys + JSON).
+    pub max_bytes: usize,
+    /// How often the sweeper removes expired sessions.
+    pub sweep_every: Duration,
+}
+
+impl Default for MemoryLimits {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            max_bytes: 256 << 20,
+            sweep_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The bounded in-memory [`SessionStore`].
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+    limits: MemoryLimits,
+}
+
+struct Entry {
+    record: Record,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<StoreKey, Entry>,
+    /// Every entry by deadline: sweeping and eviction take from the front.
+    by_deadline: BTreeSet<(Timestamp, StoreKey)>,
+    by_user: HashMap<String, HashSet<StoreKey>>,
+    bytes: usize,
+}
+
+impl MemoryStore {
+    /// A store with the given limits. Inside a tokio runtime it also starts the sweeper,
+    /// which stops when the last clone of the store is dropped.
+    pub fn new(limits: MemoryLimits) -> Self {
+        let store = Self {
+            inner: Arc::default(),
+            limits,
+        };
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(sweep_forever(
+                Arc::downgrade(&store.inner),
+                limits.sweep_every,
+            ));
+        }
+        store
+    }
+
+    /// A store holding at most `max_entries` sessions, other limits default.
+    pub fn with_max_entries(max_entries: usize) -> Self {
+        Self::new(MemoryLimits {
+            max_entries,
+            ..MemoryLimits::default()
+        })
+    }
+
+    /// How many sessions are held, expired ones not yet swept included.
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Approximate bytes of session data held.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // breaks memory safety; keep serving rather than poisoning every later request.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(MemoryLimits::default())
+    }
+}
+
+async fn sweep_forever(inner: Weak<Mutex<Inner>>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let mut guard = inner.lock().unwrap_or_else(|e| e.into_inner());
+        guard.remove_expired(Timestamp::now(), usize::MAX);
+    }
+}
+
+fn record_bytes(key: &StoreKey, record: &Record) -> usize {
+    let data: usize = record
+        .data
+        .iter()
+        .map(|(k, v)| k.len() + serde_json::to_string(v).map_or(0, |s| s.len()))
+        .sum();
+    key.as_str().len() + data + record.user.as_ref().map_or(0, String::len) + 64
+}
+
+impl Inner {
+    fn live(&self, key: &StoreKey, now: Timestamp) -> Option<&Entry> {
+        self.entries.get(key).filter(|e| !e.record.is_expired(now))
+    }
+
+    fn insert(&mut self, key: StoreKey, record: Record, bytes: usize) {
+        self.by_deadline.insert((record.expires_at, key.clone()));
+        if let Some(user) = &record.user {
+            self.by_user
+                .entry(user.clone())
+                .or_default()
+                .insert(key.clone());
+        }
+        self.bytes += bytes;
+        self.entries.insert(key, Entry { record, bytes });
+    }
+
+    fn remove(&mut self, key: &StoreKey) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.by_deadline
+            .remove(&(entry.record.expires_at, key.clone()));
+        if let Some(user) = &entry.record.user {
+            if let Some(keys) = self.by_user.get_mut(user) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.by_user.remove(user);
+                }
+            }
+        }
+        self.bytes -= entry.bytes;
+        Some(entry)
+    }
+
+    fn remove_expired(&mut self, now: Timestamp, limit: usize) -> u64 {
+        let mut removed = 0;
+        while removed < limit as u64 {
+            let Some((deadline, key)) = self.by_deadline.first().cloned() else {
+                break;
+            };
+            if deadline > now {
+                break;
+            }
+            self.remove(&key);
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Makes room for `bytes` more: expired entries first, then the soonest to expire.
+    fn make_room(&mut self, limits: &MemoryLimits, bytes: usize, now: Timestamp) {
+        self.remove_expired(now, usize::MAX);
+        while !self.entries.is_empty()
+            && (self.entries.len() >= limits.max_entries || self.bytes + bytes > limits.max_bytes)
+        {
+            let Some((_, key)) = self.by_deadline.first().cloned() else {
+                break;
+            };
+            self.remove(&key);
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .lock()
+            .live(key, Timestamp::now())
+            .map(|e| e.record.clone()))
+    }
+
+    async fn create(&self, key: &StoreKey, record: &Record) -> Result<CreateOutcome, StoreError> {
+        let now = Timestamp::now();
+        let bytes = record_bytes(key, record);
+        let mut inner = self.lock();
+        if inner.live(key, now).is_some() {
+            return Ok(CreateOutcome::AlreadyExists);
+        }
+        inner.remove(key);
+        inner.make_room(&self.limits, bytes, now);
+        inner.insert(key.clone(), record.clone(), bytes);
+        Ok(CreateOutcome::Created)
+    }
+
+    async fn apply(
+        &self,
+        key: &StoreKey,
+        changes: &Changeset,
+        expected_version: Option<u64>,
+    ) -> Result<ApplyOutcome, StoreError> {
+        let now = Timestamp::now();
+        let mut inner = self.lock();
+        let Some(current) = inner.live(key, now) else {
+            return Ok(ApplyOutcome::Missing);
+        };
+        if expected_version.is_some_and(|v| v != current.record.version) {
+            return Ok(ApplyOutcome::Conflict);
+        }
+        let Some(Entry { mut record, .. }) = inner.remove(key) else {
+            return Ok(ApplyOutcome::Missing);
+        };
+        record.apply(changes);
+        let version = record.version;
+        let bytes = record_bytes(key, &record);
+        inner.make_room(&self.limits, bytes, now);
+        inner.insert(key.clone(), record, bytes);
+        Ok(ApplyOutcome::Applied(version))
+    }
+
+    async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if inner.live(key, Timestamp::now()).is_none() {
+            return Ok(false);
+        }
+        let Some(Entry { mut record, bytes }) = inner.remove(key) else {
+            return Ok(false);
+        };
+        record.expires_at = expires_at;
+        inner.insert(key.clone(), record, bytes);
+        Ok(true)
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.lock().remove(key);
+        Ok(())
+    }
+
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().remove_expired(Timestamp::now(), usize::MAX))
+    }
+
+    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
+        let now = Timestamp::now();
+        let inner = self.lock();
+        let Some(keys) = inner.by_user.get(user) else {
+            return Ok(Vec::new());
+        };
+        Ok(keys
+            .iter()
+            .filter_map(|k| inner.live(k, now).map(|e| (k, e)))
+            .map(|(k, e)| SessionSummary {
+                key: k.clone(),
+                created_at: e.record.created_at,
+                expires_at: e.record.expires_at,
+            })
+            .collect())
+    }
+
+    async fn delete_sessions_of(
+        &self,
+        user: &str,
+        except: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        let now = Timestamp::now();
+        let mut inner = self.lock();
+        let Some(keys) = inner.by_user.get(user) else {
+            return Ok(0);
+        };
+        let doomed: Vec<StoreKey> = keys
+            .iter()
+            .filter(|k| Some(*k) != except)
+            .cloned()
+            .collect();
+        let mut n = 0;
+        for key in doomed {
+            if let Some(entry) = inner.remove(&key) {
+                n += u64::from(!entry.record.is_expired(now));
+            }
+        }
+        Ok(n)
+    }
+}

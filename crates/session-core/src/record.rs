@@ -1,0 +1,127 @@
+//! What a store keeps for one session, and what one request changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{StoreKey, Timestamp};
+
+/// A session's data: string keys to JSON values.
+pub type Data = BTreeMap<String, Value>;
+
+/// One stored session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The application's data.
+    pub data: Data,
+    /// When the session was first created; the absolute timeout counts from here.
+    pub created_at: Timestamp,
+    /// The idle deadline, already capped by the absolute deadline. Stores never return a
+    /// record whose deadline has passed.
+    pub expires_at: Timestamp,
+    /// The principal this session belongs to, for the per-user index.
+    pub user: Option<String>,
+    /// Whether the cookie outlives the browser session ("remember me").
+    pub persistent: bool,
+    /// Bumped by every write; strict mode compares it.
+    pub version: u64,
+}
+
+impl Record {
+    /// A fresh record at version 1 with no data and no user.
+    pub fn new(created_at: Timestamp, expires_at: Timestamp, persistent: bool) -> Self {
+        Self {
+            data: Data::new(),
+            created_at,
+            expires_at,
+            user: None,
+            persistent,
+            version: 1,
+        }
+    }
+
+    /// Whether the idle deadline has passed at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at <= now
+    }
+
+    /// This record with `changes` applied and the version bumped: the reference semantics
+    /// every store's `apply` must match.
+    pub fn apply(&mut self, changes: &Changeset) {
+        if changes.cleared {
+            self.data.clear();
+        }
+        for key in &changes.removed {
+            self.data.remove(key);
+        }
+        for (key, value) in &changes.set {
+            self.data.insert(key.clone(), value.clone());
+        }
+        self.expires_at = changes.expires_at;
+        if let Some(user) = &changes.user {
+            self.user.clone_from(user);
+        }
+        if let Some(persistent) = changes.persistent {
+            self.persistent = persistent;
+        }
+        self.version += 1;
+    }
+}
+
+/// What one request did to a session. Only dirty keys travel to the store.
+///
+/// Order of application: `cleared` first, then `removed`, then `set`, so a key that was
+/// removed and set again ends up set.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Changeset {
+    /// Keys written, with their new values.
+    pub set: BTreeMap<String, Value>,
+    /// Keys deleted.
+    pub removed: BTreeSet<String>,
+    /// Whether every key was dropped before `set` is applied.
+    pub cleared: bool,
+    /// The new idle deadline.
+    pub expires_at: Timestamp,
+    /// `Some(new)` when the principal changed (`Some(None)`: signed out of the index).
+    pub user: Option<Option<String>>,
+    /// `Some(p)` when "remember me" changed.
+    pub persistent: Option<bool>,
+}
+
+impl Changeset {
+    /// An empty changeset that only moves the deadline.
+    pub fn new(expires_at: Timestamp) -> Self {
+        Self {
+            expires_at,
+            ..Self::default()
+        }
+    }
+
+    /// Whether it changes anything but the deadline.
+    pub fn changes_data(&self) -> bool {
+        self.cleared
+            || !self.set.is_empty()
+            || !self.removed.is_empty()
+            || self.user.is_some()
+            || self.persistent.is_some()
+    }
+}
+
+impl Default for Timestamp {
+    fn default() -> Self {
+        Timestamp::from_millis(0)
+    }
+}
+
+/// One entry of the per-user index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// The session's store key (compare with [`crate::Session::store_key`] to spot the
+    /// current one).
+    pub key: StoreKey,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Its idle deadline.
+    pub expires_at: Timestamp,
+}

@@ -1,0 +1,729 @@
+//! The store conformance suite: one list of cases every [`SessionStore`] must pass.
+//!
+//! Enable the `test-suite` feature in your store crate's `[dev-dependencies]` and add one
+//! line to a test file (the crate also needs `tokio` with `macros` and `rt-multi-thread`):
+//!
+//! ```text
+//! session_core::store_conformance_tests!(my_store::connect_for_tests());
+//! ```
+//!
+//! The argument is a future that yields a fresh store; it is awaited once per case, and
+//! each case becomes its own `#[tokio::test]`. Cases use random keys and user names, so
+//! they may share one backend and run in parallel.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::{ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, StoreKey, Timestamp};
+
+/// Expands to one `#[tokio::test]` per conformance case, each awaiting `$make` for a store.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::__conformance_cases!($make;
+            load_missing_is_none,
+            create_then_load_round_trips,
+            create_refuses_existing_key,
+            create_with_user_is_indexed,
+            expired_record_is_never_loaded,
+            record_expires_while_stored,
+            apply_sets_keys_and_bumps_version,
+            apply_removes_keys,
+            apply_removing_absent_key_is_harmless,
+            apply_clear_then_set,
+            apply_leaves_other_keys_alone,
+            apply_moves_deadline,
+            apply_on_missing_key_is_missing,
+            apply_after_delete_does_not_resurrect,
+            apply_on_expired_record_is_missing,
+            apply_sets_and_clears_user,
+            apply_changes_persistent_flag,
+            strict_apply_with_current_version_applies,
+            strict_apply_with_stale_version_conflicts,
+            concurrent_distinct_keys_all_survive,
+            concurrent_same_key_keeps_one_written_value,
+            touch_moves_deadline_only,
+            touch_missing_or_expired_is_false,
+            delete_removes_record,
+            delete_is_idempotent,
+            delete_expired_keeps_live_records,
+            sessions_of_lists_only_live_sessions_of_user,
+            sessions_of_forgets_deleted_sessions,
+            delete_sessions_of_except_keeps_current,
+            delete_sessions_of_everything,
+            awkward_user_names_are_indexed,
+            awkward_keys_round_trip,
+            awkward_values_round_trip,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store = $make.await;
+                $crate::test_suite::$case(&store).await;
+            }
+        )*
+    };
+}
+
+fn in_secs(secs: i64) -> Timestamp {
+    Timestamp::from_millis(Timestamp::now().as_millis() + secs * 1000)
+}
+
+fn live_record() -> Record {
+    let mut r = Record::new(Timestamp::now(), in_secs(3600), false);
+    r.data.insert("greeting".into(), json!("hello"));
+    r.data.insert("n".into(), json!(1));
+    r
+}
+
+fn random_user() -> String {
+    format!("user-{}", &StoreKey::random().as_str()[..16])
+}
+
+async fn created(store: &dyn SessionStore, record: &Record) -> StoreKey {
+    let key = StoreKey::random();
+    let outcome = store.create(&key, record).await.expect("create failed");
+    assert_eq!(outcome, CreateOutcome::Created);
+    key
+}
+
+async fn loaded(store: &dyn SessionStore, key: &StoreKey) -> Record {
+    store
+        .load(key)
+        .await
+        .expect("load failed")
+        .expect("record should exist")
+}
+
+async fn apply(store: &dyn SessionStore, key: &StoreKey, changes: &Changeset) -> ApplyOutcome {
+    store.apply(key, changes, None).await.expect("apply failed")
+}
+
+fn set(pairs: &[(&str, Value)]) -> Changeset {
+    let mut c = Changeset::new(in_secs(3600));
+    for (k, v) in pairs {
+        c.set.insert((*k).to_owned(), v.clone());
+    }
+    c
+}
+
+fn keys_of(summaries: &[crate::SessionSummary]) -> BTreeSet<StoreKey> {
+    summaries.iter().map(|s| s.key.clone()).collect()
+}
+
+/// `load` of an unknown key is `None`.
+pub async fn load_missing_is_none(store: &dyn SessionStore) {
+    assert_eq!(
+        store.load(&StoreKey::random()).await.expect("load failed"),
+        None
+    );
+}
+
+/// Every field survives a create/load round trip exactly.
+pub async fn create_then_load_round_trips(store: &dyn SessionStore) {
+    let mut record = live_record();
+    record.user = Some(random_user());
+    record.persistent = true;
+    record.version = 7;
+    let key = created(store, &record).await;
+    assert_eq!(loaded(store, &key).await, record);
+}
+
+/// `create` on a live key reports `AlreadyExists` and leaves the stored record alone.
+pub async fn create_refuses_existing_key(store: &dyn SessionStore) {
+    let first = live_record();
+    let key = created(store, &first).await;
+    let mut second = live_record();
+    second.data.insert("greeting".into(), json!("overwritten"));
+    let outcome = store.create(&key, &second).await.expect("create failed");
+    assert_eq!(outcome, CreateOutcome::AlreadyExists);
+    assert_eq!(loaded(store, &key).await, first);
+}
+
+/// A record created with a user shows up in that user's index.
+pub async fn create_with_user_is_indexed(store: &dyn SessionStore) {
+    let user = random_user();
+    let mut record = live_record();
+    record.user = Some(user.clone());
+    let key = created(store, &record).await;
+    let list = store.sessions_of(&user).await.expect("sessions_of failed");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].key, key);
+    assert_eq!(list[0].created_at, record.created_at);
+    assert_eq!(list[0].expires_at, record.expires_at);
+}
+
+/// A record whose deadline has already passed is never returned.
+pub async fn expired_record_is_never_loaded(store: &dyn SessionStore) {
+    let mut record = live_record();
+    record.expires_at = in_secs(-5);
+    let key = StoreKey::random();
+    store.create(&key, &record).await.expect("create failed");
+    assert_eq!(store.load(&key).await.expect("load failed"), None);
+}
+
+/// A record stops loading once its deadline passes while it is stored.
+pub async fn record_expires_while_stored(store: &dyn SessionStore) {
+    let mut record = live_record();
+    record.expires_at = Timestamp::now().add(Duration::from_millis(1500));
+    let key = created(store, &record).await;
+    assert!(store.load(&key).await.expect("load failed").is_some());
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(store.load(&key).await.expect("load failed"), None);
+}
+
+/// `apply` writes the set keys and bumps the version by one.
+pub async fn apply_sets_keys_and_bumps_version(store: &dyn SessionStore) {
+    let record = live_record();
+    let key = created(store, &record).await;
+    let changes = set(&[("a", json!(1)), ("n", json!(2))]);
+    assert_eq!(apply(store, &key, &changes).await, ApplyOutcome::Applied(2));
+    let mut expected = record;
+    expected.apply(&changes);
+    assert_eq!(loaded(store, &key).await, expected);
+}
+
+/// `apply` deletes the removed keys.
+pub async fn apply_removes_keys(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    let mut changes = set(&[]);
+    changes.removed.insert("greeting".into());
+    assert_eq!(apply(store, &key, &changes).await, ApplyOutcome::Applied(2));
+    let got = loaded(store, &key).await;
+    assert!(!got.data.contains_key("greeting"));
+    assert_eq!(got.data.get("n"), Some(&json!(1)));
+}
+
+/// Removing a key that is not there changes nothing else.
+pub async fn apply_removing_absent_key_is_harmless(store: &dyn SessionStore) {
+    let record = live_record();
+    let key = created(store, &record).await;
+    let mut changes = set(&[]);
+    changes.removed.insert("never-set".into());
+    assert_eq!(apply(store, &key, &changes).await, ApplyOutcome::Applied(2));
+    assert_eq!(loaded(store, &key).await.data, record.data);
+}
+
+/// `cleared` drops every key, then `set` applies.
+pub async fn apply_clear_then_set(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    let mut changes = set(&[("fresh", json!(true))]);
+    changes.cleared = true;
+    assert_eq!(apply(store, &key, &changes).await, ApplyOutcome::Applied(2));
+    let got = loaded(store, &key).await;
+    assert_eq!(got.data.len(), 1);
+    assert_eq!(got.data.get("fresh"), Some(&json!(true)));
+}
+
+/// Keys not named in a changeset are not rewritten from a stale copy.
+pub async fn apply_leaves_other_keys_alone(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    apply(store, &key, &set(&[("a", json!("from request 1"))])).await;
+    apply(store, &key, &set(&[("b", json!("from request 2"))])).await;
+    let got = loaded(store, &key).await;
+    assert_eq!(got.data.get("a"), Some(&json!("from request 1")));
+    assert_eq!(got.data.get("b"), Some(&json!("from request 2")));
+    assert_eq!(got.data.get("greeting"), Some(&json!("hello")));
+    assert_eq!(got.version, 3);
+}
+
+/// `apply` moves the deadline to the changeset's.
+pub async fn apply_moves_deadline(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    let mut changes = set(&[("a", json!(1))]);
+    changes.expires_at = in_secs(7200);
+    apply(store, &key, &changes).await;
+    assert_eq!(loaded(store, &key).await.expires_at, changes.expires_at);
+}
+
+/// `apply` on an unknown key is `Missing` and creates nothing.
+pub async fn apply_on_missing_key_is_missing(store: &dyn SessionStore) {
+    let key = StoreKey::random();
+    assert_eq!(
+        apply(store, &key, &set(&[("a", json!(1))])).await,
+        ApplyOutcome::Missing
+    );
+    assert_eq!(store.load(&key).await.expect("load failed"), None);
+}
+
+/// A session deleted by a concurrent logout is not brought back by a late write.
+pub async fn apply_after_delete_does_not_resurrect(store: &dyn SessionStore) {
+    let user = random_user();
+    let mut record = live_record();
+    record.user = Some(user.clone());
+    let key = created(store, &record).await;
+    store.delete(&key).await.expect("delete failed");
+    assert_eq!(
+        apply(store, &key, &set(&[("late", json!(1))])).await,
+        ApplyOutcome::Missing
+    );
+    assert_eq!(store.load(&key).await.expect("load failed"), None);
+    assert!(
+        store
+            .sessions_of(&user)
+            .await
+            .expect("sessions_of failed")
+            .is_empty()
+    );
+}
+
+/// `apply` on an expired record is `Missing`, in strict mode too.
+pub async fn apply_on_expired_record_is_missing(store: &dyn SessionStore) {
+    let mut record = live_record();
+    record.expires_at = in_secs(-5);
+    let key = StoreKey::random();
+    store.create(&key, &record).await.expect("create failed");
+    assert_eq!(
+        apply(store, &key, &set(&[("a", json!(1))])).await,
+        ApplyOutcome::Missing
+    );
+    let strict = store.apply(&key, &set(&[("a", json!(1))]), Some(1)).await;
+    assert_eq!(strict.expect("apply failed"), ApplyOutcome::Missing);
+    assert_eq!(store.load(&key).await.expect("load failed"), None);
+}
+
+/// `apply` can attach a session to a user and detach it again, and the index follows.
+pub async fn apply_sets_and_clears_user(store: &dyn SessionStore) {
+    let user = random_user();
+    let key = created(store, &live_record()).await;
+    let mut login = set(&[]);
+    login.user = Some(Some(user.clone()));
+    apply(store, &key, &login).await;
+    assert_eq!(
+        loaded(store, &key).await.user.as_deref(),
+        Some(user.as_str())
+    );
+    assert_eq!(
+        keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+        [key.clone()].into()
+    );
+    let mut logout = set(&[]);
+    logout.user = Some(None);
+    apply(store, &key, &logout).await;
+    assert_eq!(loaded(store, &key).await.user, None);
+    assert!(
+        store
+            .sessions_of(&user)
+            .await
+            .expect("sessions_of")
+            .is_empty()
+    );
+}
+
+/// The "remember me" flag is stored and changed by `apply`.
+pub async fn apply_changes_persistent_flag(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    let mut changes = set(&[]);
+    changes.persistent = Some(true);
+    apply(store, &key, &changes).await;
+    assert!(loaded(store, &key).await.persistent);
+    changes.persistent = Some(false);
+    apply(store, &key, &changes).await;
+    assert!(!loaded(store, &key).await.persistent);
+}
+
+/// Strict mode with the current version applies.
+pub async fn strict_apply_with_current_version_applies(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    let outcome = store.apply(&key, &set(&[("a", json!(1))]), Some(1)).await;
+    assert_eq!(outcome.expect("apply failed"), ApplyOutcome::Applied(2));
+    let outcome = store.apply(&key, &set(&[("a", json!(2))]), Some(2)).await;
+    assert_eq!(outcome.expect("apply failed"), ApplyOutcome::Applied(3));
+    assert_eq!(loaded(store, &key).await.data.get("a"), Some(&json!(2)));
+}
+
+/// Strict mode with a stale version is a `Conflict` and writes nothing.
+pub async fn strict_apply_with_stale_version_conflicts(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    apply(store, &key, &set(&[("a", json!("first"))])).await;
+    let outcome = store
+        .apply(&key, &set(&[("a", json!("stale"))]), Some(1))
+        .await;
+    assert_eq!(outcome.expect("apply failed"), ApplyOutcome::Conflict);
+    let got = loaded(store, &key).await;
+    assert_eq!(got.data.get("a"), Some(&json!("first")));
+    assert_eq!(got.version, 2);
+}
+
+/// 50 concurrent writers of 50 distinct keys: every key survives.
+pub async fn concurrent_distinct_keys_all_survive(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    let writes = (0..50).map(|i| {
+        let key = key.clone();
+        async move {
+            let changes = set(&[(&format!("k{i}"), json!(i))]);
+            store.apply(&key, &changes, None).await
+        }
+    });
+    for outcome in futures_join_all(writes).await {
+        assert!(matches!(
+            outcome.expect("apply failed"),
+            ApplyOutcome::Applied(_)
+        ));
+    }
+    let got = loaded(store, &key).await;
+    for i in 0..50 {
+        assert_eq!(
+            got.data.get(&format!("k{i}")),
+            Some(&json!(i)),
+            "k{i} was lost"
+        );
+    }
+    assert_eq!(got.version, 51);
+}
+
+/// Concurrent writers of one key: the key ends with one of the written values.
+pub async fn concurrent_same_key_keeps_one_written_value(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    let writes = (0..20).map(|i| {
+        let key = key.clone();
+        async move { store.apply(&key, &set(&[("shared", json!(i))]), None).await }
+    });
+    for outcome in futures_join_all(writes).await {
+        assert!(matches!(
+            outcome.expect("apply failed"),
+            ApplyOutcome::Applied(_)
+        ));
+    }
+    let got = loaded(store, &key).await;
+    let value = got
+        .data
+        .get("shared")
+        .and_then(Value::as_i64)
+        .expect("shared missing");
+    assert!((0..20).contains(&value));
+    assert_eq!(got.version, 21);
+}
+
+/// `touch` moves the deadline and changes neither data nor version.
+pub async fn touch_moves_deadline_only(store: &dyn SessionStore) {
+    let record = live_record();
+    let key = created(store, &record).await;
+    let deadline = in_secs(9000);
+    assert!(store.touch(&key, deadline).await.expect("touch failed"));
+    let got = loaded(store, &key).await;
+    assert_eq!(got.expires_at, deadline);
+    assert_eq!(got.data, record.data);
+    assert_eq!(got.version, record.version);
+}
+
+/// `touch` on an unknown or expired key is `false` and revives nothing.
+pub async fn touch_missing_or_expired_is_false(store: &dyn SessionStore) {
+    assert!(
+        !store
+            .touch(&StoreKey::random(), in_secs(60))
+            .await
+            .expect("touch failed")
+    );
+    let mut record = live_record();
+    record.expires_at = in_secs(-5);
+    let key = StoreKey::random();
+    store.create(&key, &record).await.expect("create failed");
+    assert!(!store.touch(&key, in_secs(60)).await.expect("touch failed"));
+    assert_eq!(store.load(&key).await.expect("load failed"), None);
+}
+
+/// `delete` removes the record.
+pub async fn delete_removes_record(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    store.delete(&key).await.expect("delete failed");
+    assert_eq!(store.load(&key).await.expect("load failed"), None);
+}
+
+/// Deleting twice, or deleting an unknown key, is fine.
+pub async fn delete_is_idempotent(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    store.delete(&key).await.expect("first delete failed");
+    store.delete(&key).await.expect("second delete failed");
+    store
+        .delete(&StoreKey::random())
+        .await
+        .expect("delete of unknown key failed");
+}
+
+/// `delete_expired` never touches live records, and expired ones stay unloadable.
+pub async fn delete_expired_keeps_live_records(store: &dyn SessionStore) {
+    let mut live = Vec::new();
+    let mut dead = Vec::new();
+    for i in 0..20 {
+        let mut record = live_record();
+        if i % 2 == 0 {
+            record.expires_at = in_secs(-5);
+            let key = StoreKey::random();
+            store.create(&key, &record).await.expect("create failed");
+            dead.push(key);
+        } else {
+            live.push((created(store, &record).await, record));
+        }
+    }
+    store.delete_expired().await.expect("delete_expired failed");
+    for (key, record) in &live {
+        assert_eq!(&loaded(store, key).await, record);
+    }
+    for key in &dead {
+        assert_eq!(store.load(key).await.expect("load failed"), None);
+    }
+}
+
+/// `sessions_of` lists the user's live sessions, not other users' nor expired ones.
+pub async fn sessions_of_lists_only_live_sessions_of_user(store: &dyn SessionStore) {
+    let (alice, bob) = (random_user(), random_user());
+    let mut mine = BTreeSet::new();
+    for _ in 0..3 {
+        let mut record = live_record();
+        record.user = Some(alice.clone());
+        mine.insert(created(store, &record).await);
+    }
+    let mut expired = live_record();
+    expired.user = Some(alice.clone());
+    expired.expires_at = in_secs(-5);
+    store
+        .create(&StoreKey::random(), &expired)
+        .await
+        .expect("create failed");
+    let mut other = live_record();
+    other.user = Some(bob.clone());
+    let bobs = created(store, &other).await;
+    assert_eq!(
+        keys_of(&store.sessions_of(&alice).await.expect("sessions_of")),
+        mine
+    );
+    assert_eq!(
+        keys_of(&store.sessions_of(&bob).await.expect("sessions_of")),
+        [bobs].into()
+    );
+    assert!(
+        store
+            .sessions_of(&random_user())
+            .await
+            .expect("sessions_of")
+            .is_empty()
+    );
+}
+
+/// A deleted session leaves its user's index.
+pub async fn sessions_of_forgets_deleted_sessions(store: &dyn SessionStore) {
+    let user = random_user();
+    let mut record = live_record();
+    record.user = Some(user.clone());
+    let gone = created(store, &record).await;
+    let kept = created(store, &record).await;
+    store.delete(&gone).await.expect("delete failed");
+    assert_eq!(
+        keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+        [kept].into()
+    );
+}
+
+/// "Log out everywhere else": every session of the user but the current one goes.
+pub async fn delete_sessions_of_except_keeps_current(store: &dyn SessionStore) {
+    let (user, other) = (random_user(), random_user());
+    let mut record = live_record();
+    record.user = Some(user.clone());
+    let current = created(store, &record).await;
+    let mut rest = Vec::new();
+    for _ in 0..4 {
+        rest.push(created(store, &record).await);
+    }
+    let mut bystander = live_record();
+    bystander.user = Some(other.clone());
+    let bystander_key = created(store, &bystander).await;
+    let n = store
+        .delete_sessions_of(&user, Some(&current))
+        .await
+        .expect("delete_sessions_of");
+    assert_eq!(n, 4);
+    assert!(store.load(&current).await.expect("load failed").is_some());
+    for key in &rest {
+        assert_eq!(store.load(key).await.expect("load failed"), None);
+    }
+    assert!(
+        store
+            .load(&bystander_key)
+            .await
+            .expect("load failed")
+            .is_some()
+    );
+    assert_eq!(
+        keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+        [current].into()
+    );
+}
+
+/// "Log out everywhere": with no exception every session of the user goes.
+pub async fn delete_sessions_of_everything(store: &dyn SessionStore) {
+    let user = random_user();
+    let mut record = live_record();
+    record.user = Some(user.clone());
+    let keys = [created(store, &record).await, created(store, &record).await];
+    assert_eq!(
+        store
+            .delete_sessions_of(&user, None)
+            .await
+            .expect("delete_sessions_of"),
+        2
+    );
+    for key in &keys {
+        assert_eq!(store.load(key).await.expect("load failed"), None);
+    }
+    assert_eq!(
+        store
+            .delete_sessions_of(&user, None)
+            .await
+            .expect("delete_sessions_of"),
+        0
+    );
+}
+
+/// User names with separators, braces, dots and non-ASCII characters index correctly.
+pub async fn awkward_user_names_are_indexed(store: &dyn SessionStore) {
+    let suffix = random_user();
+    for name in [
+        "a.b$c",
+        "{slot}:x",
+        "名前 with space",
+        "colon:and\"quote",
+        "nul\0byte",
+    ] {
+        let user = format!("{name}-{suffix}");
+        let mut record = live_record();
+        record.user = Some(user.clone());
+        let key = created(store, &record).await;
+        assert_eq!(
+            keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+            [key.clone()].into(),
+            "{user:?}"
+        );
+        assert_eq!(loaded(store, &key).await.user, Some(user));
+    }
+}
+
+fn awkward_keys() -> Vec<String> {
+    let mut keys: Vec<String> = [
+        ".",
+        "$",
+        "a.b.c",
+        "$set",
+        "nul\0key",
+        "ключ🔑",
+        "",
+        " ",
+        "data",
+        "_id",
+        "version",
+        "user",
+        "expires_at",
+        "__proto__",
+        "a\"b'c\\d",
+        "{tag}",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    keys.push("k".repeat(1024));
+    keys
+}
+
+/// Data keys with `.`, `$`, NUL, unicode, the empty string, metadata names and 1 KiB
+/// survive both `create` and `apply`, and can be removed again.
+pub async fn awkward_keys_round_trip(store: &dyn SessionStore) {
+    let mut record = live_record();
+    for (i, k) in awkward_keys().into_iter().enumerate() {
+        record.data.insert(k, json!(i));
+    }
+    let key = created(store, &record).await;
+    assert_eq!(loaded(store, &key).await.data, record.data);
+
+    let other = created(store, &live_record()).await;
+    let mut changes = set(&[]);
+    for (i, k) in awkward_keys().into_iter().enumerate() {
+        changes.set.insert(k, json!({ "i": i }));
+    }
+    apply(store, &other, &changes).await;
+    let got = loaded(store, &other).await;
+    for k in awkward_keys() {
+        assert!(got.data.contains_key(&k), "key {k:?} lost by apply");
+    }
+    let mut removal = set(&[]);
+    removal.removed = awkward_keys().into_iter().collect();
+    apply(store, &other, &removal).await;
+    let got = loaded(store, &other).await;
+    assert_eq!(
+        got.data.len(),
+        2,
+        "only the original keys remain: {:?}",
+        got.data.keys()
+    );
+}
+
+/// Nested JSON, null, extreme numbers, NUL in strings and a 1 MiB string survive exactly.
+pub async fn awkward_values_round_trip(store: &dyn SessionStore) {
+    let values = [
+        (
+            "nested",
+            json!({"a": [1, {"b": null, "c": [true, false]}], "d": {"e.f": "$g"}}),
+        ),
+        ("null", Value::Null),
+        ("u64max", json!(u64::MAX)),
+        ("i64min", json!(i64::MIN)),
+        ("float", json!(1.5)),
+        ("empty_obj", json!({})),
+        ("empty_arr", json!([])),
+        ("nul_string", json!("a\0b")),
+        ("unicode", json!("é中🎉")),
+        ("big", json!("x".repeat(1 << 20))),
+    ];
+    let mut record = live_record();
+    for (k, v) in &values {
+        record.data.insert((*k).to_owned(), v.clone());
+    }
+    let key = created(store, &record).await;
+    assert_eq!(loaded(store, &key).await.data, record.data);
+
+    let other = created(store, &live_record()).await;
+    apply(store, &other, &set(&values)).await;
+    let got = loaded(store, &other).await;
+    for (k, v) in &values {
+        assert_eq!(got.data.get(*k), Some(v), "value of {k:?} changed by apply");
+    }
+}
+
+/// Runs futures concurrently on the current runtime and collects their outputs in order.
+async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future,
+{
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    // Poll them all together: a tiny join_all, so the suite needs no `futures` crate.
+    let mut outputs: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if outputs[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(out) => outputs[i] = Some(out),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
