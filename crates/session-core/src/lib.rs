@@ -1,18 +1,31 @@
 #![doc = include_str!("../README.md")]
 
+mod codec;
+mod config;
+mod cookie_header;
+mod error;
 mod id;
+mod manager;
 #[cfg(feature = "memory-store")]
 mod memory;
 mod record;
+mod response;
+mod session;
 mod store;
 mod timestamp;
 
 #[cfg(feature = "test-suite")]
 pub mod test_suite;
 
+pub use codec::{CookieCodec, CookieError, CookieMode, Key, MIN_KEY_BYTES, Verified};
+pub use config::{ConflictPolicy, SameSite, SessionConfig, SessionConfigBuilder};
+pub use error::{ConfigError, SessionError};
 pub use id::{SessionId, StoreKey};
+pub use manager::SessionManager;
 #[cfg(feature = "memory-store")]
 pub use memory::{MemoryLimits, MemoryStore};
 pub use record::{Changeset, Data, Record, SessionSummary};
+pub use response::{HeaderPatch, ResponseInfo};
+pub use session::Session;
 pub use store::{ApplyOutcome, CreateOutcome, SessionStore, StoreError};
 pub use timestamp::Timestamp;

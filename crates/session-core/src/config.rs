@@ -1,0 +1,359 @@
+//! Everything a deployment decides, checked once at start-up.
+
+use std::time::Duration;
+
+pub use cookie::SameSite;
+
+use crate::codec::{CookieCodec, CookieMode, Key};
+use crate::error::ConfigError;
+
+/// What happens when two requests write the same key of one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConflictPolicy {
+    /// Per-key last writer wins; writes of different keys never clash. The default.
+    #[default]
+    Merge,
+    /// A write based on a stale version fails with `SessionError::Conflict` instead of
+    /// silently overwriting a concurrent change.
+    Strict,
+}
+
+/// Cookie attributes.
+#[derive(Debug, Clone)]
+pub(crate) struct CookieAttributes {
+    pub name: String,
+    pub path: String,
+    pub domain: Option<String>,
+    pub secure: bool,
+    pub http_only: bool,
+    pub same_site: SameSite,
+    pub partitioned: bool,
+}
+
+/// A checked session configuration. Build it with [`SessionConfig::builder`].
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub(crate) cookie: CookieAttributes,
+    pub(crate) codec: CookieCodec,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) absolute_timeout: Option<Duration>,
+    pub(crate) touch_after: Duration,
+    pub(crate) persistent: bool,
+    pub(crate) save_uninitialized: bool,
+    pub(crate) save_on_server_error: bool,
+    pub(crate) max_data_bytes: usize,
+    pub(crate) max_cookie_header_bytes: usize,
+    pub(crate) conflict_policy: ConflictPolicy,
+}
+
+impl SessionConfig {
+    /// A builder with secure defaults; `keys[0]` signs new cookies, all keys verify.
+    ///
+    /// | setting | default |
+    /// |---|---|
+    /// | cookie name | `__Host-sid` when Secure, else `sid` |
+    /// | Path / Domain | `/` / none |
+    /// | Secure, HttpOnly, SameSite | on, on, `Lax` |
+    /// | mode | signed (HMAC-SHA256) |
+    /// | idle / absolute timeout | 24 h / 7 days |
+    /// | touch_after | 60 s |
+    /// | persistent cookie | no (browser-session cookie) |
+    /// | save_uninitialized / save on 5xx | no / no |
+    /// | max data | 64 KiB serialized |
+    /// | max Cookie header scanned | 8 KiB |
+    /// | conflict policy | merge (per-key last writer wins) |
+    pub fn builder(keys: impl IntoIterator<Item = Key>) -> SessionConfigBuilder {
+        SessionConfigBuilder {
+            keys: keys.into_iter().collect(),
+            name: None,
+            path: "/".into(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+            partitioned: false,
+            mode: CookieMode::Signed,
+            idle_timeout: Some(Duration::from_secs(24 * 3600)),
+            absolute_timeout: Some(Duration::from_secs(7 * 24 * 3600)),
+            touch_after: Duration::from_secs(60),
+            persistent: false,
+            save_uninitialized: false,
+            save_on_server_error: false,
+            max_data_bytes: 64 * 1024,
+            max_cookie_header_bytes: 8 * 1024,
+            conflict_policy: ConflictPolicy::Merge,
+        }
+    }
+
+    /// The cookie name in use.
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie.name
+    }
+
+    /// The codec for this configuration's cookie name, mode and keys.
+    pub fn codec(&self) -> &CookieCodec {
+        &self.codec
+    }
+
+    /// The idle timeout, if any.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// The absolute timeout, if any.
+    pub fn absolute_timeout(&self) -> Option<Duration> {
+        self.absolute_timeout
+    }
+}
+
+/// Builds a [`SessionConfig`]; every setting is checked by [`build`](Self::build).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SessionConfigBuilder {
+    keys: Vec<Key>,
+    name: Option<String>,
+    path: String,
+    domain: Option<String>,
+    secure: bool,
+    http_only: bool,
+    same_site: SameSite,
+    partitioned: bool,
+    mode: CookieMode,
+    idle_timeout: Option<Duration>,
+    absolute_timeout: Option<Duration>,
+    touch_after: Duration,
+    persistent: bool,
+    save_uninitialized: bool,
+    save_on_server_error: bool,
+    max_data_bytes: usize,
+    max_cookie_header_bytes: usize,
+    conflict_policy: ConflictPolicy,
+}
+
+impl SessionConfigBuilder {
+    /// The cookie name (an RFC 6265 token).
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+    /// The cookie `Path`.
+    pub fn cookie_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+    /// The cookie `Domain` (none by default: host-only).
+    pub fn cookie_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+    /// The `Secure` attribute; turn it off only for plain-http development.
+    pub fn secure(mut self, on: bool) -> Self {
+        self.secure = on;
+        self
+    }
+    /// The `HttpOnly` attribute.
+    pub fn http_only(mut self, on: bool) -> Self {
+        self.http_only = on;
+        self
+    }
+    /// The `SameSite` attribute.
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+    /// The `Partitioned` attribute (CHIPS).
+    pub fn partitioned(mut self, on: bool) -> Self {
+        self.partitioned = on;
+        self
+    }
+    /// Signed or private cookies.
+    pub fn mode(mut self, mode: CookieMode) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// Sessions end after this long without a request that touches them; `None`: never
+    /// idle out (then an absolute timeout is required).
+    pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+    /// Sessions end this long after creation whatever their activity; `None`: no cap.
+    pub fn absolute_timeout(mut self, d: Option<Duration>) -> Self {
+        self.absolute_timeout = d;
+        self
+    }
+    /// An unmodified session's deadline is pushed back at most this often (each push is a
+    /// store write).
+    pub fn touch_after(mut self, d: Duration) -> Self {
+        self.touch_after = d;
+        self
+    }
+    /// Whether new sessions get a persistent cookie (`Max-Age`) or a browser-session one;
+    /// a session can override it ("remember me").
+    pub fn persistent(mut self, on: bool) -> Self {
+        self.persistent = on;
+        self
+    }
+    /// Whether a new session nobody wrote to is stored anyway.
+    pub fn save_uninitialized(mut self, on: bool) -> Self {
+        self.save_uninitialized = on;
+        self
+    }
+    /// Whether changes made by a handler that answered 5xx are saved.
+    pub fn save_on_server_error(mut self, on: bool) -> Self {
+        self.save_on_server_error = on;
+        self
+    }
+    /// The largest serialized session data accepted.
+    pub fn max_data_bytes(mut self, bytes: usize) -> Self {
+        self.max_data_bytes = bytes;
+        self
+    }
+    /// How many bytes of Cookie headers are scanned for the session cookie.
+    pub fn max_cookie_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_cookie_header_bytes = bytes;
+        self
+    }
+    /// Merge (per-key last writer wins) or strict (typed conflicts).
+    pub fn conflict_policy(mut self, policy: ConflictPolicy) -> Self {
+        self.conflict_policy = policy;
+        self
+    }
+
+    /// Checks every setting.
+    pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        let name = self.name.unwrap_or_else(|| {
+            if self.secure {
+                "__Host-sid".to_owned()
+            } else {
+                "sid".to_owned()
+            }
+        });
+        check_name(&name)?;
+        check_attribute("Path", &self.path)?;
+        if let Some(domain) = &self.domain {
+            check_attribute("Domain", domain)?;
+        }
+        if self.same_site == SameSite::None && !self.secure {
+            return Err(ConfigError::SameSiteNoneNeedsSecure);
+        }
+        if name.starts_with("__Secure-") && !self.secure {
+            return Err(ConfigError::PrefixRequirements("__Secure-"));
+        }
+        if name.starts_with("__Host-")
+            && (!self.secure || self.path != "/" || self.domain.is_some())
+        {
+            return Err(ConfigError::PrefixRequirements("__Host-"));
+        }
+        match (self.idle_timeout, self.absolute_timeout) {
+            (None, None) => return Err(ConfigError::NoTimeout),
+            (Some(d), _) if d.is_zero() => return Err(ConfigError::ZeroDuration("idle timeout")),
+            (_, Some(d)) if d.is_zero() => {
+                return Err(ConfigError::ZeroDuration("absolute timeout"));
+            }
+            _ => {}
+        }
+        let codec = CookieCodec::new(&name, self.mode, self.keys)?;
+        Ok(SessionConfig {
+            cookie: CookieAttributes {
+                name,
+                path: self.path,
+                domain: self.domain,
+                secure: self.secure,
+                http_only: self.http_only,
+                same_site: self.same_site,
+                partitioned: self.partitioned,
+            },
+            codec,
+            idle_timeout: self.idle_timeout,
+            absolute_timeout: self.absolute_timeout,
+            touch_after: self.touch_after,
+            persistent: self.persistent,
+            save_uninitialized: self.save_uninitialized,
+            save_on_server_error: self.save_on_server_error,
+            max_data_bytes: self.max_data_bytes,
+            max_cookie_header_bytes: self.max_cookie_header_bytes,
+            conflict_policy: self.conflict_policy,
+        })
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ConfigError> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || name.len() > 256 || !name.bytes().all(token) {
+        return Err(ConfigError::InvalidCookieName(name.to_owned()));
+    }
+    Ok(())
+}
+
+fn check_attribute(attribute: &'static str, value: &str) -> Result<(), ConfigError> {
+    let bad = |c: char| c == ';' || c.is_control();
+    if value.is_empty() || value.len() > 1024 || value.contains(bad) {
+        return Err(ConfigError::InvalidCookieAttribute {
+            attribute,
+            value: value.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> SessionConfigBuilder {
+        SessionConfig::builder([Key::generate()])
+    }
+
+    #[test]
+    fn defaults_are_secure() {
+        let c = builder().build().expect("defaults build");
+        assert_eq!(c.cookie_name(), "__Host-sid");
+        assert!(c.cookie.secure && c.cookie.http_only);
+        assert_eq!(c.cookie.same_site, SameSite::Lax);
+        assert_eq!(
+            builder().secure(false).build().expect("dev").cookie_name(),
+            "sid"
+        );
+    }
+
+    #[test]
+    fn injection_and_unsafe_settings_are_refused() {
+        let cases: Vec<(SessionConfigBuilder, &str)> = vec![
+            (builder().cookie_name("a;b"), "name with ;"),
+            (builder().cookie_name("a b"), "name with space"),
+            (builder().cookie_name(""), "empty name"),
+            (builder().cookie_path("/x; Domain=evil"), "path injection"),
+            (builder().cookie_path("/x\r\nSet-Cookie: a=b"), "path CRLF"),
+            (
+                builder().cookie_name("s").cookie_domain("a.com;x"),
+                "domain injection",
+            ),
+            (
+                builder().secure(false).same_site(SameSite::None),
+                "None without Secure",
+            ),
+            (
+                builder().secure(false).cookie_name("__Host-x"),
+                "__Host- without Secure",
+            ),
+            (
+                builder().cookie_name("__Host-x").cookie_domain("a.com"),
+                "__Host- with Domain",
+            ),
+            (
+                builder().secure(false).cookie_name("__Secure-x"),
+                "__Secure- without Secure",
+            ),
+            (
+                builder().idle_timeout(None).absolute_timeout(None),
+                "no timeout",
+            ),
+            (builder().idle_timeout(Some(Duration::ZERO)), "zero idle"),
+            (SessionConfig::builder([]), "no keys"),
+        ];
+        for (b, what) in cases {
+            assert!(b.build().is_err(), "{what} was accepted");
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! The handle a request handler uses. Cheap to clone; loads from the store lazily, on the
+//! first access, and records what the handler changes for the manager to save.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::codec::Verified;
+use crate::manager::Shared;
+use crate::{Data, SessionError, SessionId, SessionSummary, StoreError, StoreKey, Timestamp};
+
+/// One request's view of its session.
+///
+/// `Send + Sync + Clone`: clones share state, so a handler may pass it to tasks it awaits.
+/// Every accessor is async because the first one may load the session from the store;
+/// requests that never call one cost no store round trip.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    cookie: Option<Verified>,
+    state: Mutex<State>,
+}
+
+/// The stored session this request continues, as loaded.
+pub(crate) struct Current {
+    pub id: SessionId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub user: Option<String>,
+    pub persistent: bool,
+    pub version: u64,
+    pub by_older_key: bool,
+}
+
+/// What the handler changed, in store terms.
+#[derive(Default)]
+pub(crate) struct Pending {
+    pub set: BTreeMap<String, Value>,
+    pub removed: BTreeSet<String>,
+    pub cleared: bool,
+    pub user: Option<Option<String>>,
+    pub persistent: Option<bool>,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+            && self.removed.is_empty()
+            && !self.cleared
+            && self.user.is_none()
+            && self.persistent.is_none()
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    /// The handler called an accessor (whether or not the load succeeded).
+    pub accessed: bool,
+    pub loaded: bool,
+    pub current: Option<Current>,
+    pub data: Data,
+    pub pending: Pending,
+    pub regenerate: bool,
+    /// The stored session `destroy` ended, to be deleted at the end of the request.
+    pub destroyed: Option<StoreKey>,
+    /// Serialized size per key, built on the first write.
+    sizes: Option<(BTreeMap<String, usize>, usize)>,
+}
+
+impl State {
+    fn user(&self) -> Option<&str> {
+        match &self.pending.user {
+            Some(user) => user.as_deref(),
+            None => self.current.as_ref().and_then(|c| c.user.as_deref()),
+        }
+    }
+}
+
+impl Session {
+    pub(crate) fn new(shared: Arc<Shared>, cookie: Option<Verified>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                shared,
+                cookie,
+                state: Mutex::default(),
+            }),
+        }
+    }
+
+    pub(crate) async fn take_state(&self) -> State {
+        std::mem::take(&mut *self.inner.state.lock().await)
+    }
+
+    /// The state, loaded from the store on first use.
+    async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
+        let mut state = self.inner.state.lock().await;
+        state.accessed = true;
+        if state.loaded {
+            return Ok(state);
+        }
+        if let Some(cookie) = &self.inner.cookie {
+            let key = cookie.id.store_key();
+            match self.inner.shared.store.load(&key).await {
+                Ok(Some(record)) if self.inner.shared.is_live(&record, Timestamp::now()) => {
+                    state.current = Some(Current {
+                        id: cookie.id.clone(),
+                        created_at: record.created_at,
+                        expires_at: record.expires_at,
+                        user: record.user,
+                        persistent: record.persistent,
+                        version: record.version,
+                        by_older_key: cookie.by_older_key,
+                    });
+                    state.data = record.data;
+                }
+                Ok(_) => {}
+                Err(StoreError::Corrupt(why)) => {
+                    tracing::warn!(store_key = %key, %why, "corrupt session record; starting a fresh session");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        state.loaded = true;
+        Ok(state)
+    }
+
+    /// The value under `key`, deserialized; `None` when absent.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        let state = self.loaded().await?;
+        match state.data.get(key) {
+            None => Ok(None),
+            Some(v) => T::deserialize(v)
+                .map(Some)
+                .map_err(|source| SessionError::Value {
+                    key: key.to_owned(),
+                    source,
+                }),
+        }
+    }
+
+    /// The raw JSON value under `key`.
+    pub async fn get_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        Ok(self.loaded().await?.data.get(key).cloned())
+    }
+
+    /// Stores `value` under `key`. Fails with [`SessionError::TooLarge`], changing nothing,
+    /// when the session would exceed the configured size.
+    pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
+        let value = serde_json::to_value(value).map_err(|source| SessionError::Value {
+            key: key.to_owned(),
+            source,
+        })?;
+        let size = key.len() + encoded_len(&value);
+        let limit = self.inner.shared.config.max_data_bytes;
+        let mut state = self.loaded().await?;
+        let (sizes, total) = sizes_of(&mut state);
+        let new_total = *total - sizes.get(key).copied().unwrap_or(0) + size;
+        if new_total > limit {
+            return Err(SessionError::TooLarge {
+                size: new_total,
+                limit,
+            });
+        }
+        sizes.insert(key.to_owned(), size);
+        *total = new_total;
+        state.pending.removed.remove(key);
+        state.pending.set.insert(key.to_owned(), value.clone());
+        state.data.insert(key.to_owned(), value);
+        Ok(())
+    }
+
+    /// Removes `key`, returning its value.
+    pub async fn remove(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        let mut state = self.loaded().await?;
+        let old = state.data.remove(key);
+        if old.is_some() {
+            let (sizes, total) = sizes_of(&mut state);
+            *total -= sizes.remove(key).unwrap_or(0);
+            state.pending.set.remove(key);
+            state.pending.removed.insert(key.to_owned());
+        }
+        Ok(old)
+    }
+
+    /// Removes every key (the user and the session itself stay).
+    pub async fn clear(&self) -> Result<(), SessionError> {
+        let mut state = self.loaded().await?;
+        if state.data.is_empty() && !state.pending.cleared {
+            return Ok(());
+        }
+        state.data.clear();
+        state.sizes = Some((BTreeMap::new(), 0));
+        state.pending.set.clear();
+        state.pending.removed.clear();
+        state.pending.cleared = true;
+        Ok(())
+    }
+
+    /// The data keys present.
+    pub async fn keys(&self) -> Result<Vec<String>, SessionError> {
+        Ok(self.loaded().await?.data.keys().cloned().collect())
+    }
+
+    /// The signed-in user, if any.
+    pub async fn user(&self) -> Result<Option<String>, SessionError> {
+        Ok(self.loaded().await?.user().map(str::to_owned))
+    }
+
+    /// Attaches the session to `user` (the per-user index). Call [`regenerate`]
+    /// (Self::regenerate) too when this is a login.
+    pub async fn set_user(&self, user: impl Into<String>) -> Result<(), SessionError> {
+        self.loaded().await?.pending.user = Some(Some(user.into()));
+        Ok(())
+    }
+
+    /// Detaches the session from its user.
+    pub async fn clear_user(&self) -> Result<(), SessionError> {
+        let mut state = self.loaded().await?;
+        if state.user().is_some() {
+            state.pending.user = Some(None);
+        }
+        Ok(())
+    }
+
+    /// "Remember me": a persistent cookie (`true`) or a browser-session cookie (`false`).
+    pub async fn set_persistent(&self, persistent: bool) -> Result<(), SessionError> {
+        self.loaded().await?.pending.persistent = Some(persistent);
+        Ok(())
+    }
+
+    /// Moves the session to a new id at the end of the request, keeping its data, and
+    /// deletes the old record: call it at login and privilege changes (no fixation).
+    pub async fn regenerate(&self) -> Result<(), SessionError> {
+        self.loaded().await?.regenerate = true;
+        Ok(())
+    }
+
+    /// Ends the session: its record is deleted and the cookie expired. Writes made after
+    /// this in the same request start a new session with a new id.
+    pub async fn destroy(&self) -> Result<(), SessionError> {
+        let mut state = self.inner.state.lock().await;
+        state.accessed = true;
+        let current = state.current.take();
+        let key = current.map(|c| c.id.store_key()).or_else(|| {
+            // Not loaded: delete by the cookie's key without a load round trip.
+            (!state.loaded).then(|| self.inner.cookie.as_ref().map(|c| c.id.store_key()))?
+        });
+        let destroyed = key.or(state.destroyed.take());
+        *state = State {
+            accessed: true,
+            loaded: true,
+            destroyed,
+            ..State::default()
+        };
+        Ok(())
+    }
+
+    /// The store key of the stored session this request continues (`None` for a new one):
+    /// compare it with [`SessionSummary::key`] to mark the current session in a list.
+    pub async fn store_key(&self) -> Result<Option<StoreKey>, SessionError> {
+        Ok(self
+            .loaded()
+            .await?
+            .current
+            .as_ref()
+            .map(|c| c.id.store_key()))
+    }
+
+    /// The live sessions of this session's user.
+    pub async fn sessions_of_user(&self) -> Result<Vec<SessionSummary>, SessionError> {
+        let user = self.user().await?.ok_or(SessionError::NoUser)?;
+        Ok(self.inner.shared.store.sessions_of(&user).await?)
+    }
+
+    /// Deletes every other session of this session's user ("sign out other devices");
+    /// returns how many went. Takes effect immediately.
+    pub async fn revoke_other_sessions(&self) -> Result<u64, SessionError> {
+        let user = self.user().await?.ok_or(SessionError::NoUser)?;
+        let current = self.store_key().await?;
+        Ok(self
+            .inner
+            .shared
+            .store
+            .delete_sessions_of(&user, current.as_ref())
+            .await?)
+    }
+}
+
+fn sizes_of(state: &mut State) -> (&mut BTreeMap<String, usize>, &mut usize) {
+    let data = &state.data;
+    let (sizes, total) = state.sizes.get_or_insert_with(|| {
+        let sizes: BTreeMap<String, usize> = data
+            .iter()
+            .map(|(k, v)| (k.clone(), k.len() + encoded_len(v)))
+            .collect();
+        let total = sizes.values().sum();
+        (sizes, total)
+    });
+    (sizes, total)
+}
+
+fn encoded_len(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a `Value` to an infallible sink cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}

@@ -1,0 +1,254 @@
+//! The document layout: records to BSON and back, and the update document of `apply`.
+//!
+//! ```text
+//! { _id: "<store key hex>",
+//!   data: { "<escaped key>": "<value as JSON text>", ... },
+//!   created_at: Date, expires_at: Date, user: "<principal>" | null,
+//!   persistent: bool, version: Int64 }
+//! ```
+//!
+//! Values are stored as their JSON text, not as native BSON: BSON has no integer above
+//! `i64::MAX` (so `u64::MAX` would not survive), and object keys inside a value may hold
+//! `.`, `$` or NUL. JSON text round-trips every `serde_json::Value` exactly, at the cost of
+//! values not being queryable with MongoDB operators (sessions are only ever looked up by
+//! `_id` and `user`, so nothing is lost).
+
+use mongodb::bson::{Bson, DateTime, Document, doc};
+use serde_json::Value;
+use session_core::{Changeset, Data, Record, SessionSummary, StoreError, StoreKey, Timestamp};
+
+use crate::escape::{escape_key, unescape_key};
+
+/// Field names of the stored document.
+pub mod field {
+    /// The store key.
+    pub const ID: &str = "_id";
+    /// The data subdocument.
+    pub const DATA: &str = "data";
+    /// Creation time (BSON date).
+    pub const CREATED_AT: &str = "created_at";
+    /// Idle deadline (BSON date), carries the TTL index.
+    pub const EXPIRES_AT: &str = "expires_at";
+    /// The principal, or null; carries the per-user index.
+    pub const USER: &str = "user";
+    /// The "remember me" flag.
+    pub const PERSISTENT: &str = "persistent";
+    /// Bumped by every write (Int64).
+    pub const VERSION: &str = "version";
+}
+
+/// A timestamp as a BSON date (both are milliseconds since the epoch, so it is exact).
+pub fn date(t: Timestamp) -> DateTime {
+    DateTime::from_millis(t.as_millis())
+}
+
+/// The filter matching the live record under `key` at `now`.
+pub fn live(key: &StoreKey, now: Timestamp) -> Document {
+    doc! { field::ID: key.as_str(), field::EXPIRES_AT: { "$gt": date(now) } }
+}
+
+/// The filter matching the live records of `user` at `now`.
+pub fn live_of_user(user: &str, now: Timestamp) -> Document {
+    doc! { field::USER: user, field::EXPIRES_AT: { "$gt": date(now) } }
+}
+
+/// The whole document stored by `create`.
+pub fn record_to_doc(key: &StoreKey, record: &Record) -> Result<Document, StoreError> {
+    Ok(doc! {
+        field::ID: key.as_str(),
+        field::DATA: data_to_doc(&record.data)?,
+        field::CREATED_AT: date(record.created_at),
+        field::EXPIRES_AT: date(record.expires_at),
+        field::USER: user_bson(record.user.as_deref()),
+        field::PERSISTENT: record.persistent,
+        field::VERSION: version_to_i64(record.version)?,
+    })
+}
+
+/// The single update document of `apply`.
+///
+/// Not cleared: `$set` of `data.<k>` for every set key, `$unset` of `data.<k>` for every
+/// removed key that is not set again. Cleared: `$set` of the whole `data` subdocument to
+/// just the set keys (clear, remove, then set leaves exactly those). Both also `$set` the
+/// deadline (and `user`/`persistent` when they changed) and `$inc` the version.
+pub fn apply_update(changes: &Changeset) -> Result<Document, StoreError> {
+    let mut set = Document::new();
+    let mut unset = Document::new();
+    if changes.cleared {
+        set.insert(field::DATA, data_to_doc(&changes.set)?);
+    } else {
+        for (k, v) in &changes.set {
+            set.insert(data_path(k), encode_value(v)?);
+        }
+        for k in changes
+            .removed
+            .iter()
+            .filter(|k| !changes.set.contains_key(*k))
+        {
+            unset.insert(data_path(k), "");
+        }
+    }
+    set.insert(field::EXPIRES_AT, date(changes.expires_at));
+    if let Some(user) = &changes.user {
+        set.insert(field::USER, user_bson(user.as_deref()));
+    }
+    if let Some(persistent) = changes.persistent {
+        set.insert(field::PERSISTENT, persistent);
+    }
+    let mut update = doc! { "$set": set, "$inc": { field::VERSION: 1_i64 } };
+    if !unset.is_empty() {
+        update.insert("$unset", unset);
+    }
+    Ok(update)
+}
+
+fn data_path(key: &str) -> String {
+    format!("{}.{}", field::DATA, escape_key(key))
+}
+
+fn user_bson(user: Option<&str>) -> Bson {
+    user.map_or(Bson::Null, |u| Bson::String(u.to_owned()))
+}
+
+fn data_to_doc(data: &Data) -> Result<Document, StoreError> {
+    data.iter()
+        .map(|(k, v)| Ok((escape_key(k), encode_value(v)?)))
+        .collect()
+}
+
+fn encode_value(value: &Value) -> Result<Bson, StoreError> {
+    serde_json::to_string(value)
+        .map(Bson::String)
+        .map_err(|e| StoreError::Encode(e.to_string()))
+}
+
+fn version_to_i64(version: u64) -> Result<i64, StoreError> {
+    i64::try_from(version).map_err(|_| StoreError::Encode(format!("version {version} too large")))
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// The record held by a stored document.
+pub fn doc_to_record(doc: &Document) -> Result<Record, StoreError> {
+    let data_doc = doc
+        .get_document(field::DATA)
+        .map_err(|_| corrupt("`data` is missing or not a document"))?;
+    let mut data = Data::new();
+    for (name, value) in data_doc {
+        let key = unescape_key(name).ok_or_else(|| corrupt("a data key is badly escaped"))?;
+        let Bson::String(text) = value else {
+            return Err(corrupt("a data value is not JSON text"));
+        };
+        let value = serde_json::from_str(text).map_err(|e| corrupt(format!("data value: {e}")))?;
+        data.insert(key, value);
+    }
+    let user = match doc.get(field::USER) {
+        None | Some(Bson::Null) => None,
+        Some(Bson::String(u)) => Some(u.clone()),
+        Some(_) => return Err(corrupt("`user` is not a string")),
+    };
+    Ok(Record {
+        data,
+        created_at: timestamp(doc, field::CREATED_AT)?,
+        expires_at: timestamp(doc, field::EXPIRES_AT)?,
+        user,
+        persistent: doc
+            .get_bool(field::PERSISTENT)
+            .map_err(|_| corrupt("`persistent` is missing or not a bool"))?,
+        version: version(doc)?,
+    })
+}
+
+/// The per-user index entry held by a document projected to `_id` and the dates.
+pub fn doc_to_summary(doc: &Document) -> Result<SessionSummary, StoreError> {
+    let key = doc
+        .get_str(field::ID)
+        .ok()
+        .and_then(StoreKey::parse)
+        .ok_or_else(|| corrupt("`_id` is not a store key"))?;
+    Ok(SessionSummary {
+        key,
+        created_at: timestamp(doc, field::CREATED_AT)?,
+        expires_at: timestamp(doc, field::EXPIRES_AT)?,
+    })
+}
+
+fn timestamp(doc: &Document, name: &str) -> Result<Timestamp, StoreError> {
+    doc.get_datetime(name)
+        .map(|d| Timestamp::from_millis(d.timestamp_millis()))
+        .map_err(|_| corrupt(format!("`{name}` is missing or not a date")))
+}
+
+/// The `version` field of a stored (or projected) document.
+pub fn version(doc: &Document) -> Result<u64, StoreError> {
+    let v = match doc.get(field::VERSION) {
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Int32(v)) => i64::from(*v),
+        _ => return Err(corrupt("`version` is missing or not an integer")),
+    };
+    u64::try_from(v).map_err(|_| corrupt("`version` is negative"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record() -> Record {
+        let mut r = Record::new(
+            Timestamp::from_millis(1_000),
+            Timestamp::from_millis(9_000),
+            true,
+        );
+        r.data
+            .insert("a.b$".into(), json!({"x.y": u64::MAX, "$z": [null, 1.5]}));
+        r.data.insert(String::new(), json!("nul\0"));
+        r.user = Some("u".into());
+        r.version = 4;
+        r
+    }
+
+    #[test]
+    fn record_round_trips_through_a_document() {
+        let key = StoreKey::random();
+        let doc = record_to_doc(&key, &record()).expect("encode");
+        assert_eq!(doc_to_record(&doc).expect("decode"), record());
+    }
+
+    #[test]
+    fn update_sets_and_unsets_escaped_paths() {
+        let mut c = Changeset::new(Timestamp::from_millis(5));
+        c.set.insert("a.b".into(), json!(1));
+        c.removed.insert("a.b".into());
+        c.removed.insert("$gone".into());
+        c.user = Some(None);
+        let update = apply_update(&c).expect("encode");
+        let expected = doc! {
+            "$set": { "data.a%2Eb": "1", "expires_at": DateTime::from_millis(5), "user": null },
+            "$inc": { "version": 1_i64 },
+            "$unset": { "data.%24gone": "" },
+        };
+        assert_eq!(update, expected);
+    }
+
+    #[test]
+    fn cleared_update_replaces_the_data_subdocument() {
+        let mut c = Changeset::new(Timestamp::from_millis(5));
+        c.cleared = true;
+        c.removed.insert("old".into());
+        c.set.insert(String::new(), json!(true));
+        c.persistent = Some(false);
+        let update = apply_update(&c).expect("encode");
+        let expected = doc! {
+            "$set": {
+                "data": { "%": "true" },
+                "expires_at": DateTime::from_millis(5),
+                "persistent": false,
+            },
+            "$inc": { "version": 1_i64 },
+        };
+        assert_eq!(update, expected);
+    }
+}
