@@ -11,6 +11,10 @@
 //! each case becomes its own `#[tokio::test]`. Cases use random keys and user names, so
 //! they may share one backend and run in parallel.
 
+mod probe;
+
+pub use probe::{Calls, ProbeStore};
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 

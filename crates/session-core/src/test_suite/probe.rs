@@ -1,0 +1,151 @@
+//! A store wrapper for manager and adapter tests: counts calls per operation and can
+//! simulate an outage. It wraps a real store; it never stands in for one.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+
+use crate::{
+    ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, SessionSummary, StoreError,
+    StoreKey, Timestamp,
+};
+
+/// Calls per operation, as counted by a [`ProbeStore`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Calls {
+    /// `load` calls.
+    pub load: u64,
+    /// `create` calls.
+    pub create: u64,
+    /// `apply` calls.
+    pub apply: u64,
+    /// `touch` calls.
+    pub touch: u64,
+    /// `delete` calls.
+    pub delete: u64,
+    /// Every other call.
+    pub other: u64,
+}
+
+impl Calls {
+    /// All calls together.
+    pub fn total(&self) -> u64 {
+        self.load + self.create + self.apply + self.touch + self.delete + self.other
+    }
+    /// Writes only (create, apply, touch, delete).
+    pub fn writes(&self) -> u64 {
+        self.create + self.apply + self.touch + self.delete
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    load: AtomicU64,
+    create: AtomicU64,
+    apply: AtomicU64,
+    touch: AtomicU64,
+    delete: AtomicU64,
+    other: AtomicU64,
+    down: AtomicBool,
+}
+
+/// Wraps a store, counting calls; [`set_down`](Self::set_down) makes every call fail with
+/// [`StoreError::Unavailable`], as an outage would. Clones share counters.
+#[derive(Clone)]
+pub struct ProbeStore<S> {
+    inner: Arc<S>,
+    counters: Arc<Counters>,
+}
+
+impl<S: SessionStore> ProbeStore<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        Self { inner: Arc::new(inner), counters: Arc::default() }
+    }
+
+    /// The wrapped store, for direct inspection.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Calls so far.
+    pub fn calls(&self) -> Calls {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::SeqCst);
+        Calls {
+            load: get(&c.load),
+            create: get(&c.create),
+            apply: get(&c.apply),
+            touch: get(&c.touch),
+            delete: get(&c.delete),
+            other: get(&c.other),
+        }
+    }
+
+    /// Resets the counters to zero.
+    pub fn reset(&self) {
+        let c = &self.counters;
+        for a in [&c.load, &c.create, &c.apply, &c.touch, &c.delete, &c.other] {
+            a.store(0, Ordering::SeqCst);
+        }
+    }
+
+    /// Simulates an outage (`true`) or ends it (`false`).
+    pub fn set_down(&self, down: bool) {
+        self.counters.down.store(down, Ordering::SeqCst);
+    }
+
+    fn count(&self, counter: &AtomicU64) -> Result<(), StoreError> {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if self.counters.down.load(Ordering::SeqCst) {
+            return Err(StoreError::unavailable("simulated outage"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore> SessionStore for ProbeStore<S> {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        self.count(&self.counters.load)?;
+        self.inner.load(key).await
+    }
+    async fn create(&self, key: &StoreKey, record: &Record) -> Result<CreateOutcome, StoreError> {
+        self.count(&self.counters.create)?;
+        self.inner.create(key, record).await
+    }
+    async fn apply(
+        &self,
+        key: &StoreKey,
+        changes: &Changeset,
+        expected_version: Option<u64>,
+    ) -> Result<ApplyOutcome, StoreError> {
+        self.count(&self.counters.apply)?;
+        self.inner.apply(key, changes, expected_version).await
+    }
+    async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {
+        self.count(&self.counters.touch)?;
+        self.inner.touch(key, expires_at).await
+    }
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.count(&self.counters.delete)?;
+        self.inner.delete(key).await
+    }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        self.count(&self.counters.other)?;
+        self.inner.delete_expired().await
+    }
+    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
+        self.count(&self.counters.other)?;
+        self.inner.sessions_of(user).await
+    }
+    async fn delete_sessions_of(
+        &self,
+        user: &str,
+        except: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        self.count(&self.counters.other)?;
+        self.inner.delete_sessions_of(user, except).await
+    }
+}
