@@ -61,7 +61,10 @@ pub struct ProbeStore<S> {
 impl<S: SessionStore> ProbeStore<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        Self { inner: Arc::new(inner), counters: Arc::default() }
+        Self {
+            inner: Arc::new(inner),
+            counters: Arc::default(),
+        }
     }
 
     /// The wrapped store, for direct inspection.

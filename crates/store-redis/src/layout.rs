@@ -1,0 +1,180 @@
+//! The storage layout: key names, hash field names, and the record codec.
+//!
+//! A session is one hash. Data keys live in fields `d:<key>` holding JSON text; metadata
+//! fields are single letters without that prefix, so no data key can collide with them.
+
+use std::collections::HashMap;
+
+use redis::Value;
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+use session_core::{Data, Record, StoreError, StoreKey, Timestamp};
+
+/// Prefix of every data field.
+pub(crate) const DATA: &str = "d:";
+/// Version (decimal u64), bumped by every `apply`.
+pub(crate) const VERSION: &str = "v";
+/// `created_at`, ms since the epoch.
+pub(crate) const CREATED: &str = "c";
+/// `expires_at`, ms since the epoch; mirrors the key's `PEXPIREAT`.
+pub(crate) const EXPIRES: &str = "e";
+/// The user, raw bytes; absent when the session has none.
+pub(crate) const USER: &str = "u";
+/// "1" when the cookie is persistent, else "0".
+pub(crate) const PERSISTENT: &str = "p";
+/// Index horizon: the score under which this key sits in its user's index. Absent when
+/// the session has no user. Invariant: `i >= e` whenever `u` is set.
+pub(crate) const HORIZON: &str = "i";
+
+/// Key names under one prefix.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The session hash: `<prefix><64 hex digits>`.
+    pub(crate) fn session(&self, key: &StoreKey) -> String {
+        format!("{}{}", self.prefix, key.as_str())
+    }
+
+    /// The user's index (a sorted set): `<prefix>user:<hex SHA-256 of the user>`, so any
+    /// user name (braces, colons, NUL, unicode) gives a fixed-shape key with no hash tag.
+    pub(crate) fn user_index(&self, user: &str) -> String {
+        let digest = Sha256::digest(user.as_bytes());
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        format!("{}user:{hex}", self.prefix)
+    }
+}
+
+/// The data field of a data key.
+pub(crate) fn data_field(key: &str) -> String {
+    format!("{DATA}{key}")
+}
+
+/// How far ahead of a deadline the per-user index entry reaches: twice the remaining
+/// lifetime, so a rolling session refreshes its index entry about once per idle timeout
+/// rather than on every write.
+pub(crate) fn horizon(deadline: Timestamp, now: Timestamp) -> Timestamp {
+    deadline.add(now.until(deadline))
+}
+
+/// JSON text of one value.
+pub(crate) fn encode_value(value: &Json) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Encode(e.to_string()))
+}
+
+/// Every field of a fresh hash for `record`, as (field, value) pairs; `horizon` is the
+/// score its user's index entry was written with (ignored without a user).
+pub(crate) fn encode_record(
+    record: &Record,
+    horizon: Timestamp,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut fields = Vec::with_capacity(record.data.len() + 6);
+    fields.push((VERSION.to_owned(), record.version.to_string()));
+    fields.push((CREATED.to_owned(), record.created_at.as_millis().to_string()));
+    fields.push((EXPIRES.to_owned(), record.expires_at.as_millis().to_string()));
+    fields.push((PERSISTENT.to_owned(), flag(record.persistent).to_owned()));
+    if let Some(user) = &record.user {
+        fields.push((USER.to_owned(), user.clone()));
+        fields.push((HORIZON.to_owned(), horizon.as_millis().to_string()));
+    }
+    for (key, value) in &record.data {
+        fields.push((data_field(key), encode_value(value)?));
+    }
+    Ok(fields)
+}
+
+/// "1" or "0".
+pub(crate) fn flag(b: bool) -> &'static str {
+    if b { "1" } else { "0" }
+}
+
+/// Rebuilds a record from `HGETALL`; `None` for a missing or expired hash.
+pub(crate) fn decode_record(
+    fields: HashMap<Vec<u8>, Vec<u8>>,
+    now: Timestamp,
+) -> Result<Option<Record>, StoreError> {
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let expires_at = timestamp(fields.get(EXPIRES.as_bytes()), EXPIRES)?;
+    if expires_at <= now {
+        return Ok(None);
+    }
+    let mut record = Record {
+        data: Data::new(),
+        created_at: timestamp(fields.get(CREATED.as_bytes()), CREATED)?,
+        expires_at,
+        user: None,
+        persistent: match required(fields.get(PERSISTENT.as_bytes()), PERSISTENT)? {
+            "1" => true,
+            "0" => false,
+            _ => return Err(corrupt("field p is not 0 or 1")),
+        },
+        version: number(fields.get(VERSION.as_bytes()), VERSION)?,
+    };
+    for (field, value) in &fields {
+        let field = text(field, "a field name")?;
+        if let Some(key) = field.strip_prefix(DATA) {
+            let value = serde_json::from_slice(value)
+                .map_err(|e| corrupt(&format!("a data field is not JSON: {e}")))?;
+            record.data.insert(key.to_owned(), value);
+        } else if field == USER {
+            record.user = Some(text(value, "field u")?.to_owned());
+        } else if ![VERSION, CREATED, EXPIRES, PERSISTENT, HORIZON].contains(&field) {
+            return Err(corrupt("unknown metadata field"));
+        }
+    }
+    Ok(Some(record))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("redis session hash: {what}"))
+}
+
+fn text<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, StoreError> {
+    std::str::from_utf8(bytes).map_err(|_| corrupt(&format!("{what} is not UTF-8")))
+}
+
+fn required<'a>(value: Option<&'a Vec<u8>>, field: &str) -> Result<&'a str, StoreError> {
+    let value = value.ok_or_else(|| corrupt(&format!("field {field} is missing")))?;
+    text(value, &format!("field {field}"))
+}
+
+fn number<T: std::str::FromStr>(value: Option<&Vec<u8>>, field: &str) -> Result<T, StoreError> {
+    required(value, field)?
+        .parse()
+        .map_err(|_| corrupt(&format!("field {field} is not a number")))
+}
+
+fn timestamp(value: Option<&Vec<u8>>, field: &str) -> Result<Timestamp, StoreError> {
+    number(value, field).map(Timestamp::from_millis)
+}
+
+/// The integer in a script reply element (Lua numbers arrive as integers, `HGET` results
+/// as bulk strings).
+pub(crate) fn int_of(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(n) => Some(*n),
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Parses the `created_at` / `expires_at` pair read back for an index entry.
+pub(crate) fn summary_times(
+    created: Option<&Vec<u8>>,
+    expires: Option<&Vec<u8>>,
+) -> Result<(Timestamp, Timestamp), StoreError> {
+    Ok((timestamp(created, CREATED)?, timestamp(expires, EXPIRES)?))
+}
