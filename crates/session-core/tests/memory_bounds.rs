@@ -1,0 +1,66 @@
+//! The memory store stays bounded and cleans up after itself (express-session's
+//! MemoryStore does neither).
+
+use std::time::Duration;
+
+use serde_json::json;
+use session_core::{MemoryLimits, MemoryStore, Record, SessionStore, StoreKey, Timestamp};
+
+fn record(idle: Duration) -> Record {
+    let now = Timestamp::now();
+    Record::new(now, now.add(idle), false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_sessions_never_exceed_the_bound_and_expire_on_their_own() {
+    const BOUND: usize = 10_000;
+    let store = MemoryStore::new(MemoryLimits {
+        max_entries: BOUND,
+        sweep_every: Duration::from_millis(200),
+        ..MemoryLimits::default()
+    });
+    let mut peak = 0;
+    for _ in 0..1_000_000 {
+        store
+            .create(&StoreKey::random(), &record(Duration::from_secs(1)))
+            .await
+            .expect("create");
+        peak = peak.max(store.len());
+    }
+    assert!(peak <= BOUND, "peak {peak} exceeded {BOUND}");
+    assert_eq!(peak, BOUND, "the store filled up to its bound");
+    eprintln!("1,000,000 inserts: peak entries {peak} (bound {BOUND})");
+    // No further store calls: only the sweeper can empty it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(store.len(), 0, "expired sessions were not swept");
+    assert_eq!(store.bytes(), 0);
+}
+
+#[tokio::test]
+async fn the_byte_bound_holds_and_evicts_the_soonest_to_expire() {
+    let store = MemoryStore::new(MemoryLimits {
+        max_bytes: 50_000,
+        ..MemoryLimits::default()
+    });
+    let mut keys = Vec::new();
+    for i in 0..100u64 {
+        let mut r = record(Duration::from_secs(3600 + i));
+        r.data.insert("blob".into(), json!("x".repeat(1000)));
+        let key = StoreKey::random();
+        store.create(&key, &r).await.expect("create");
+        assert!(
+            store.bytes() <= 50_000,
+            "bytes {} over the bound",
+            store.bytes()
+        );
+        keys.push(key);
+    }
+    assert!(
+        store.load(&keys[99]).await.expect("load").is_some(),
+        "newest kept"
+    );
+    assert!(
+        store.load(&keys[0]).await.expect("load").is_none(),
+        "soonest-to-expire evicted"
+    );
+}

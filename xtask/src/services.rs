@@ -1,0 +1,126 @@
+//! The services the store matrix needs. Each comes from its environment variable when set;
+//! otherwise the local default is used, started here when it is not running. A service that
+//! cannot be reached is an error: tests never skip silently.
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Running services and the environment that points tests at them. Services started here
+/// stop when this is dropped.
+pub struct Services {
+    env: Vec<(&'static str, String)>,
+}
+
+const POSTGRES_DEFAULT: &str = "postgres://root@127.0.0.1:5432/test";
+const REDIS_DEFAULT: &str = "redis://127.0.0.1:6379";
+
+impl Services {
+    pub fn start() -> Result<Self, String> {
+        let mut env = Vec::new();
+        env.push(("POSTGRES_URL", postgres()?));
+        env.push(("REDIS_URL", redis()?));
+        Ok(Self { env })
+    }
+
+    pub fn env(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.env.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+
+    pub fn export_to(&self, command: &mut Command) {
+        for (name, value) in self.env() {
+            command.env(name, value);
+        }
+    }
+}
+
+fn postgres() -> Result<String, String> {
+    let url = std::env::var("POSTGRES_URL").unwrap_or_else(|_| POSTGRES_DEFAULT.into());
+    ensure_listening("PostgreSQL", &url, || {
+        let versions = std::fs::read_dir("/etc/postgresql").map_err(|e| e.to_string())?;
+        for version in versions.flatten() {
+            let version = version.file_name().to_string_lossy().into_owned();
+            sh(Command::new("pg_ctlcluster").args([
+                "--skip-systemctl-redirect",
+                &version,
+                "main",
+                "start",
+            ]))?;
+        }
+        Ok(())
+    })?;
+    Ok(url)
+}
+
+fn redis() -> Result<String, String> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| REDIS_DEFAULT.into());
+    ensure_listening("Redis", &url, || {
+        sh(Command::new("redis-server").args([
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]))
+    })?;
+    Ok(url)
+}
+
+/// Checks that `url`'s host:port accepts connections; for a local default that does not,
+/// runs `start` once and waits for it.
+fn ensure_listening(
+    name: &str,
+    url: &str,
+    start: impl FnOnce() -> Result<(), String>,
+) -> Result<(), String> {
+    let addr =
+        socket_addr(url).ok_or_else(|| format!("{name}: cannot parse host:port of {url}"))?;
+    if listening(addr) {
+        eprintln!("xtask: {name} at {url}");
+        return Ok(());
+    }
+    if !addr.ip().is_loopback() {
+        return Err(format!("{name} at {url} is unreachable"));
+    }
+    eprintln!("xtask: {name} not running at {url}; starting it");
+    start().map_err(|e| format!("{name}: could not start: {e}"))?;
+    wait_listening(addr, Duration::from_secs(30))
+        .map_err(|()| format!("{name} at {url} did not come up within 30 s"))
+}
+
+pub fn wait_listening(addr: SocketAddr, limit: Duration) -> Result<(), ()> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if listening(addr) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(())
+}
+
+fn listening(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+}
+
+/// `host:port` of a `scheme://[user@]host:port[/…]` URL.
+pub fn socket_addr(url: &str) -> Option<SocketAddr> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    host_port.to_socket_addrs().ok()?.next()
+}
+
+fn sh(command: &mut Command) -> Result<(), String> {
+    let status = command.status().map_err(|e| format!("{command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?}: {status}"))
+    }
+}
