@@ -17,9 +17,7 @@ const REDIS_DEFAULT: &str = "redis://127.0.0.1:6379";
 
 impl Services {
     pub fn start() -> Result<Self, String> {
-        let mut env = Vec::new();
-        env.push(("POSTGRES_URL", postgres()?));
-        env.push(("REDIS_URL", redis()?));
+        let env = vec![("POSTGRES_URL", postgres()?), ("REDIS_URL", redis()?)];
         Ok(Self { env })
     }
 

@@ -152,12 +152,12 @@ impl Inner {
         let entry = self.entries.remove(key)?;
         self.by_deadline
             .remove(&(entry.record.expires_at, key.clone()));
-        if let Some(user) = &entry.record.user {
-            if let Some(keys) = self.by_user.get_mut(user) {
-                keys.remove(key);
-                if keys.is_empty() {
-                    self.by_user.remove(user);
-                }
+        if let Some(user) = &entry.record.user
+            && let Some(keys) = self.by_user.get_mut(user)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.by_user.remove(user);
             }
         }
         self.bytes -= entry.bytes;

@@ -32,12 +32,14 @@ impl Timestamp {
     }
 
     /// This instant moved `d` later, saturating at the end of representable time.
+    #[allow(clippy::should_implement_trait)] // also `+`; the method reads better in chains
     pub fn add(self, d: Duration) -> Self {
         let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         Self(self.0.saturating_add(ms))
     }
 
     /// This instant moved `d` earlier, saturating.
+    #[allow(clippy::should_implement_trait)] // also `-`
     pub fn sub(self, d: Duration) -> Self {
         let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         Self(self.0.saturating_sub(ms))
@@ -46,5 +48,19 @@ impl Timestamp {
     /// The time from `self` until `later`, zero when `later` is not later.
     pub fn until(self, later: Timestamp) -> Duration {
         Duration::from_millis(u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0))
+    }
+}
+
+impl std::ops::Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: Duration) -> Timestamp {
+        Timestamp::add(self, d)
+    }
+}
+
+impl std::ops::Sub<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, d: Duration) -> Timestamp {
+        Timestamp::sub(self, d)
     }
 }

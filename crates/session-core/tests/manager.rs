@@ -50,6 +50,24 @@ impl Harness {
         self.manager.finish(&session, info).await
     }
 
+    /// Two concurrent requests carrying the same cookie.
+    fn two_requests(&self, cookie: &str) -> (Session, Session) {
+        let header = format!("sid={cookie}");
+        (
+            self.manager.start([header.as_bytes()]),
+            self.manager.start([header.as_bytes()]),
+        )
+    }
+
+    /// Finishes a request that answered 200.
+    async fn finish_ok(&self, session: &Session) -> Result<HeaderPatch, SessionError> {
+        let info = ResponseInfo {
+            status: OK,
+            has_cache_control: false,
+        };
+        self.manager.finish(session, info).await
+    }
+
     /// A stored session holding `n = 1`; returns its cookie value.
     async fn logged_cookie(&self) -> String {
         let patch = self
@@ -486,23 +504,11 @@ async fn set_cookie_comes_with_vary_and_cache_control_unless_set() {
 async fn strict_policy_turns_a_lost_update_into_a_conflict() {
     let h = harness(|b| b.conflict_policy(ConflictPolicy::Strict));
     let cookie = h.logged_cookie().await;
-    let header = format!("sid={cookie}");
-    let (a, b) = (
-        h.manager.start([header.as_bytes()]),
-        h.manager.start([header.as_bytes()]),
-    );
+    let (a, b) = h.two_requests(&cookie);
     a.insert("n", 2).await.expect("insert a");
     b.insert("n", 3).await.expect("insert b");
-    let info = ResponseInfo {
-        status: OK,
-        has_cache_control: false,
-    };
-    h.manager.finish(&a, info).await.expect("first writer wins");
-    let err = h
-        .manager
-        .finish(&b, info)
-        .await
-        .expect_err("stale writer conflicts");
+    h.finish_ok(&a).await.expect("first writer wins");
+    let err = h.finish_ok(&b).await.expect_err("stale writer conflicts");
     assert!(matches!(err, SessionError::Conflict));
     assert_eq!(err.status_code(), 409);
 }
@@ -511,19 +517,11 @@ async fn strict_policy_turns_a_lost_update_into_a_conflict() {
 async fn merge_policy_keeps_both_writers_distinct_keys() {
     let h = harness(|b| b);
     let cookie = h.logged_cookie().await;
-    let header = format!("sid={cookie}");
-    let (a, b) = (
-        h.manager.start([header.as_bytes()]),
-        h.manager.start([header.as_bytes()]),
-    );
+    let (a, b) = h.two_requests(&cookie);
     a.insert("a", 1).await.expect("insert a");
     b.insert("b", 2).await.expect("insert b");
-    let info = ResponseInfo {
-        status: OK,
-        has_cache_control: false,
-    };
-    h.manager.finish(&a, info).await.expect("a");
-    h.manager.finish(&b, info).await.expect("b");
+    h.finish_ok(&a).await.expect("a");
+    h.finish_ok(&b).await.expect("b");
     h.request(Some(&cookie), OK, async |s| {
         assert_eq!(s.get::<i32>("a").await.expect("get"), Some(1));
         assert_eq!(s.get::<i32>("b").await.expect("get"), Some(2));
