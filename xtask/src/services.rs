@@ -3,13 +3,17 @@
 //! cannot be reached is an error: tests never skip silently.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use crate::redis_cluster::{self, RedisCluster};
 
 /// Running services and the environment that points tests at them. Services started here
 /// stop when this is dropped.
 pub struct Services {
     env: Vec<(&'static str, String)>,
+    _cluster: Option<RedisCluster>,
 }
 
 const POSTGRES_DEFAULT: &str = "postgres://root@127.0.0.1:5432/test";
@@ -17,8 +21,13 @@ const REDIS_DEFAULT: &str = "redis://127.0.0.1:6379";
 
 impl Services {
     pub fn start() -> Result<Self, String> {
-        let env = vec![("POSTGRES_URL", postgres()?), ("REDIS_URL", redis()?)];
-        Ok(Self { env })
+        let mut env = vec![("POSTGRES_URL", postgres()?), ("REDIS_URL", redis()?)];
+        let (cluster_urls, cluster) = redis_cluster()?;
+        env.push(("REDIS_CLUSTER_URLS", cluster_urls));
+        Ok(Self {
+            env,
+            _cluster: cluster,
+        })
     }
 
     pub fn env(&self) -> impl Iterator<Item = (&'static str, &str)> {
@@ -67,6 +76,30 @@ fn redis() -> Result<String, String> {
         ]))
     })?;
     Ok(url)
+}
+
+/// `REDIS_CLUSTER_URLS` when set; otherwise a private 3-master cluster on 7100–7102.
+fn redis_cluster() -> Result<(String, Option<RedisCluster>), String> {
+    if let Ok(urls) = std::env::var("REDIS_CLUSTER_URLS") {
+        eprintln!("xtask: Redis Cluster at {urls}");
+        return Ok((urls, None));
+    }
+    let dir = target_dir().join("redis-cluster");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let cluster = redis_cluster::start(7100, &dir)?;
+    let urls = cluster.urls().join(",");
+    eprintln!("xtask: started Redis Cluster at {urls}");
+    Ok((urls, Some(cluster)))
+}
+
+/// The workspace's target directory (where services keep their files).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("target"),
+    }
 }
 
 /// Checks that `url`'s host:port accepts connections; for a local default that does not,

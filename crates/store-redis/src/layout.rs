@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use redis::Value;
 use serde_json::Value as Json;
-use sha2::{Digest, Sha256};
 use session_core::{Data, Record, StoreError, StoreKey, Timestamp};
+use sha2::{Digest, Sha256};
 
 /// Prefix of every data field.
 pub(crate) const DATA: &str = "d:";
@@ -81,8 +81,14 @@ pub(crate) fn encode_record(
 ) -> Result<Vec<(String, String)>, StoreError> {
     let mut fields = Vec::with_capacity(record.data.len() + 6);
     fields.push((VERSION.to_owned(), record.version.to_string()));
-    fields.push((CREATED.to_owned(), record.created_at.as_millis().to_string()));
-    fields.push((EXPIRES.to_owned(), record.expires_at.as_millis().to_string()));
+    fields.push((
+        CREATED.to_owned(),
+        record.created_at.as_millis().to_string(),
+    ));
+    fields.push((
+        EXPIRES.to_owned(),
+        record.expires_at.as_millis().to_string(),
+    ));
     fields.push((PERSISTENT.to_owned(), flag(record.persistent).to_owned()));
     if let Some(user) = &record.user {
         fields.push((USER.to_owned(), user.clone()));

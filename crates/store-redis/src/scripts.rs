@@ -1,0 +1,250 @@
+//! The Lua scripts. Each touches exactly one key, so each runs atomically on the node that
+//! owns the key's slot, standalone or cluster alike.
+
+use std::sync::LazyLock;
+
+use redis::{Script, Value};
+use session_core::{Changeset, Record, StoreError, StoreKey, Timestamp};
+
+use crate::conn::{Conn, map_err};
+use crate::layout::{self, data_field, encode_value, flag};
+
+/// Sets ARGV[pos], ARGV[pos+1], ... as field/value pairs of KEYS[1].
+const HSET_PAIRS: &str = r"
+local function hset_pairs(k, pos)
+  while pos < #ARGV do
+    redis.call('HSET', k, ARGV[pos], ARGV[pos + 1])
+    pos = pos + 2
+  end
+end
+";
+
+/// `create`. ARGV: now, deadline, then field/value pairs. Returns 1 (created) or 0
+/// (a live or undecodable hash is there).
+const CREATE: &str = r"
+local k = KEYS[1]
+if redis.call('EXISTS', k) == 1 then
+  local e = tonumber(redis.call('HGET', k, 'e'))
+  if not e or e > tonumber(ARGV[1]) then return 0 end
+  redis.call('DEL', k)
+end
+hset_pairs(k, 3)
+redis.call('PEXPIREAT', k, ARGV[2])
+return 1
+";
+
+/// `apply` and `touch`. ARGV:
+///  1 now, 2 new deadline, 3 expected version or '', 4 bump version '1'/'0',
+///  5 cleared '1'/'0', 6 user op 'k' keep / 'n' none / 's' set, 7 new user,
+///  8 persistent '' / '0' / '1', 9 index written '1'/'0', 10 its user, 11 its horizon,
+///  12 count of removed fields, then those fields, then field/value pairs to set.
+/// Returns {1, version} applied, {0} missing, {2} conflict, {3, user} index entry for
+/// `user` must first reach the new deadline, {4} undecodable metadata.
+const WRITE: &str = r"
+local k = KEYS[1]
+local e = redis.call('HGET', k, 'e')
+if not e then return {0} end
+e = tonumber(e)
+if not e then return {4} end
+local deadline = tonumber(ARGV[2])
+if e <= tonumber(ARGV[1]) then return {0} end
+local v = redis.call('HGET', k, 'v')
+if ARGV[3] ~= '' and v ~= ARGV[3] then return {2} end
+local current = redis.call('HGET', k, 'u')
+local user = current
+if ARGV[6] == 'n' then user = false elseif ARGV[6] == 's' then user = ARGV[7] end
+local horizon = false
+if user then
+  if user == current then horizon = redis.call('HGET', k, 'i') end
+  if ARGV[9] == '1' and ARGV[10] == user then
+    if not horizon or tonumber(ARGV[11]) > (tonumber(horizon) or 0) then horizon = ARGV[11] end
+  end
+  if not horizon or deadline > (tonumber(horizon) or 0) then return {3, user} end
+end
+if ARGV[5] == '1' then
+  for _, f in ipairs(redis.call('HKEYS', k)) do
+    if string.sub(f, 1, 2) == 'd:' then redis.call('HDEL', k, f) end
+  end
+end
+local pos = 13
+for _ = 1, tonumber(ARGV[12]) do
+  redis.call('HDEL', k, ARGV[pos])
+  pos = pos + 1
+end
+hset_pairs(k, pos)
+if user then
+  redis.call('HSET', k, 'u', user, 'i', horizon)
+else
+  redis.call('HDEL', k, 'u', 'i')
+end
+if ARGV[8] ~= '' then redis.call('HSET', k, 'p', ARGV[8]) end
+redis.call('HSET', k, 'e', ARGV[2])
+redis.call('PEXPIREAT', k, ARGV[2])
+if ARGV[4] == '1' then v = redis.call('HINCRBY', k, 'v', 1) end
+return {1, v}
+";
+
+/// Deletes KEYS[1] only if its user is ARGV[1]. ARGV[2] = now. Returns 0 (not that
+/// user's, or gone), 1 (deleted a live session), 2 (deleted an expired leftover).
+const DELETE_OWNED: &str = r"
+local k = KEYS[1]
+if redis.call('HGET', k, 'u') ~= ARGV[1] then return 0 end
+local e = tonumber(redis.call('HGET', k, 'e'))
+redis.call('DEL', k)
+if e and e > tonumber(ARGV[2]) then return 1 end
+return 2
+";
+
+/// Adds member ARGV[3] with score ARGV[2] (its horizon) to the index KEYS[1] (`GT`: a
+/// concurrent writer's later horizon is never lowered), drops members whose horizon is
+/// before ARGV[1] (now), and lets the index itself expire with its last member.
+const INDEX_ADD: &str = r"
+local k = KEYS[1]
+redis.call('ZADD', k, 'GT', ARGV[2], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[1])
+local top = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
+if top[2] then redis.call('PEXPIREAT', k, top[2]) end
+return 1
+";
+
+static CREATE_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{HSET_PAIRS}{CREATE}")));
+static WRITE_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{HSET_PAIRS}{WRITE}")));
+static DELETE_OWNED_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_OWNED));
+static INDEX_ADD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(INDEX_ADD));
+
+/// What the write script decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WriteReply {
+    /// Written; the record's version now (unchanged for a touch).
+    Applied(u64),
+    /// No live hash.
+    Missing,
+    /// The expected version differs.
+    Conflict,
+    /// Nothing written: this user's index entry must first be extended to the deadline.
+    NeedIndex(String),
+}
+
+/// What one write does: an `apply` (bumps the version) or a `touch` (deadline only).
+pub(crate) struct Write<'a> {
+    pub(crate) changes: &'a Changeset,
+    pub(crate) expected: Option<u64>,
+    pub(crate) bump: bool,
+}
+
+/// Creates the hash unless a live one is there; returns whether it did.
+pub(crate) async fn create(
+    conn: &mut Conn,
+    hash: &str,
+    record: &Record,
+    horizon: Timestamp,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let mut call = CREATE_SCRIPT.key(hash);
+    call.arg(now.as_millis()).arg(record.expires_at.as_millis());
+    for (field, value) in layout::encode_record(record, horizon)? {
+        call.arg(field).arg(value);
+    }
+    let created: i64 = call.invoke_async(conn).await.map_err(map_err)?;
+    Ok(created == 1)
+}
+
+/// Runs the write script; `indexed` names the index entry (user, horizon) the caller has
+/// just written, if any.
+pub(crate) async fn write(
+    conn: &mut Conn,
+    hash: &str,
+    write: &Write<'_>,
+    indexed: Option<&(String, Timestamp)>,
+    now: Timestamp,
+) -> Result<WriteReply, StoreError> {
+    let changes = write.changes;
+    let mut call = WRITE_SCRIPT.key(hash);
+    call.arg(now.as_millis())
+        .arg(changes.expires_at.as_millis())
+        .arg(write.expected.map(|v| v.to_string()).unwrap_or_default())
+        .arg(flag(write.bump))
+        .arg(flag(changes.cleared));
+    match &changes.user {
+        None => call.arg("k").arg(""),
+        Some(None) => call.arg("n").arg(""),
+        Some(Some(user)) => call.arg("s").arg(user.as_str()),
+    };
+    call.arg(changes.persistent.map_or("", flag));
+    match indexed {
+        Some((user, horizon)) => call.arg("1").arg(user.as_str()).arg(horizon.as_millis()),
+        None => call.arg("0").arg("").arg(0),
+    };
+    call.arg(changes.removed.len());
+    for key in &changes.removed {
+        call.arg(data_field(key));
+    }
+    for (key, value) in &changes.set {
+        call.arg(data_field(key)).arg(encode_value(value)?);
+    }
+    let reply: Vec<Value> = call.invoke_async(conn).await.map_err(map_err)?;
+    parse_write_reply(&reply)
+}
+
+fn parse_write_reply(reply: &[Value]) -> Result<WriteReply, StoreError> {
+    let unexpected =
+        || StoreError::backend(format!("unexpected reply from the write script: {reply:?}"));
+    let code = reply
+        .first()
+        .and_then(layout::int_of)
+        .ok_or_else(unexpected)?;
+    match (code, reply.get(1)) {
+        (0, _) => Ok(WriteReply::Missing),
+        (1, Some(v)) => layout::int_of(v)
+            .and_then(|v| u64::try_from(v).ok())
+            .map(WriteReply::Applied)
+            .ok_or_else(|| {
+                StoreError::Corrupt("redis session hash: field v is not a number".into())
+            }),
+        (2, _) => Ok(WriteReply::Conflict),
+        (3, Some(Value::BulkString(user))) => String::from_utf8(user.clone())
+            .map(WriteReply::NeedIndex)
+            .map_err(|_| StoreError::Corrupt("redis session hash: field u is not UTF-8".into())),
+        (4, _) => Err(StoreError::Corrupt(
+            "redis session hash: field e is not a number".into(),
+        )),
+        _ => Err(unexpected()),
+    }
+}
+
+/// Deletes the hash if it belongs to `user`: 0 not deleted, 1 deleted live, 2 deleted expired.
+pub(crate) async fn delete_owned(
+    conn: &mut Conn,
+    hash: &str,
+    user: &str,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    DELETE_OWNED_SCRIPT
+        .key(hash)
+        .arg(user)
+        .arg(now.as_millis())
+        .invoke_async(conn)
+        .await
+        .map_err(map_err)
+}
+
+/// Puts `key` into the index `index` with score `horizon`, pruning lapsed entries.
+pub(crate) async fn index_add(
+    conn: &mut Conn,
+    index: &str,
+    key: &StoreKey,
+    horizon: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    INDEX_ADD_SCRIPT
+        .key(index)
+        .arg(now.as_millis())
+        .arg(horizon.as_millis())
+        .arg(key.as_str())
+        .invoke_async::<i64>(conn)
+        .await
+        .map(drop)
+        .map_err(map_err)
+}

@@ -1,0 +1,182 @@
+//! What the store leaves in Redis itself: native expiry, and how it treats data it did not
+//! write (standalone server, `REDIS_URL`).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+use serde_json::json;
+use session_core::{Record, SessionStore, StoreError, StoreKey, Timestamp};
+
+fn record_until(expires_at: Timestamp) -> Record {
+    let mut record = Record::new(Timestamp::now(), expires_at, false);
+    record.data.insert("greeting".into(), json!("hello"));
+    record
+}
+
+#[tokio::test]
+async fn redis_itself_drops_the_hash_at_the_deadline() {
+    let (store, prefix) = common::standalone_with_prefix().await;
+    let mut raw = common::raw().await;
+    let key = StoreKey::random();
+    let deadline = Timestamp::now().add(Duration::from_secs(1));
+    let mut record = record_until(deadline);
+    record.user = Some("ttl-user".into());
+    store.create(&key, &record).await.expect("create failed");
+    let hash = format!("{prefix}{key}");
+    let exists: i64 = raw.exists(&hash).await.expect("EXISTS failed");
+    assert_eq!(
+        exists, 1,
+        "the session hash should exist before its deadline"
+    );
+    let pexpiretime: i64 = redis::cmd("PEXPIRETIME")
+        .arg(&hash)
+        .query_async(&mut raw)
+        .await
+        .expect("PEXPIRETIME failed");
+    assert_eq!(
+        pexpiretime,
+        deadline.as_millis(),
+        "PEXPIREAT is the record's deadline"
+    );
+    let index_ttl: i64 = raw
+        .pttl(format!("{prefix}user:{}", sha256_hex("ttl-user")))
+        .await
+        .expect("PTTL failed");
+    assert!(
+        index_ttl > 0,
+        "the user index expires by itself too (PTTL {index_ttl})"
+    );
+
+    tokio::time::sleep(Timestamp::now().until(deadline) + Duration::from_millis(50)).await;
+    // EXISTS expires the key lazily if the active cycle has not yet; poll briefly anyway.
+    let waited = Instant::now();
+    loop {
+        let exists: i64 = raw.exists(&hash).await.expect("EXISTS failed");
+        if exists == 0 {
+            break;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "Redis still holds the hash 5 s after its deadline"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.load(&key).await.expect("load failed"), None);
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Creates a live session, lets `spoil` change its hash behind the store's back, and
+/// returns what `load` says then.
+async fn load_after(
+    spoil: &[(&str, &[u8])],
+    remove: &[&str],
+) -> Result<Option<Record>, StoreError> {
+    let (store, prefix) = common::standalone_with_prefix().await;
+    let mut raw = common::raw().await;
+    let key = StoreKey::random();
+    let record = record_until(Timestamp::now().add(Duration::from_secs(60)));
+    store.create(&key, &record).await.expect("create failed");
+    let hash = format!("{prefix}{key}");
+    for (field, value) in spoil {
+        let _: i64 = raw.hset(&hash, *field, *value).await.expect("HSET failed");
+    }
+    for field in remove {
+        let _: i64 = raw.hdel(&hash, *field).await.expect("HDEL failed");
+    }
+    store.load(&key).await
+}
+
+#[tokio::test]
+async fn garbage_in_a_data_field_is_corrupt() {
+    let got = load_after(&[("d:greeting", b"{not json")], &[]).await;
+    assert!(matches!(got, Err(StoreError::Corrupt(_))), "{got:?}");
+}
+
+#[tokio::test]
+async fn missing_or_garbled_metadata_is_corrupt() {
+    for (spoil, remove) in [
+        (&[][..], &["c"][..]),
+        (&[][..], &["v"][..]),
+        (&[("e", &b"tomorrow"[..])][..], &[][..]),
+        (&[("p", &b"yes"[..])][..], &[][..]),
+        (&[("u", &b"\xff\xfe"[..])][..], &[][..]),
+        (&[("stray", &b"1"[..])][..], &[][..]),
+    ] {
+        let got = load_after(spoil, remove).await;
+        assert!(
+            matches!(got, Err(StoreError::Corrupt(_))),
+            "set {spoil:?} / removed {remove:?}: {got:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn data_keys_cannot_shadow_metadata() {
+    let (store, _) = common::standalone_with_prefix().await;
+    let key = StoreKey::random();
+    let mut record = record_until(Timestamp::now().add(Duration::from_secs(60)));
+    for name in ["v", "c", "e", "u", "p", "i", "d:", "d:d:x"] {
+        record.data.insert(name.into(), json!(name));
+    }
+    store.create(&key, &record).await.expect("create failed");
+    assert_eq!(store.load(&key).await.expect("load failed"), Some(record));
+}
+
+#[tokio::test]
+async fn index_entry_is_extended_before_the_deadline_passes_it() {
+    let (store, prefix) = common::standalone_with_prefix().await;
+    let mut raw = common::raw().await;
+    let user = format!("horizon-{}", &StoreKey::random().as_str()[..8]);
+    let index = format!("{prefix}user:{}", sha256_hex(&user));
+    let key = StoreKey::random();
+    let hash = format!("{prefix}{key}");
+    let mut record = record_until(Timestamp::now().add(Duration::from_secs(60)));
+    record.user = Some(user.clone());
+    store.create(&key, &record).await.expect("create failed");
+    let first: f64 = raw
+        .zscore(&index, key.as_str())
+        .await
+        .expect("ZSCORE failed");
+    assert!(first >= record.expires_at.as_millis() as f64);
+
+    // Far past the horizon: the index entry must move first, for touch and apply alike.
+    let later = Timestamp::now().add(Duration::from_secs(3600));
+    assert!(store.touch(&key, later).await.expect("touch failed"));
+    let mut changes = session_core::Changeset::new(later.add(Duration::from_secs(3600)));
+    changes.set.insert("k".into(), json!(1));
+    let outcome = store
+        .apply(&key, &changes, None)
+        .await
+        .expect("apply failed");
+    assert_eq!(outcome, session_core::ApplyOutcome::Applied(2));
+
+    let score: f64 = raw
+        .zscore(&index, key.as_str())
+        .await
+        .expect("ZSCORE failed");
+    let horizon: i64 = raw.hget(&hash, "i").await.expect("HGET i failed");
+    let index_expiry: i64 = redis::cmd("PEXPIRETIME")
+        .arg(&index)
+        .query_async(&mut raw)
+        .await
+        .expect("PEXPIRETIME failed");
+    let deadline = changes.expires_at.as_millis();
+    assert!(horizon >= deadline, "i {horizon} < deadline {deadline}");
+    assert!(score >= horizon as f64, "index score {score} < i {horizon}");
+    assert!(
+        index_expiry >= horizon,
+        "index expires at {index_expiry} < i {horizon}"
+    );
+    let listed = store.sessions_of(&user).await.expect("sessions_of failed");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].expires_at, changes.expires_at);
+}
