@@ -1,6 +1,7 @@
 //! Project automation. `cargo xtask test-all` is the one command CI runs: lints, the whole
 //! store matrix against real servers, the adapters and examples, and cargo-deny.
 
+mod mongo;
 mod redis_cluster;
 mod services;
 

@@ -15,7 +15,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 /// The pinned SecantusDB release.
-const PACKAGE: &str = "secantusdb==0.7.0b3";
+const VERSION: &str = "0.7.0b3";
 /// The server script, embedded so it need not be found at run time.
 const SCRIPT: &str = include_str!("../secantus_server.py");
 /// How long the server gets to start listening (the first import is slow).
@@ -115,22 +115,24 @@ fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
             ));
         }
     }
-    let version = PACKAGE.split("==").nth(1).unwrap_or_default();
-    let check = format!(
-        "import importlib.metadata as m, secantus; assert m.version('secantusdb') == '{version}'"
+    let check_code = format!(
+        "import importlib.metadata as m, secantus; assert m.version('secantusdb') == '{VERSION}'"
     );
-    if !succeeds(Command::new(&python).args(["-c", &check])) {
+    let package = format!("secantusdb=={VERSION}");
+    let mut check = Command::new(&python);
+    check.args(["-c", &check_code]).stderr(Stdio::null());
+    if !succeeds(&mut check) {
         let installed = succeeds(Command::new(&python).args([
             "-m",
             "pip",
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            PACKAGE,
+            &package,
         ]));
         if !installed {
             return Err(format!(
-                "pip install {PACKAGE} failed in {}",
+                "pip install {package} failed in {}",
                 venv.display()
             ));
         }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::mongo::{self, MongoServer};
 use crate::redis_cluster::{self, RedisCluster};
 
 /// Running services and the environment that points tests at them. Services started here
@@ -14,6 +15,15 @@ use crate::redis_cluster::{self, RedisCluster};
 pub struct Services {
     env: Vec<(&'static str, String)>,
     _cluster: Option<RedisCluster>,
+    mongo: Option<MongoServer>,
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        if let Some(mongo) = self.mongo.take() {
+            mongo.stop();
+        }
+    }
 }
 
 const POSTGRES_DEFAULT: &str = "postgres://root@127.0.0.1:5432/test";
@@ -24,9 +34,12 @@ impl Services {
         let mut env = vec![("POSTGRES_URL", postgres()?), ("REDIS_URL", redis()?)];
         let (cluster_urls, cluster) = redis_cluster()?;
         env.push(("REDIS_CLUSTER_URLS", cluster_urls));
+        let (mongo_uri, mongo) = mongo()?;
+        env.push(("MONGO_URI", mongo_uri));
         Ok(Self {
             env,
             _cluster: cluster,
+            mongo,
         })
     }
 
@@ -90,6 +103,18 @@ fn redis_cluster() -> Result<(String, Option<RedisCluster>), String> {
     let urls = cluster.urls().join(",");
     eprintln!("xtask: started Redis Cluster at {urls}");
     Ok((urls, Some(cluster)))
+}
+
+/// `MONGO_URI` when set; otherwise the SecantusDB stand-in on a free loopback port.
+fn mongo() -> Result<(String, Option<MongoServer>), String> {
+    if let Ok(uri) = std::env::var("MONGO_URI") {
+        eprintln!("xtask: MongoDB at {uri}");
+        return Ok((uri, None));
+    }
+    let server = mongo::start(&target_dir())?;
+    let uri = server.uri().to_owned();
+    eprintln!("xtask: started SecantusDB (MongoDB wire protocol) at {uri}");
+    Ok((uri, Some(server)))
 }
 
 /// The workspace's target directory (where services keep their files).

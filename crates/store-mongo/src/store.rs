@@ -116,10 +116,9 @@ impl SessionStore for MongoStore {
     ) -> Result<ApplyOutcome, StoreError> {
         let mut filter = codec::live(key, Timestamp::now());
         if let Some(expected) = expected_version {
-            let Ok(expected) = i64::try_from(expected) else {
-                return Ok(ApplyOutcome::Conflict);
-            };
-            filter.insert(field::VERSION, expected);
+            // Stored versions are never negative, so an expectation too large for an
+            // Int64 matches nothing and is classified below like any stale version.
+            filter.insert(field::VERSION, i64::try_from(expected).unwrap_or(-1));
         }
         let updated = self
             .collection

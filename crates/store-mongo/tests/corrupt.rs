@@ -5,6 +5,9 @@ mod common;
 use session_core::{SessionStore, StoreError, StoreKey, Timestamp};
 use store_mongo::mongodb::bson::{DateTime, Document, doc};
 
+/// A way to spoil a valid document, named for the failure message.
+type Spoiler = (&'static str, fn(&mut Document));
+
 fn future() -> DateTime {
     DateTime::from_millis(Timestamp::now().as_millis() + 3_600_000)
 }
@@ -30,7 +33,7 @@ async fn undecodable_documents_load_as_corrupt() {
     raw.insert_one(valid(&key)).await.expect("insert failed");
     assert!(store.load(&key).await.expect("valid document").is_some());
 
-    let garbage: [(&str, fn(&mut Document)); 7] = [
+    let garbage: [Spoiler; 7] = [
         ("value not JSON text", |d| {
             d.insert("data", doc! { "a": "{not json" });
         }),

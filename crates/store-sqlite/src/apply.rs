@@ -83,3 +83,50 @@ fn push_data<'a>(
     q.push(", ");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn sql(changes: &Changeset, expected: Option<i64>) -> String {
+        let table = Ident::new("sessions").expect("valid");
+        let key = StoreKey::random();
+        let q = statement(&table, &key, changes, expected, Timestamp::now()).expect("builds");
+        q.sql().to_owned()
+    }
+
+    #[test]
+    fn only_named_keys_are_touched() {
+        let mut changes = Changeset::new(Timestamp::from_millis(1));
+        changes.removed.insert("old".into());
+        changes.set.insert("a".into(), json!(1));
+        changes.set.insert("b".into(), json!(2));
+        changes.user = Some(Some("u".into()));
+        assert_eq!(
+            sql(&changes, Some(3)),
+            "UPDATE \"sessions\" SET data = json_set(json_remove(data, ?), ?, json(?), ?, json(?)), \
+             expires_at = ?, user_id = ?, version = version + 1 \
+             WHERE key = ? AND expires_at > ? AND version = ? RETURNING version"
+        );
+    }
+
+    #[test]
+    fn clearing_starts_from_an_empty_object_and_deadline_only_leaves_data_alone() {
+        let mut changes = Changeset::new(Timestamp::from_millis(1));
+        changes.cleared = true;
+        changes.removed.insert("ignored".into());
+        changes.persistent = Some(true);
+        assert_eq!(
+            sql(&changes, None),
+            "UPDATE \"sessions\" SET data = '{}', expires_at = ?, persistent = ?, \
+             version = version + 1 WHERE key = ? AND expires_at > ? RETURNING version"
+        );
+        assert_eq!(
+            sql(&Changeset::new(Timestamp::from_millis(1)), None),
+            "UPDATE \"sessions\" SET expires_at = ?, version = version + 1 \
+             WHERE key = ? AND expires_at > ? RETURNING version"
+        );
+    }
+}

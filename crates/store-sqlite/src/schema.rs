@@ -37,10 +37,13 @@ pub(crate) async fn migrate(pool: &SqlitePool, table: &Ident) -> Result<(), Stor
         if done {
             continue;
         }
-        sqlx::raw_sql(&template.replace("{name}", &table.to_string()))
-            .execute(&mut *tx)
-            .await
-            .map_err(error::map)?;
+        let sql = template.replace("{name}", &table.to_string());
+        for statement in statements(&sql) {
+            sqlx::query(statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(error::map)?;
+        }
         sqlx::query(&format!(
             "INSERT INTO {ledger} (version, applied_at) VALUES (?1, ?2)"
         ))
@@ -51,6 +54,11 @@ pub(crate) async fn migrate(pool: &SqlitePool, table: &Ident) -> Result<(), Stor
         .map_err(error::map)?;
     }
     tx.commit().await.map_err(error::map)
+}
+
+/// The `;`-separated statements of a migration script (the scripts quote no `;`).
+fn statements(script: &str) -> impl Iterator<Item = &str> {
+    script.split(';').map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// The fixed statements for one table (`apply` is built per changeset, see `apply.rs`).

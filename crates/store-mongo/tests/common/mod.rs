@@ -13,9 +13,7 @@ use store_mongo::mongodb::{Client, Collection};
 /// # Panics
 /// When `MONGO_URI` is unset or its server cannot be reached: these tests never skip.
 pub async fn fresh_collection() -> Collection<Document> {
-    let uri = std::env::var("MONGO_URI").unwrap_or_else(|_| {
-        panic!("MONGO_URI is not set: set MONGO_URI or run cargo xtask test-all")
-    });
+    let uri = mongo_uri();
     let mut options = ClientOptions::parse(&uri)
         .await
         .unwrap_or_else(|e| panic!("bad MONGO_URI {uri:?}: {e}"));
@@ -30,7 +28,16 @@ pub async fn fresh_collection() -> Collection<Document> {
 pub async fn make_store() -> MongoStore {
     let store = MongoStore::new(fresh_collection().await);
     store.migrate().await.unwrap_or_else(|e| {
-        panic!("cannot reach MongoDB at MONGO_URI: set MONGO_URI or run cargo xtask test-all ({e})")
+        panic!(
+            "cannot reach MongoDB at {}: set MONGO_URI or run cargo xtask test-all ({e})",
+            mongo_uri()
+        )
     });
     store
+}
+
+fn mongo_uri() -> String {
+    std::env::var("MONGO_URI").unwrap_or_else(|_| {
+        panic!("MONGO_URI is not set: set MONGO_URI or run cargo xtask test-all")
+    })
 }

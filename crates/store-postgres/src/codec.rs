@@ -1,0 +1,191 @@
+//! Between `Record`s and PostgreSQL rows, including the escape that lets NUL through.
+//!
+//! PostgreSQL rejects U+0000 in `text` and in `jsonb` strings and keys. Every string that
+//! reaches the database (data keys, string values at any depth, user ids) is therefore
+//! escaped reversibly with the private-use character U+E000 as escape:
+//! U+0000 → U+E000 `0`, U+E000 → U+E000 U+E000. Strings without either character, which is
+//! nearly all of them, are stored unchanged.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+use session_core::{Data, Record, SessionSummary, StoreError, StoreKey, Timestamp};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+
+use crate::error;
+
+const ESC: char = '\u{E000}';
+
+/// The columns `record_from_row` reads, in SELECT order.
+pub(crate) const RECORD_COLUMNS: &str =
+    "data, created_at, expires_at, user_id, persistent, version";
+
+/// `s` with NUL and the escape character escaped.
+pub(crate) fn escape_str(s: &str) -> Cow<'_, str> {
+    if !s.contains(['\0', ESC]) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\0' => out.extend([ESC, '0']),
+            ESC => out.extend([ESC, ESC]),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The inverse of [`escape_str`]; a dangling or unknown escape means corrupt data.
+pub(crate) fn unescape_str(s: String) -> Result<String, StoreError> {
+    if !s.contains(ESC) {
+        return Ok(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != ESC {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('0') => out.push('\0'),
+            Some(ESC) => out.push(ESC),
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "invalid escape in stored string".into(),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn escape_value(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(escape_str(s).into_owned()),
+        Value::Array(items) => Value::Array(items.iter().map(escape_value).collect()),
+        Value::Object(map) => Value::Object(escape_members(map)),
+        other => other.clone(),
+    }
+}
+
+fn escape_members<'a>(
+    members: impl IntoIterator<Item = (&'a String, &'a Value)>,
+) -> Map<String, Value> {
+    members
+        .into_iter()
+        .map(|(k, v)| (escape_str(k).into_owned(), escape_value(v)))
+        .collect()
+}
+
+fn unescape_value(value: Value) -> Result<Value, StoreError> {
+    Ok(match value {
+        Value::String(s) => Value::String(unescape_str(s)?),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(unescape_value)
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| Ok((unescape_str(k)?, unescape_value(v)?)))
+                .collect::<Result<_, StoreError>>()?,
+        ),
+        other => other,
+    })
+}
+
+/// Session data (or a changeset's `set`) as an escaped `jsonb` object.
+pub(crate) fn encode_data<'a>(
+    data: impl IntoIterator<Item = (&'a String, &'a Value)>,
+) -> Json<Value> {
+    Json(Value::Object(escape_members(data)))
+}
+
+/// A version for the `bigint` column.
+pub(crate) fn version_to_db(version: u64) -> Result<i64, StoreError> {
+    i64::try_from(version).map_err(|_| StoreError::Encode(format!("version {version} too large")))
+}
+
+/// A version read back from the `bigint` column.
+pub(crate) fn version_from_db(version: i64) -> Result<u64, StoreError> {
+    u64::try_from(version).map_err(|_| StoreError::Corrupt(format!("negative version {version}")))
+}
+
+/// Decodes a row selected with [`RECORD_COLUMNS`].
+pub(crate) fn record_from_row(row: &PgRow) -> Result<Record, StoreError> {
+    let Json(data): Json<Value> = row.try_get("data").map_err(error::map)?;
+    let Value::Object(members) = data else {
+        return Err(StoreError::Corrupt("data is not a JSON object".into()));
+    };
+    let data = members
+        .into_iter()
+        .map(|(k, v)| Ok((unescape_str(k)?, unescape_value(v)?)))
+        .collect::<Result<Data, StoreError>>()?;
+    let user: Option<String> = row.try_get("user_id").map_err(error::map)?;
+    Ok(Record {
+        data,
+        created_at: Timestamp::from_millis(row.try_get("created_at").map_err(error::map)?),
+        expires_at: Timestamp::from_millis(row.try_get("expires_at").map_err(error::map)?),
+        user: user.map(unescape_str).transpose()?,
+        persistent: row.try_get("persistent").map_err(error::map)?,
+        version: version_from_db(row.try_get("version").map_err(error::map)?)?,
+    })
+}
+
+/// Decodes a `key, created_at, expires_at` row of the per-user index.
+pub(crate) fn summary_from_row(row: &PgRow) -> Result<SessionSummary, StoreError> {
+    let key: String = row.try_get("key").map_err(error::map)?;
+    Ok(SessionSummary {
+        key: StoreKey::parse(&key)
+            .ok_or_else(|| StoreError::Corrupt("stored key is not a store key".into()))?,
+        created_at: Timestamp::from_millis(row.try_get("created_at").map_err(error::map)?),
+        expires_at: Timestamp::from_millis(row.try_get("expires_at").map_err(error::map)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn escaping_round_trips_and_removes_nul() {
+        for s in [
+            "",
+            "plain",
+            "a\0b",
+            "\u{E000}",
+            "\u{E000}0",
+            "\0\u{E000}\0",
+            "x\u{E000}\u{E000}",
+        ] {
+            let escaped = escape_str(s);
+            assert!(!escaped.contains('\0'), "{s:?}");
+            assert_eq!(unescape_str(escaped.into_owned()).expect("valid"), s);
+        }
+        assert!(matches!(escape_str("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn values_round_trip_at_any_depth() {
+        let value = json!({"k\0": ["a\0", {"\u{E000}": "\0"}], "n": u64::MAX});
+        let escaped = escape_value(&value);
+        assert!(!escaped.to_string().contains("\\u0000"));
+        assert_eq!(unescape_value(escaped).expect("valid"), value);
+    }
+
+    #[test]
+    fn dangling_escapes_are_corrupt() {
+        for bad in ["\u{E000}", "\u{E000}x"] {
+            assert!(matches!(
+                unescape_str(bad.into()),
+                Err(StoreError::Corrupt(_))
+            ));
+        }
+    }
+}
