@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod cleanup;
 mod codec;
 mod config;
 mod cookie_header;
@@ -17,6 +18,7 @@ mod timestamp;
 #[cfg(feature = "test-suite")]
 pub mod test_suite;
 
+pub use cleanup::{CleanupHandle, spawn_cleanup};
 pub use codec::{CookieCodec, CookieError, CookieMode, Key, MIN_KEY_BYTES, Verified};
 pub use config::{ConflictPolicy, SameSite, SessionConfig, SessionConfigBuilder};
 pub use error::{ConfigError, SessionError};

@@ -6,14 +6,14 @@
 //! between processes: use a database-backed store in production.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::{
     ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, SessionSummary, StoreError,
-    StoreKey, Timestamp,
+    StoreKey, Timestamp, spawn_cleanup,
 };
 
 /// Limits of a [`MemoryStore`].
@@ -66,11 +66,12 @@ impl MemoryStore {
             inner: Arc::default(),
             limits,
         };
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(sweep_forever(
-                Arc::downgrade(&store.inner),
-                limits.sweep_every,
-            ));
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let sweep = |inner: Arc<Mutex<Inner>>| async move {
+                let mut guard = inner.lock().unwrap_or_else(|e| e.into_inner());
+                Ok(guard.remove_expired(Timestamp::now(), usize::MAX))
+            };
+            spawn_cleanup(Arc::downgrade(&store.inner), limits.sweep_every, sweep);
         }
         store
     }
@@ -108,17 +109,6 @@ impl MemoryStore {
 impl Default for MemoryStore {
     fn default() -> Self {
         Self::new(MemoryLimits::default())
-    }
-}
-
-async fn sweep_forever(inner: Weak<Mutex<Inner>>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        let mut guard = inner.lock().unwrap_or_else(|e| e.into_inner());
-        guard.remove_expired(Timestamp::now(), usize::MAX);
     }
 }
 

@@ -1,13 +1,12 @@
 #![doc = include_str!("../README.md")]
 
-mod cleanup;
 mod codec;
 mod error;
 mod ident;
 mod schema;
 mod store;
 
-pub use cleanup::CleanupHandle;
 pub use ident::InvalidIdentifier;
+pub use session_core::CleanupHandle;
 pub use sqlx;
 pub use store::{CONNECT_TIMEOUT, DEFAULT_CLEANUP_BATCH, DEFAULT_TABLE, PostgresStore};

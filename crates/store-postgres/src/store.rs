@@ -5,15 +5,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, SessionSummary, StoreError,
-    StoreKey, Timestamp,
+    ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, SessionStore, SessionSummary,
+    StoreError, StoreKey, Timestamp, spawn_cleanup,
 };
 use sqlx::PgPool;
 use sqlx::Row;
 use sqlx::postgres::PgPoolOptions;
-use tokio::sync::watch;
 
-use crate::cleanup::{self, CleanupHandle};
 use crate::codec::{
     encode_data, escape_str, record_from_row, summary_from_row, version_from_db, version_to_db,
 };
@@ -39,8 +37,6 @@ pub(crate) struct Inner {
     table: Table,
     sql: Statements,
     batch: u32,
-    /// Dropped with the store: tells the cleanup task to stop.
-    closed: watch::Sender<()>,
 }
 
 impl PostgresStore {
@@ -98,14 +94,12 @@ impl PostgresStore {
 
     fn build(pool: PgPool, table: Table, batch: u32) -> Self {
         let sql = Statements::new(&table);
-        let (closed, _) = watch::channel(());
         Self {
             inner: Arc::new(Inner {
                 pool,
                 table,
                 sql,
                 batch,
-                closed,
             }),
         }
     }
@@ -127,10 +121,10 @@ impl PostgresStore {
     /// # Panics
     /// Outside a tokio runtime.
     pub fn spawn_cleanup(&self, every: Duration) -> CleanupHandle {
-        cleanup::spawn(
+        spawn_cleanup(
             Arc::downgrade(&self.inner),
-            self.inner.closed.subscribe(),
             every,
+            |inner: Arc<Inner>| async move { inner.delete_expired().await },
         )
     }
 }

@@ -6,14 +6,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, SessionSummary, StoreError,
-    StoreKey, Timestamp,
+    ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, SessionStore, SessionSummary,
+    StoreError, StoreKey, Timestamp, spawn_cleanup,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use tokio::sync::watch;
 
-use crate::cleanup::{self, CleanupHandle};
 use crate::codec::{encode_data, record_from_row, summary_from_row, version_to_db};
 use crate::ident::{Ident, InvalidIdentifier};
 use crate::schema::{self, Statements};
@@ -37,8 +35,6 @@ pub(crate) struct Inner {
     table: Ident,
     sql: Statements,
     batch: u32,
-    /// Dropped with the store: tells the cleanup task to stop.
-    closed: watch::Sender<()>,
 }
 
 impl SqliteStore {
@@ -92,14 +88,12 @@ impl SqliteStore {
 
     fn build(pool: SqlitePool, table: Ident, batch: u32) -> Self {
         let sql = Statements::new(&table);
-        let (closed, _) = watch::channel(());
         Self {
             inner: Arc::new(Inner {
                 pool,
                 table,
                 sql,
                 batch,
-                closed,
             }),
         }
     }
@@ -120,10 +114,10 @@ impl SqliteStore {
     /// # Panics
     /// Outside a tokio runtime.
     pub fn spawn_cleanup(&self, every: Duration) -> CleanupHandle {
-        cleanup::spawn(
+        spawn_cleanup(
             Arc::downgrade(&self.inner),
-            self.inner.closed.subscribe(),
             every,
+            |inner: Arc<Inner>| async move { inner.delete_expired().await },
         )
     }
 }
