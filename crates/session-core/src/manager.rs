@@ -187,8 +187,10 @@ impl SessionManager {
             expires_at,
             persistent,
         };
+        // Switching "remember me" off must replace the persistent cookie with a session one.
+        let flipped = persistent != current.persistent;
         let keep_or_reissue = |id: SessionId, expires_at| {
-            if persistent || current.by_older_key {
+            if persistent || current.by_older_key || flipped {
                 reissue(id, expires_at)
             } else {
                 CookieAction::Keep

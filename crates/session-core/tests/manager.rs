@@ -651,3 +651,23 @@ async fn revoke_other_sessions_keeps_the_current_one() {
     .await
     .expect("finish");
 }
+
+#[tokio::test]
+async fn turning_remember_me_off_reissues_a_browser_session_cookie() {
+    let h = harness(|b| b.persistent(true));
+    let cookie = h.logged_cookie().await;
+    let patch = h
+        .request(Some(&cookie), OK, async |s| {
+            s.set_persistent(false).await.expect("forget")
+        })
+        .await
+        .expect("finish");
+    let header = patch
+        .set_cookie()
+        .expect("the persistent cookie is replaced");
+    assert!(
+        header.starts_with(&format!("sid={cookie}")),
+        "same id: {header}"
+    );
+    assert!(!header.contains("Max-Age"), "{header}");
+}

@@ -1,0 +1,63 @@
+//! The fairing: starts the session when a request arrives, finishes it on the response.
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::Status;
+use rocket::{Data, Request, Response};
+use session_core::{ResponseInfo, SessionManager};
+
+use crate::Slot;
+
+/// Adds sessions to every request: `.attach(SessionFairing::new(manager))`.
+///
+/// Rocket drops request headers that are not UTF-8 before fairings run, so a `Cookie`
+/// header holding such bytes is not seen at all (other Cookie headers still are).
+#[derive(Clone)]
+pub struct SessionFairing {
+    manager: SessionManager,
+}
+
+impl SessionFairing {
+    /// Sessions driven by `manager`.
+    pub fn new(manager: SessionManager) -> Self {
+        Self { manager }
+    }
+}
+
+#[rocket::async_trait]
+impl Fairing for SessionFairing {
+    fn info(&self) -> Info {
+        Info {
+            name: "Sessions",
+            kind: Kind::Request | Kind::Response,
+        }
+    }
+
+    async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
+        let cookies = request.headers().get("Cookie").map(str::as_bytes);
+        let session = self.manager.start(cookies);
+        request.local_cache(|| Slot(Some(session)));
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        let Some(session) = &request.local_cache(|| Slot(None)).0 else {
+            return;
+        };
+        let info = ResponseInfo {
+            status: response.status().code,
+            has_cache_control: response.headers().contains("Cache-Control"),
+        };
+        match self.manager.finish(session, info).await {
+            Ok(patch) => {
+                for (name, value) in patch.headers() {
+                    response.adjoin_raw_header(name, value.to_owned());
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "saving the session failed");
+                *response = Response::build()
+                    .status(Status::new(e.status_code()))
+                    .finalize();
+            }
+        }
+    }
+}

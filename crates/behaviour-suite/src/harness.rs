@@ -1,0 +1,218 @@
+//! What scenarios drive: a server spawned by the adapter under test over a probed memory
+//! store, and a cookie-less HTTP client whose Cookie headers are spelled out by hand.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use cookie::Cookie;
+use reqwest::header::{COOKIE, HeaderMap, HeaderValue};
+use session_core::test_suite::{Calls, ProbeStore};
+use session_core::{
+    CookieCodec, Key, MemoryStore, SessionConfig, SessionConfigBuilder, SessionId, SessionManager,
+    SessionStore,
+};
+
+/// The cookie name every scenario configures.
+pub const COOKIE_NAME: &str = "sid";
+
+/// A running test server; dropping it stops the server.
+pub struct TestServer {
+    addr: SocketAddr,
+    stop: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl TestServer {
+    /// A server listening on `addr`; `stop` is called on drop.
+    pub fn new(addr: SocketAddr, stop: impl FnOnce() + Send + 'static) -> Self {
+        Self {
+            addr,
+            stop: Some(Box::new(stop)),
+        }
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+    }
+}
+
+/// What an adapter's test supplies: serve the contract with `manager` on 127.0.0.1.
+pub type SpawnFuture = Pin<Box<dyn Future<Output = TestServer>>>;
+/// See [`SpawnFuture`].
+pub type Spawn = fn(SessionManager) -> SpawnFuture;
+
+/// One scenario's server, store and client.
+pub struct Harness {
+    /// The probed store behind the server's manager.
+    pub store: ProbeStore<MemoryStore>,
+    /// The manager the server uses.
+    pub manager: SessionManager,
+    client: reqwest::Client,
+    base: String,
+    _server: TestServer,
+}
+
+impl Harness {
+    /// A server with a fresh random key, plain-http cookies named [`COOKIE_NAME`], and
+    /// the defaults changed by `configure`.
+    pub async fn start(
+        spawn: Spawn,
+        configure: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
+    ) -> Self {
+        Self::with_keys(spawn, vec![Key::generate()], configure).await
+    }
+
+    /// Like [`start`](Self::start) with these keys (the first signs).
+    pub async fn with_keys(
+        spawn: Spawn,
+        keys: Vec<Key>,
+        configure: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
+    ) -> Self {
+        let builder = SessionConfig::builder(keys)
+            .secure(false)
+            .cookie_name(COOKIE_NAME);
+        let config = configure(builder)
+            .build()
+            .expect("scenario config is valid");
+        let store = ProbeStore::new(MemoryStore::default());
+        let manager = SessionManager::new(store.clone(), config);
+        let server = spawn(manager.clone()).await;
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Self {
+            store,
+            manager,
+            client,
+            base: format!("http://{}", server.addr()),
+            _server: server,
+        }
+    }
+
+    /// A request without cookies.
+    pub async fn get(&self, path: &str) -> Answer {
+        self.get_with(path, &[]).await
+    }
+
+    /// A request carrying the session cookie `value`.
+    pub async fn get_as(&self, path: &str, value: &str) -> Answer {
+        self.get_with(path, &[format!("{COOKIE_NAME}={value}").as_bytes()])
+            .await
+    }
+
+    /// A request with one `Cookie` header per entry, bytes as given.
+    pub async fn get_with(&self, path: &str, cookie_headers: &[&[u8]]) -> Answer {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        for raw in cookie_headers {
+            let value = HeaderValue::from_bytes(raw).expect("header bytes are sendable");
+            request = request.header(COOKIE, value);
+        }
+        let response = request.send().await.expect("the test server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.expect("a readable body");
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Starts a session holding `key = value` and returns its cookie value.
+    pub async fn new_session(&self, key: &str, value: &str) -> String {
+        let answer = self.get(&format!("/s/set/{key}/{value}")).await;
+        assert_eq!(answer.status, 200, "creating a session");
+        answer.cookie_value()
+    }
+
+    /// Store calls since the last [`reset`](Self::reset).
+    pub fn calls(&self) -> Calls {
+        self.store.calls()
+    }
+
+    /// Zeroes the store call counters.
+    pub fn reset(&self) {
+        self.store.reset();
+    }
+
+    /// The server's codec, for forging cookies.
+    pub fn codec(&self) -> &CookieCodec {
+        self.manager.config().codec()
+    }
+
+    /// Whether the store holds a live record for the session in signed cookie `value`.
+    pub async fn stored(&self, value: &str) -> bool {
+        let id = signed_id(value);
+        let record = self.store.inner().load(&id.store_key()).await;
+        record.expect("memory store loads").is_some()
+    }
+}
+
+/// The session id carried by a signed-mode cookie value.
+pub fn signed_id(value: &str) -> SessionId {
+    let (text, _) = value.split_once('.').expect("a signed cookie value");
+    SessionId::parse(text).expect("a session id")
+}
+
+/// A response as the client saw it.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// All headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: String,
+}
+
+impl Answer {
+    /// Every value of header `name`.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
+    }
+
+    /// The `Set-Cookie` for the session cookie, if any; fails on more than one.
+    pub fn session_cookie(&self) -> Option<Cookie<'static>> {
+        let mut found: Vec<Cookie<'static>> = self
+            .all("set-cookie")
+            .into_iter()
+            .filter_map(|v| Cookie::parse(v).ok())
+            .filter(|c| c.name() == COOKIE_NAME)
+            .collect();
+        assert!(found.len() <= 1, "several session Set-Cookie: {found:?}");
+        found.pop()
+    }
+
+    /// The value of the session cookie set; fails when none was set.
+    pub fn cookie_value(&self) -> String {
+        let cookie = self
+            .session_cookie()
+            .unwrap_or_else(|| panic!("expected a session Set-Cookie, got {:?}", self.headers));
+        cookie.value().to_owned()
+    }
+
+    /// Asserts the status and that no session cookie was set.
+    pub fn assert_no_cookie(&self, status: u16) {
+        assert_eq!(self.status, status, "status (body {:?})", self.body);
+        assert!(
+            self.session_cookie().is_none(),
+            "unexpected Set-Cookie: {:?}",
+            self.all("set-cookie")
+        );
+    }
+}

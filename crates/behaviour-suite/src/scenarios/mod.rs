@@ -1,0 +1,36 @@
+//! The scenarios, each `async fn(spawn: Spawn)`: it builds its own manager over a probed
+//! memory store, has the adapter serve it, and checks what a client sees and what the
+//! store was asked to do.
+
+mod cookies;
+mod failures;
+mod lifecycle;
+mod requests;
+mod responses;
+mod timing;
+
+pub use cookies::*;
+pub use failures::*;
+pub use lifecycle::*;
+pub use requests::*;
+pub use responses::*;
+pub use timing::*;
+
+use session_core::SessionConfigBuilder;
+
+/// The scenario defaults unchanged.
+fn defaults(builder: SessionConfigBuilder) -> SessionConfigBuilder {
+    builder
+}
+
+/// `value` with the character at `index` replaced by a different base64url character.
+fn flip(value: &str, index: usize) -> String {
+    value
+        .char_indices()
+        .map(|(i, c)| match (i == index, c) {
+            (true, 'A') => 'B',
+            (true, _) => 'A',
+            (false, c) => c,
+        })
+        .collect()
+}
