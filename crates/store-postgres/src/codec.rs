@@ -1,4 +1,4 @@
-//! Between `Record`s and PostgreSQL rows, including the escape that lets NUL through.
+//! The escape that lets NUL through, and session data as `jsonb`.
 //!
 //! PostgreSQL rejects U+0000 in `text` and in `jsonb` strings and keys. Every string that
 //! reaches the database (data keys, string values at any depth, user ids) is therefore
@@ -9,18 +9,10 @@
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
-use session_core::{Data, Record, SessionSummary, StoreError, StoreKey, Timestamp};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
+use session_core::StoreError;
 use sqlx::types::Json;
 
-use crate::error;
-
 const ESC: char = '\u{E000}';
-
-/// The columns `record_from_row` reads, in SELECT order.
-pub(crate) const RECORD_COLUMNS: &str =
-    "data, created_at, expires_at, user_id, persistent, version";
 
 /// `s` with NUL and the escape character escaped.
 pub(crate) fn escape_str(s: &str) -> Cow<'_, str> {
@@ -81,7 +73,8 @@ fn escape_members<'a>(
         .collect()
 }
 
-fn unescape_value(value: Value) -> Result<Value, StoreError> {
+/// The inverse of `escape_value`.
+pub(crate) fn unescape_value(value: Value) -> Result<Value, StoreError> {
     Ok(match value {
         Value::String(s) => Value::String(unescape_str(s)?),
         Value::Array(items) => Value::Array(
@@ -104,48 +97,6 @@ pub(crate) fn encode_data<'a>(
     data: impl IntoIterator<Item = (&'a String, &'a Value)>,
 ) -> Json<Value> {
     Json(Value::Object(escape_members(data)))
-}
-
-/// A version for the `bigint` column.
-pub(crate) fn version_to_db(version: u64) -> Result<i64, StoreError> {
-    i64::try_from(version).map_err(|_| StoreError::Encode(format!("version {version} too large")))
-}
-
-/// A version read back from the `bigint` column.
-pub(crate) fn version_from_db(version: i64) -> Result<u64, StoreError> {
-    u64::try_from(version).map_err(|_| StoreError::Corrupt(format!("negative version {version}")))
-}
-
-/// Decodes a row selected with [`RECORD_COLUMNS`].
-pub(crate) fn record_from_row(row: &PgRow) -> Result<Record, StoreError> {
-    let Json(data): Json<Value> = row.try_get("data").map_err(error::map)?;
-    let Value::Object(members) = data else {
-        return Err(StoreError::Corrupt("data is not a JSON object".into()));
-    };
-    let data = members
-        .into_iter()
-        .map(|(k, v)| Ok((unescape_str(k)?, unescape_value(v)?)))
-        .collect::<Result<Data, StoreError>>()?;
-    let user: Option<String> = row.try_get("user_id").map_err(error::map)?;
-    Ok(Record {
-        data,
-        created_at: Timestamp::from_millis(row.try_get("created_at").map_err(error::map)?),
-        expires_at: Timestamp::from_millis(row.try_get("expires_at").map_err(error::map)?),
-        user: user.map(unescape_str).transpose()?,
-        persistent: row.try_get("persistent").map_err(error::map)?,
-        version: version_from_db(row.try_get("version").map_err(error::map)?)?,
-    })
-}
-
-/// Decodes a `key, created_at, expires_at` row of the per-user index.
-pub(crate) fn summary_from_row(row: &PgRow) -> Result<SessionSummary, StoreError> {
-    let key: String = row.try_get("key").map_err(error::map)?;
-    Ok(SessionSummary {
-        key: StoreKey::parse(&key)
-            .ok_or_else(|| StoreError::Corrupt("stored key is not a store key".into()))?,
-        created_at: Timestamp::from_millis(row.try_get("created_at").map_err(error::map)?),
-        expires_at: Timestamp::from_millis(row.try_get("expires_at").map_err(error::map)?),
-    })
 }
 
 #[cfg(test)]

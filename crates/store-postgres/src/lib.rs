@@ -1,12 +1,11 @@
 #![doc = include_str!("../README.md")]
 
 mod codec;
-mod error;
-mod ident;
+mod dialect;
 mod schema;
 mod store;
 
-pub use ident::InvalidIdentifier;
 pub use session_core::CleanupHandle;
 pub use sqlx;
 pub use store::{CONNECT_TIMEOUT, DEFAULT_CLEANUP_BATCH, DEFAULT_TABLE, PostgresStore};
+pub use store_sql::InvalidIdentifier;

@@ -1,12 +1,11 @@
-//! Where the table lives, the embedded migrations, and the SQL text of every statement.
-
-use sqlx::PgPool;
+//! Where the table lives, the embedded migrations, and the `apply` statement (the other
+//! statements are the shared ones of `store-sql`).
 
 use session_core::StoreError;
+use sqlx::PgPool;
+use store_sql::{Dialect, Ident, Ledger, execute, run_migrations};
 
-use crate::codec::RECORD_COLUMNS;
-use crate::error;
-use crate::ident::Ident;
+use crate::dialect::PgDialect;
 
 /// The embedded migrations, in order: `(version, SQL)` with `{table}` for the qualified
 /// table name and `{name}` for the bare one. Each runs once per table; applied versions
@@ -22,11 +21,16 @@ pub(crate) struct Table {
 
 impl Table {
     /// `"schema"."name"`, or `"name"`.
-    fn qualified(&self, name: &str) -> String {
+    pub(crate) fn qualified(&self, name: &str) -> String {
         match &self.schema {
             Some(schema) => format!("\"{schema}\".\"{name}\""),
             None => format!("\"{name}\""),
         }
+    }
+
+    /// The table itself, qualified.
+    pub(crate) fn sql(&self) -> String {
+        self.qualified(&self.name.to_string())
     }
 }
 
@@ -34,108 +38,25 @@ impl Table {
 /// run concurrently: a transaction-scoped advisory lock serialises migrators, and all of
 /// it commits or nothing does.
 pub(crate) async fn migrate(pool: &PgPool, table: &Table) -> Result<(), StoreError> {
-    let qualified = table.qualified(&table.name.to_string());
-    let ledger = table.qualified(&format!("{}_migrations", table.name));
-    let mut tx = pool.begin().await.map_err(error::map)?;
+    let mut tx = pool.begin().await.map_err(PgDialect::map_error)?;
     // One lock for every migration of this crate (not per table): concurrent
     // `CREATE SCHEMA IF NOT EXISTS` for one schema from two tables would collide too.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('store-postgres migrate'))")
-        .execute(&mut *tx)
-        .await
-        .map_err(error::map)?;
+    let lock = "SELECT pg_advisory_xact_lock(hashtext('store-postgres migrate'))";
+    execute::<PgDialect>(&mut tx, lock).await?;
     if let Some(schema) = &table.schema {
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-            .execute(&mut *tx)
-            .await
-            .map_err(error::map)?;
+        let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+        execute::<PgDialect>(&mut tx, &create).await?;
     }
-    sqlx::query(&format!(
-        "CREATE TABLE IF NOT EXISTS {ledger} (version bigint PRIMARY KEY, applied_at bigint NOT NULL)"
-    ))
-    .execute(&mut *tx)
-    .await
-    .map_err(error::map)?;
-    for (version, template) in MIGRATIONS {
-        let done: bool = sqlx::query_scalar(&format!(
-            "SELECT EXISTS (SELECT 1 FROM {ledger} WHERE version = $1)"
-        ))
-        .bind(version)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(error::map)?;
-        if done {
-            continue;
-        }
-        let sql = template
-            .replace("{table}", &qualified)
-            .replace("{name}", &table.name.to_string());
-        for statement in statements(&sql) {
-            sqlx::query(statement)
-                .execute(&mut *tx)
-                .await
-                .map_err(error::map)?;
-        }
-        sqlx::query(&format!(
-            "INSERT INTO {ledger} (version, applied_at) VALUES ($1, $2)"
-        ))
-        .bind(version)
-        .bind(session_core::Timestamp::now().as_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(error::map)?;
-    }
-    tx.commit().await.map_err(error::map)
-}
-
-/// The `;`-separated statements of a migration script (the scripts quote no `;`).
-fn statements(script: &str) -> impl Iterator<Item = &str> {
-    script.split(';').map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// Every statement for one table, rendered once.
-#[derive(Debug)]
-pub(crate) struct Statements {
-    pub load: String,
-    pub create: String,
-    pub apply: String,
-    pub touch: String,
-    pub delete: String,
-    pub delete_expired_batch: String,
-    pub sessions_of: String,
-    pub delete_sessions_of: String,
-}
-
-impl Statements {
-    pub(crate) fn new(table: &Table) -> Self {
-        let t = table.qualified(&table.name.to_string());
-        Self {
-            load: format!("SELECT {RECORD_COLUMNS} FROM {t} WHERE key = $1 AND expires_at > $2"),
-            create: format!(
-                "INSERT INTO {t} AS s (key, data, created_at, expires_at, user_id, persistent, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (key) DO UPDATE SET data = excluded.data, \
-                 created_at = excluded.created_at, expires_at = excluded.expires_at, \
-                 user_id = excluded.user_id, persistent = excluded.persistent, \
-                 version = excluded.version \
-                 WHERE s.expires_at <= $8"
-            ),
-            apply: apply_sql(&t),
-            touch: format!("UPDATE {t} SET expires_at = $1 WHERE key = $2 AND expires_at > $3"),
-            delete: format!("DELETE FROM {t} WHERE key = $1"),
-            delete_expired_batch: format!(
-                "DELETE FROM {t} WHERE key IN \
-                 (SELECT key FROM {t} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)"
-            ),
-            sessions_of: format!(
-                "SELECT key, created_at, expires_at FROM {t} \
-                 WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, key"
-            ),
-            delete_sessions_of: format!(
-                "DELETE FROM {t} WHERE user_id = $1 AND ($2::text IS NULL OR key <> $2) \
-                 RETURNING expires_at"
-            ),
-        }
-    }
+    let ledger = Ledger {
+        table: &table.qualified(&format!("{}_migrations", table.name)),
+        columns: "(version bigint PRIMARY KEY, applied_at bigint NOT NULL)",
+    };
+    let (qualified, name) = (table.sql(), table.name.to_string());
+    run_migrations::<PgDialect>(&mut tx, ledger, MIGRATIONS, |sql| {
+        sql.replace("{table}", &qualified).replace("{name}", &name)
+    })
+    .await?;
+    tx.commit().await.map_err(PgDialect::map_error)
 }
 
 /// `apply` as one statement (one round trip), whatever the changeset:
@@ -148,7 +69,7 @@ impl Statements {
 /// - `applied` is the new version, or NULL when no live row (at the expected version)
 ///   matched; `live` (read from the statement's snapshot) then tells `Conflict` from
 ///   `Missing`.
-fn apply_sql(t: &str) -> String {
+pub(crate) fn apply_sql(t: &str) -> String {
     format!(
         "WITH live AS ( \
             SELECT version FROM {t} WHERE key = $1 AND expires_at > $2 \

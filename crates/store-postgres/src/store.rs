@@ -6,18 +6,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::{
     ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, SessionStore, SessionSummary,
-    StoreError, StoreKey, Timestamp, spawn_cleanup,
+    StoreError, StoreKey, Timestamp,
 };
 use sqlx::PgPool;
 use sqlx::Row;
 use sqlx::postgres::PgPoolOptions;
+use store_sql::{Dialect, Ident, InvalidIdentifier, Queries, version_from_db, version_to_db};
 
-use crate::codec::{
-    encode_data, escape_str, record_from_row, summary_from_row, version_from_db, version_to_db,
-};
-use crate::error;
-use crate::ident::{Ident, InvalidIdentifier};
-use crate::schema::{self, Statements, Table};
+use crate::codec::{encode_data, escape_str};
+use crate::dialect::PgDialect;
+use crate::schema::{self, Table, apply_sql};
 
 /// The table used unless [`PostgresStore::with_table`] names another.
 pub const DEFAULT_TABLE: &str = "sessions";
@@ -32,11 +30,11 @@ pub struct PostgresStore {
     inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pool: PgPool,
+struct Inner {
+    queries: Arc<Queries<PgDialect>>,
     table: Table,
-    sql: Statements,
-    batch: u32,
+    /// See [`apply_sql`].
+    apply: String,
 }
 
 impl PostgresStore {
@@ -48,7 +46,7 @@ impl PostgresStore {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect(url)
             .await
-            .map_err(error::map)?;
+            .map_err(PgDialect::map_error)?;
         Ok(Self::new(pool))
     }
 
@@ -65,11 +63,7 @@ impl PostgresStore {
             name: Ident::new(name)?,
             ..self.inner.table.clone()
         };
-        Ok(Self::build(
-            self.inner.pool.clone(),
-            table,
-            self.inner.batch,
-        ))
+        Ok(self.rebuild(table))
     }
 
     /// The same store with its table in schema `name` (`[A-Za-z0-9_]{1,40}`), which
@@ -79,40 +73,41 @@ impl PostgresStore {
             schema: Some(Ident::new(name)?),
             ..self.inner.table.clone()
         };
-        Ok(Self::build(
-            self.inner.pool.clone(),
-            table,
-            self.inner.batch,
-        ))
+        Ok(self.rebuild(table))
     }
 
     /// The same store deleting at most `rows` expired rows per statement (at least 1).
     pub fn with_cleanup_batch(self, rows: u32) -> Self {
         let inner = &self.inner;
-        Self::build(inner.pool.clone(), inner.table.clone(), rows.max(1))
+        Self::build(inner.queries.pool().clone(), inner.table.clone(), rows)
+    }
+
+    fn rebuild(&self, table: Table) -> Self {
+        let queries = &self.inner.queries;
+        Self::build(queries.pool().clone(), table, queries.batch())
     }
 
     fn build(pool: PgPool, table: Table, batch: u32) -> Self {
-        let sql = Statements::new(&table);
+        let qualified = table.sql();
+        let inner = Inner {
+            queries: Arc::new(Queries::new(pool, &qualified, batch)),
+            apply: apply_sql(&qualified),
+            table,
+        };
         Self {
-            inner: Arc::new(Inner {
-                pool,
-                table,
-                sql,
-                batch,
-            }),
+            inner: Arc::new(inner),
         }
     }
 
     /// The underlying pool.
     pub fn pool(&self) -> &PgPool {
-        &self.inner.pool
+        self.inner.queries.pool()
     }
 
     /// Creates the schema (if set), the table and its indexes if they do not exist yet.
     /// Idempotent, and safe to call from many processes at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        schema::migrate(&self.inner.pool, &self.inner.table).await
+        schema::migrate(self.pool(), &self.inner.table).await
     }
 
     /// Starts a task that runs [`SessionStore::delete_expired`] about every `every` (with
@@ -121,64 +116,19 @@ impl PostgresStore {
     /// # Panics
     /// Outside a tokio runtime.
     pub fn spawn_cleanup(&self, every: Duration) -> CleanupHandle {
-        spawn_cleanup(
-            Arc::downgrade(&self.inner),
-            every,
-            |inner: Arc<Inner>| async move { inner.delete_expired().await },
-        )
+        Queries::spawn_cleanup(&self.inner.queries, every)
     }
 }
 
-impl Inner {
-    pub(crate) async fn delete_expired(&self) -> Result<u64, StoreError> {
-        let now = Timestamp::now().as_millis();
-        let mut total = 0;
-        loop {
-            let n = sqlx::query(&self.sql.delete_expired_batch)
-                .bind(now)
-                .bind(i64::from(self.batch))
-                .execute(&self.pool)
-                .await
-                .map_err(error::map)?
-                .rows_affected();
-            total += n;
-            if n < u64::from(self.batch) {
-                return Ok(total);
-            }
-        }
-    }
-}
-
+/// Everything but `apply` is the shared [`Queries`].
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query(&self.inner.sql.load)
-            .bind(key.as_str())
-            .bind(Timestamp::now().as_millis())
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        row.as_ref().map(record_from_row).transpose()
+        self.inner.queries.load(key).await
     }
 
     async fn create(&self, key: &StoreKey, record: &Record) -> Result<CreateOutcome, StoreError> {
-        let done = sqlx::query(&self.inner.sql.create)
-            .bind(key.as_str())
-            .bind(encode_data(&record.data))
-            .bind(record.created_at.as_millis())
-            .bind(record.expires_at.as_millis())
-            .bind(record.user.as_deref().map(escape_str))
-            .bind(record.persistent)
-            .bind(version_to_db(record.version)?)
-            .bind(Timestamp::now().as_millis())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        Ok(if done.rows_affected() == 1 {
-            CreateOutcome::Created
-        } else {
-            CreateOutcome::AlreadyExists
-        })
+        self.inner.queries.create(key, record).await
     }
 
     async fn apply(
@@ -196,7 +146,7 @@ impl SessionStore for PostgresStore {
             .user
             .as_ref()
             .and_then(|u| u.as_deref().map(escape_str));
-        let row = sqlx::query(&self.inner.sql.apply)
+        let row = sqlx::query(&self.inner.apply)
             .bind(key.as_str())
             .bind(Timestamp::now().as_millis())
             .bind(changes.cleared)
@@ -207,11 +157,11 @@ impl SessionStore for PostgresStore {
             .bind(new_user)
             .bind(changes.persistent)
             .bind(expected_version.map(version_to_db).transpose()?)
-            .fetch_one(&self.inner.pool)
+            .fetch_one(self.pool())
             .await
-            .map_err(error::map)?;
-        let applied: Option<i64> = row.try_get("applied").map_err(error::map)?;
-        let live: bool = row.try_get("live").map_err(error::map)?;
+            .map_err(PgDialect::map_error)?;
+        let applied: Option<i64> = row.try_get("applied").map_err(PgDialect::map_error)?;
+        let live: bool = row.try_get("live").map_err(PgDialect::map_error)?;
         Ok(match (applied, live) {
             (Some(version), _) => ApplyOutcome::Applied(version_from_db(version)?),
             (None, true) if expected_version.is_some() => ApplyOutcome::Conflict,
@@ -220,37 +170,19 @@ impl SessionStore for PostgresStore {
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {
-        let done = sqlx::query(&self.inner.sql.touch)
-            .bind(expires_at.as_millis())
-            .bind(key.as_str())
-            .bind(Timestamp::now().as_millis())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        Ok(done.rows_affected() > 0)
+        self.inner.queries.touch(key, expires_at).await
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        sqlx::query(&self.inner.sql.delete)
-            .bind(key.as_str())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        Ok(())
+        self.inner.queries.delete(key).await
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
-        self.inner.delete_expired().await
+        self.inner.queries.delete_expired().await
     }
 
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
-        let rows = sqlx::query(&self.inner.sql.sessions_of)
-            .bind(escape_str(user))
-            .bind(Timestamp::now().as_millis())
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        rows.iter().map(summary_from_row).collect()
+        self.inner.queries.sessions_of(user).await
     }
 
     async fn delete_sessions_of(
@@ -258,14 +190,6 @@ impl SessionStore for PostgresStore {
         user: &str,
         except: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        let now = Timestamp::now().as_millis();
-        let deadlines: Vec<i64> = sqlx::query_scalar(&self.inner.sql.delete_sessions_of)
-            .bind(escape_str(user))
-            .bind(except.map(StoreKey::as_str))
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        // Expired rows of the user go too, but only live sessions count as logged out.
-        Ok(deadlines.iter().filter(|&&d| d > now).count() as u64)
+        self.inner.queries.delete_sessions_of(user, except).await
     }
 }

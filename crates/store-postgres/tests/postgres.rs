@@ -1,46 +1,12 @@
-//! PostgreSQL-specific behaviour: schema, bad data, NUL escaping, cleanup.
+//! PostgreSQL behaviour: schema, bad data, NUL escaping, cleanup, concurrency. The bodies
+//! of the tests shared with the other SQL stores are in `store_sql::testing`.
 
 mod common;
 
-use std::time::Duration;
-
 use serde_json::json;
-use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, StoreError, StoreKey, Timestamp,
-};
-use store_postgres::{InvalidIdentifier, PostgresStore};
-
-fn live_record() -> Record {
-    let now = Timestamp::now();
-    let mut record = Record::new(now, now.add(Duration::from_secs(3600)), false);
-    record.data.insert("n".into(), json!(1));
-    record
-}
-
-async fn created(store: &PostgresStore) -> StoreKey {
-    let key = StoreKey::random();
-    let outcome = store
-        .create(&key, &live_record())
-        .await
-        .expect("create failed");
-    assert_eq!(outcome, CreateOutcome::Created);
-    key
-}
-
-fn table(name: &str) -> String {
-    format!("\"{}\".\"{name}\"", common::schema())
-}
-
-async fn count(store: &PostgresStore, name: &str, filter: &str) -> i64 {
-    sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM {} WHERE {filter}",
-        table(name)
-    ))
-    .bind(Timestamp::now().as_millis())
-    .fetch_one(store.pool())
-    .await
-    .expect("count failed")
-}
+use session_core::{ApplyOutcome, Changeset, SessionStore, StoreError, StoreKey};
+use store_postgres::PostgresStore;
+use store_sql::testing::{self, live_record};
 
 #[tokio::test]
 async fn migrate_is_idempotent_and_creates_the_indexes() {
@@ -83,12 +49,8 @@ async fn concurrent_migrations_do_not_collide() {
 #[tokio::test]
 async fn identifiers_are_validated() {
     let store = common::store().await;
-    for bad in ["", "a b", "x;DROP TABLE sessions", "quo\"te", "dot.ted"] {
-        let err = store.clone().with_table(bad).err();
-        assert_eq!(err, Some(InvalidIdentifier(bad.to_owned())), "{bad:?}");
-        let err = store.clone().with_schema(bad).err();
-        assert_eq!(err, Some(InvalidIdentifier(bad.to_owned())), "{bad:?}");
-    }
+    testing::bad_identifiers_are_refused(&store, PostgresStore::with_table);
+    testing::bad_identifiers_are_refused(&store, PostgresStore::with_schema);
 }
 
 #[tokio::test]
@@ -101,32 +63,24 @@ async fn unreachable_server_is_unavailable() {
     );
 }
 
-/// Hand-written garbage in a row is reported as `Corrupt`, never a panic.
 #[tokio::test]
 async fn corrupt_rows_load_as_corrupt() {
-    let store = common::store().await;
-    for (column, garbage) in [
+    let garbage = [
         ("data", "'[1, 2]'::jsonb"),
         ("data", "'\"text\"'::jsonb"),
         ("data", "'{\"a\": \"\\ue000x\"}'::jsonb"),
         ("version", "-1"),
-    ] {
-        let key = created(&store).await;
-        let sql = format!(
-            "UPDATE {} SET {column} = {garbage} WHERE key = $1",
-            table("sessions")
-        );
-        sqlx::query(&sql)
-            .bind(key.as_str())
-            .execute(store.pool())
-            .await
-            .expect("corrupting the row failed");
-        let got = store.load(&key).await;
-        assert!(
-            matches!(got, Err(StoreError::Corrupt(_))),
-            "{column} = {garbage}: {got:?}"
-        );
-    }
+    ];
+    let fixture = common::fixture_on("sessions").await;
+    fixture.corrupt_rows_load_as_corrupt(&garbage).await;
+}
+
+#[tokio::test]
+async fn awkward_keys_are_replaced_not_duplicated() {
+    let fixture = common::fixture_on("sessions").await;
+    fixture
+        .awkward_keys_are_replaced_not_duplicated("jsonb_object_keys")
+        .await;
 }
 
 /// NUL is stored escaped (PostgreSQL refuses it) and comes back exactly, via create and
@@ -165,81 +119,24 @@ async fn nul_round_trips_through_the_escape() {
     );
 }
 
-/// 10,000 expired rows and 1,000 live ones: cleanup removes exactly the expired ones.
 #[tokio::test]
 async fn delete_expired_removes_ten_thousand_expired_rows_in_batches() {
-    let store = common::store_on("cleanup_bulk")
-        .await
-        .with_cleanup_batch(500);
-    let now = Timestamp::now().as_millis();
-    let expired: Vec<String> = (0..10_000)
-        .map(|_| StoreKey::random().to_string())
-        .collect();
-    let live: Vec<String> = (0..1_000).map(|_| StoreKey::random().to_string()).collect();
-    for (keys, expires_at) in [(&expired, now - 60_000), (&live, now + 3_600_000)] {
-        // One statement per group: the keys travel as one text[].
-        let sql = format!(
-            "INSERT INTO {} (key, data, created_at, expires_at, user_id, persistent, version) \
-             SELECT k, '{{}}'::jsonb, $1, $2, NULL, false, 1 FROM unnest($3::text[]) AS k",
-            table("cleanup_bulk")
-        );
-        sqlx::query(&sql)
-            .bind(now)
-            .bind(expires_at)
-            .bind(keys)
-            .execute(store.pool())
-            .await
-            .expect("bulk insert failed");
-    }
-    assert_eq!(
-        store.delete_expired().await.expect("delete_expired"),
-        10_000
-    );
-    assert_eq!(count(&store, "cleanup_bulk", "expires_at <= $1").await, 0);
-    assert_eq!(
-        count(&store, "cleanup_bulk", "expires_at > $1").await,
-        1_000
-    );
-    let kept: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM {} WHERE key = ANY($1)",
-        table("cleanup_bulk")
-    ))
-    .bind(&live)
-    .fetch_one(store.pool())
-    .await
-    .expect("count failed");
-    assert_eq!(kept, 1_000);
-    assert_eq!(store.delete_expired().await.expect("delete_expired"), 0);
+    let mut fixture = common::fixture_on("cleanup_bulk").await;
+    fixture.store = fixture.store.with_cleanup_batch(500);
+    fixture
+        .delete_expired_removes_ten_thousand_expired_rows_in_batches()
+        .await;
 }
 
-/// The background task sweeps expired rows, and ends once the store is dropped.
 #[tokio::test]
 async fn cleanup_task_sweeps_and_stops_with_the_store() {
-    let store = common::store_on("cleanup_task").await;
-    let mut record = live_record();
-    record.expires_at = Timestamp::now().sub(Duration::from_secs(1));
-    store
-        .create(&StoreKey::random(), &record)
-        .await
-        .expect("create");
-    let live = created(&store).await;
-    let handle = store.spawn_cleanup(Duration::from_millis(50));
-    let mut swept = false;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if count(&store, "cleanup_task", "expires_at <= $1").await == 0 {
-            swept = true;
-            break;
-        }
-    }
-    assert!(swept, "the cleanup task never deleted the expired row");
-    assert!(store.load(&live).await.expect("load").is_some());
-    drop(store);
-    for _ in 0..100 {
-        if handle.is_finished() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(handle.is_finished(), "the cleanup task outlived its store");
+    let fixture = common::fixture_on("cleanup_task").await;
+    fixture
+        .cleanup_task_sweeps_and_stops_with_the_store(PostgresStore::spawn_cleanup)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_writers_all_land() {
+    testing::fifty_concurrent_writers(common::store_on("concurrent").await).await;
 }

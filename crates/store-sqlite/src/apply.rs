@@ -16,9 +16,9 @@
 
 use session_core::{Changeset, StoreError, StoreKey, Timestamp};
 use sqlx::{QueryBuilder, Sqlite};
+use store_sql::Ident;
 
 use crate::codec::{encode_value, json_path};
-use crate::ident::Ident;
 
 /// Builds the statement for `changes`; it returns one row (the new version) when applied.
 pub(crate) fn statement<'a>(

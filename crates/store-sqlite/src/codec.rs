@@ -1,20 +1,7 @@
-//! Between `Record`s and SQLite rows: JSON text for `data`, integers for the rest, and
-//! JSON paths that address any key, however awkward.
+//! What `apply` binds: JSON text for values, and JSON paths that address any key,
+//! however awkward.
 
-use session_core::{Data, Record, SessionSummary, StoreError, StoreKey, Timestamp};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-
-use crate::error;
-
-/// The columns `record_from_row` reads, in SELECT order.
-pub(crate) const RECORD_COLUMNS: &str =
-    "data, created_at, expires_at, user_id, persistent, version";
-
-/// The JSON text stored in the `data` column.
-pub(crate) fn encode_data(data: &Data) -> Result<String, StoreError> {
-    serde_json::to_string(data).map_err(|e| StoreError::Encode(e.to_string()))
-}
+use session_core::StoreError;
 
 /// One value as JSON text, for `json(?)`.
 pub(crate) fn encode_value(value: &serde_json::Value) -> Result<String, StoreError> {
@@ -41,41 +28,6 @@ pub(crate) fn json_path(key: &str) -> String {
     }
     path.push('"');
     path
-}
-
-/// A version for the `version` column (SQLite integers are signed 64-bit).
-pub(crate) fn version_to_db(version: u64) -> Result<i64, StoreError> {
-    i64::try_from(version).map_err(|_| StoreError::Encode(format!("version {version} too large")))
-}
-
-fn version_from_db(version: i64) -> Result<u64, StoreError> {
-    u64::try_from(version).map_err(|_| StoreError::Corrupt(format!("negative version {version}")))
-}
-
-/// Decodes a row selected with [`RECORD_COLUMNS`].
-pub(crate) fn record_from_row(row: &SqliteRow) -> Result<Record, StoreError> {
-    let text: String = row.try_get("data").map_err(error::map)?;
-    let data: Data = serde_json::from_str(&text)
-        .map_err(|e| StoreError::Corrupt(format!("data is not a JSON object: {e}")))?;
-    Ok(Record {
-        data,
-        created_at: Timestamp::from_millis(row.try_get("created_at").map_err(error::map)?),
-        expires_at: Timestamp::from_millis(row.try_get("expires_at").map_err(error::map)?),
-        user: row.try_get("user_id").map_err(error::map)?,
-        persistent: row.try_get("persistent").map_err(error::map)?,
-        version: version_from_db(row.try_get("version").map_err(error::map)?)?,
-    })
-}
-
-/// Decodes a `key, created_at, expires_at` row of the per-user index.
-pub(crate) fn summary_from_row(row: &SqliteRow) -> Result<SessionSummary, StoreError> {
-    let key: String = row.try_get("key").map_err(error::map)?;
-    Ok(SessionSummary {
-        key: StoreKey::parse(&key)
-            .ok_or_else(|| StoreError::Corrupt("stored key is not a store key".into()))?,
-        created_at: Timestamp::from_millis(row.try_get("created_at").map_err(error::map)?),
-        expires_at: Timestamp::from_millis(row.try_get("expires_at").map_err(error::map)?),
-    })
 }
 
 #[cfg(test)]

@@ -2,12 +2,11 @@
 
 mod apply;
 mod codec;
-mod error;
-mod ident;
+mod dialect;
 mod schema;
 mod store;
 
-pub use ident::InvalidIdentifier;
 pub use session_core::CleanupHandle;
 pub use sqlx;
 pub use store::{BUSY_TIMEOUT, DEFAULT_CLEANUP_BATCH, DEFAULT_TABLE, SqliteStore};
+pub use store_sql::InvalidIdentifier;

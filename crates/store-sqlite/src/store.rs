@@ -7,15 +7,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::{
     ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, SessionStore, SessionSummary,
-    StoreError, StoreKey, Timestamp, spawn_cleanup,
+    StoreError, StoreKey, Timestamp,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use store_sql::{Dialect, Ident, InvalidIdentifier, Queries, version_from_db, version_to_db};
 
-use crate::codec::{encode_data, record_from_row, summary_from_row, version_to_db};
-use crate::ident::{Ident, InvalidIdentifier};
-use crate::schema::{self, Statements};
-use crate::{apply, error};
+use crate::apply;
+use crate::dialect::SqliteDialect;
+use crate::schema::{self, exists_sql};
 
 /// The table used unless [`SqliteStore::with_table`] names another.
 pub const DEFAULT_TABLE: &str = "sessions";
@@ -30,11 +30,11 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pool: SqlitePool,
+struct Inner {
+    queries: Arc<Queries<SqliteDialect>>,
     table: Ident,
-    sql: Statements,
-    batch: u32,
+    /// See [`exists_sql`].
+    exists: String,
 }
 
 impl SqliteStore {
@@ -43,7 +43,7 @@ impl SqliteStore {
     /// closed for in-memory databases, so that every query sees the same database.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(error::map)?
+            .map_err(SqliteDialect::map_error)?
             .busy_timeout(BUSY_TIMEOUT);
         let pool = if is_in_memory(url) {
             SqlitePoolOptions::new()
@@ -59,7 +59,7 @@ impl SqliteStore {
                 .synchronous(SqliteSynchronous::Normal);
             SqlitePoolOptions::new().connect_with(options).await
         }
-        .map_err(error::map)?;
+        .map_err(SqliteDialect::map_error)?;
         Ok(Self::new(pool))
     }
 
@@ -72,40 +72,40 @@ impl SqliteStore {
 
     /// The same store on table `name` (`[A-Za-z0-9_]{1,40}`).
     pub fn with_table(self, name: &str) -> Result<Self, InvalidIdentifier> {
-        let table = Ident::new(name)?;
+        let queries = &self.inner.queries;
         Ok(Self::build(
-            self.inner.pool.clone(),
-            table,
-            self.inner.batch,
+            queries.pool().clone(),
+            Ident::new(name)?,
+            queries.batch(),
         ))
     }
 
     /// The same store deleting at most `rows` expired rows per statement (at least 1).
     pub fn with_cleanup_batch(self, rows: u32) -> Self {
         let inner = &self.inner;
-        Self::build(inner.pool.clone(), inner.table.clone(), rows.max(1))
+        Self::build(inner.queries.pool().clone(), inner.table.clone(), rows)
     }
 
     fn build(pool: SqlitePool, table: Ident, batch: u32) -> Self {
-        let sql = Statements::new(&table);
+        let quoted = format!("\"{table}\"");
+        let inner = Inner {
+            queries: Arc::new(Queries::new(pool, &quoted, batch)),
+            exists: exists_sql(&quoted),
+            table,
+        };
         Self {
-            inner: Arc::new(Inner {
-                pool,
-                table,
-                sql,
-                batch,
-            }),
+            inner: Arc::new(inner),
         }
     }
 
     /// The underlying pool.
     pub fn pool(&self) -> &SqlitePool {
-        &self.inner.pool
+        self.inner.queries.pool()
     }
 
     /// Creates the table and its indexes if they do not exist yet. Idempotent.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        schema::migrate(&self.inner.pool, &self.inner.table).await
+        schema::migrate(self.pool(), &self.inner.table).await
     }
 
     /// Starts a task that runs [`SessionStore::delete_expired`] about every `every` (with
@@ -114,11 +114,7 @@ impl SqliteStore {
     /// # Panics
     /// Outside a tokio runtime.
     pub fn spawn_cleanup(&self, every: Duration) -> CleanupHandle {
-        spawn_cleanup(
-            Arc::downgrade(&self.inner),
-            every,
-            |inner: Arc<Inner>| async move { inner.delete_expired().await },
-        )
+        Queries::spawn_cleanup(&self.inner.queries, every)
     }
 }
 
@@ -127,57 +123,15 @@ fn is_in_memory(url: &str) -> bool {
     path.ends_with(":memory:") || query.split('&').any(|p| p == "mode=memory")
 }
 
-impl Inner {
-    pub(crate) async fn delete_expired(&self) -> Result<u64, StoreError> {
-        let now = Timestamp::now().as_millis();
-        let mut total = 0;
-        loop {
-            let n = sqlx::query(&self.sql.delete_expired_batch)
-                .bind(now)
-                .bind(i64::from(self.batch))
-                .execute(&self.pool)
-                .await
-                .map_err(error::map)?
-                .rows_affected();
-            total += n;
-            if n < u64::from(self.batch) {
-                return Ok(total);
-            }
-            tokio::task::yield_now().await;
-        }
-    }
-}
-
+/// Everything but `apply` is the shared [`Queries`].
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query(&self.inner.sql.load)
-            .bind(key.as_str())
-            .bind(Timestamp::now().as_millis())
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        row.as_ref().map(record_from_row).transpose()
+        self.inner.queries.load(key).await
     }
 
     async fn create(&self, key: &StoreKey, record: &Record) -> Result<CreateOutcome, StoreError> {
-        let done = sqlx::query(&self.inner.sql.create)
-            .bind(key.as_str())
-            .bind(encode_data(&record.data)?)
-            .bind(record.created_at.as_millis())
-            .bind(record.expires_at.as_millis())
-            .bind(record.user.as_deref())
-            .bind(record.persistent)
-            .bind(version_to_db(record.version)?)
-            .bind(Timestamp::now().as_millis())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        Ok(if done.rows_affected() == 1 {
-            CreateOutcome::Created
-        } else {
-            CreateOutcome::AlreadyExists
-        })
+        self.inner.queries.create(key, record).await
     }
 
     async fn apply(
@@ -191,24 +145,21 @@ impl SessionStore for SqliteStore {
         let mut statement = apply::statement(&self.inner.table, key, changes, expected, now)?;
         let applied: Option<i64> = statement
             .build_query_scalar()
-            .fetch_optional(&self.inner.pool)
+            .fetch_optional(self.pool())
             .await
-            .map_err(error::map)?;
+            .map_err(SqliteDialect::map_error)?;
         match (applied, expected) {
-            (Some(version), _) => Ok(ApplyOutcome::Applied(
-                u64::try_from(version)
-                    .map_err(|_| StoreError::Corrupt("negative version".into()))?,
-            )),
+            (Some(version), _) => Ok(ApplyOutcome::Applied(version_from_db(version)?)),
             (None, None) => Ok(ApplyOutcome::Missing),
             // Strict mode and nothing matched: a second query (only on this rare path) tells
             // a live row at another version (Conflict) from no live row (Missing).
             (None, Some(_)) => {
-                let live: bool = sqlx::query_scalar(&self.inner.sql.exists)
+                let live: bool = sqlx::query_scalar(&self.inner.exists)
                     .bind(key.as_str())
                     .bind(now.as_millis())
-                    .fetch_one(&self.inner.pool)
+                    .fetch_one(self.pool())
                     .await
-                    .map_err(error::map)?;
+                    .map_err(SqliteDialect::map_error)?;
                 Ok(if live {
                     ApplyOutcome::Conflict
                 } else {
@@ -219,37 +170,19 @@ impl SessionStore for SqliteStore {
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {
-        let done = sqlx::query(&self.inner.sql.touch)
-            .bind(expires_at.as_millis())
-            .bind(key.as_str())
-            .bind(Timestamp::now().as_millis())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        Ok(done.rows_affected() > 0)
+        self.inner.queries.touch(key, expires_at).await
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        sqlx::query(&self.inner.sql.delete)
-            .bind(key.as_str())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        Ok(())
+        self.inner.queries.delete(key).await
     }
 
     async fn delete_expired(&self) -> Result<u64, StoreError> {
-        self.inner.delete_expired().await
+        self.inner.queries.delete_expired().await
     }
 
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
-        let rows = sqlx::query(&self.inner.sql.sessions_of)
-            .bind(user)
-            .bind(Timestamp::now().as_millis())
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        rows.iter().map(summary_from_row).collect()
+        self.inner.queries.sessions_of(user).await
     }
 
     async fn delete_sessions_of(
@@ -257,15 +190,7 @@ impl SessionStore for SqliteStore {
         user: &str,
         except: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        let now = Timestamp::now().as_millis();
-        let deadlines: Vec<i64> = sqlx::query_scalar(&self.inner.sql.delete_sessions_of)
-            .bind(user)
-            .bind(except.map(StoreKey::as_str))
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(error::map)?;
-        // Expired rows of the user go too, but only live sessions count as logged out.
-        Ok(deadlines.iter().filter(|&&d| d > now).count() as u64)
+        self.inner.queries.delete_sessions_of(user, except).await
     }
 }
 

@@ -10,9 +10,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres};
 use store_postgres::PostgresStore;
+use store_sql::testing::Fixture;
 
 const DEFAULT_URL: &str = "postgres://root@127.0.0.1:5432/test";
 const PREFIX: &str = "store_pg_t_";
@@ -33,9 +34,9 @@ pub fn url() -> String {
 pub fn schema() -> &'static str {
     static SCHEMA: OnceLock<String> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let random = getrandom::u32().expect("the OS random number generator failed") & 0xff_ffff;
+        let random = session_core::StoreKey::random().as_str()[..6].to_owned();
         format!(
-            "{PREFIX}{}_{}_{random:06x}",
+            "{PREFIX}{}_{}_{random}",
             unix_secs(),
             std::process::id()
         )
@@ -101,4 +102,14 @@ pub async fn store_on(table: &str) -> PostgresStore {
 /// A migrated store on the shared `sessions` table of this process's schema.
 pub async fn store() -> PostgresStore {
     store_on("sessions").await
+}
+
+/// [`store_on`] with its pool and table, for the shared behaviour tests.
+pub async fn fixture_on(table: &str) -> Fixture<PostgresStore, Postgres> {
+    let store = store_on(table).await;
+    Fixture {
+        pool: store.pool().clone(),
+        table: format!("\"{}\".\"{table}\"", schema()),
+        store,
+    }
 }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use sqlx::Sqlite;
+use store_sql::testing::Fixture;
 use store_sqlite::SqliteStore;
 
 /// Test databases older than this are left over from earlier runs and get deleted.
@@ -67,4 +69,14 @@ pub async fn memory_store() -> SqliteStore {
         .expect("cannot open an in-memory SQLite database");
     store.migrate().await.expect("migration failed");
     store
+}
+
+/// [`file_store`] with its pool and table, for the shared behaviour tests.
+pub async fn file_fixture() -> Fixture<SqliteStore, Sqlite> {
+    let store = file_store().await;
+    Fixture {
+        pool: store.pool().clone(),
+        table: "\"sessions\"".to_owned(),
+        store,
+    }
 }

@@ -1,22 +1,23 @@
-//! SQL identifiers chosen by the user (table names), validated before they reach any SQL.
+//! SQL identifiers chosen by the user (schema and table names), validated before they reach
+//! any SQL.
 
 use std::fmt;
 
 /// Longest accepted identifier, leaving room for index-name suffixes within SQL limits.
 const MAX_LEN: usize = 40;
 
-/// A table name that is not `[A-Za-z0-9_]{1,40}`.
+/// A schema or table name that is not `[A-Za-z0-9_]{1,40}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid SQL identifier {0:?}: use 1 to 40 characters from [A-Za-z0-9_]")]
 pub struct InvalidIdentifier(pub String);
 
-/// A validated identifier: safe to splice into SQL text.
+/// A validated identifier: safe to splice into SQL text (inside double quotes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Ident(String);
+pub struct Ident(String);
 
 impl Ident {
     /// Checks `name` against `[A-Za-z0-9_]{1,40}`.
-    pub(crate) fn new(name: &str) -> Result<Self, InvalidIdentifier> {
+    pub fn new(name: &str) -> Result<Self, InvalidIdentifier> {
         let ok = !name.is_empty()
             && name.len() <= MAX_LEN
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');

@@ -1,0 +1,60 @@
+//! How PostgreSQL stores sessions, for the shared code of `store-sql`: escaped `jsonb` in
+//! `data`, escaped user ids, and which SQLSTATEs mean "unavailable".
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+use session_core::{Data, StoreError};
+use sqlx::error::DatabaseError;
+use sqlx::postgres::{PgQueryResult, PgRow};
+use sqlx::types::Json;
+use sqlx::{Postgres, Row};
+use store_sql::Dialect;
+
+use crate::codec::{encode_data, escape_str, unescape_str, unescape_value};
+
+/// SQLSTATEs (besides class 08, connection exceptions) that mean the server cannot serve
+/// us right now: too many connections, admin/crash shutdown, starting up.
+const UNAVAILABLE_STATES: &[&str] = &["53300", "57P01", "57P02", "57P03"];
+
+/// The PostgreSQL [`Dialect`].
+pub(crate) struct PgDialect;
+
+impl Dialect for PgDialect {
+    type Db = Postgres;
+    type Data = Json<Value>;
+
+    const BATCH_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
+
+    fn is_unavailable(e: &dyn DatabaseError) -> bool {
+        let state = e.code().unwrap_or_default();
+        state.starts_with("08") || UNAVAILABLE_STATES.contains(&&*state)
+    }
+
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn encode_data(data: &Data) -> Result<Json<Value>, StoreError> {
+        Ok(encode_data(data))
+    }
+
+    fn decode_data(row: &PgRow) -> Result<Data, StoreError> {
+        let Json(data): Json<Value> = row.try_get("data").map_err(Self::map_error)?;
+        let Value::Object(members) = data else {
+            return Err(StoreError::Corrupt("data is not a JSON object".into()));
+        };
+        members
+            .into_iter()
+            .map(|(k, v)| Ok((unescape_str(k)?, unescape_value(v)?)))
+            .collect()
+    }
+
+    fn encode_text(s: &str) -> Cow<'_, str> {
+        escape_str(s)
+    }
+
+    fn decode_text(s: String) -> Result<String, StoreError> {
+        unescape_str(s)
+    }
+}

@@ -1,0 +1,76 @@
+//! From rows to `Record`s and `SessionSummary`s, and versions between `u64` and the
+//! signed 64-bit integer columns.
+
+use session_core::{Record, SessionSummary, StoreError, StoreKey, Timestamp};
+use sqlx::{ColumnIndex, Database, Row};
+
+use crate::{ColumnType, Dialect};
+
+/// The columns [`record_from_row`] reads, in SELECT order.
+pub const RECORD_COLUMNS: &str = "data, created_at, expires_at, user_id, persistent, version";
+
+/// A version for the `version` column (signed 64-bit).
+pub fn version_to_db(version: u64) -> Result<i64, StoreError> {
+    i64::try_from(version).map_err(|_| StoreError::Encode(format!("version {version} too large")))
+}
+
+/// A version read back from the `version` column; a negative one is corrupt.
+pub fn version_from_db(version: i64) -> Result<u64, StoreError> {
+    u64::try_from(version).map_err(|_| StoreError::Corrupt(format!("negative version {version}")))
+}
+
+/// Decodes a row selected with [`RECORD_COLUMNS`].
+pub fn record_from_row<D: Dialect>(row: &<D::Db as Database>::Row) -> Result<Record, StoreError>
+where
+    for<'a> &'a str: ColumnIndex<<D::Db as Database>::Row>,
+    i64: ColumnType<D::Db>,
+    bool: ColumnType<D::Db>,
+    String: ColumnType<D::Db>,
+{
+    let get = |column| row.try_get::<i64, _>(column).map_err(D::map_error);
+    let data = D::decode_data(row)?;
+    let user: Option<String> = row.try_get("user_id").map_err(D::map_error)?;
+    Ok(Record {
+        data,
+        created_at: Timestamp::from_millis(get("created_at")?),
+        expires_at: Timestamp::from_millis(get("expires_at")?),
+        user: user.map(D::decode_text).transpose()?,
+        persistent: row.try_get("persistent").map_err(D::map_error)?,
+        version: version_from_db(get("version")?)?,
+    })
+}
+
+/// Decodes a `key, created_at, expires_at` row of the per-user index.
+pub fn summary_from_row<D: Dialect>(
+    row: &<D::Db as Database>::Row,
+) -> Result<SessionSummary, StoreError>
+where
+    for<'a> &'a str: ColumnIndex<<D::Db as Database>::Row>,
+    i64: ColumnType<D::Db>,
+    String: ColumnType<D::Db>,
+{
+    let get = |column| row.try_get::<i64, _>(column).map_err(D::map_error);
+    let key: String = row.try_get("key").map_err(D::map_error)?;
+    Ok(SessionSummary {
+        key: StoreKey::parse(&key)
+            .ok_or_else(|| StoreError::Corrupt("stored key is not a store key".into()))?,
+        created_at: Timestamp::from_millis(get("created_at")?),
+        expires_at: Timestamp::from_millis(get("expires_at")?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_outside_the_other_range_are_refused() {
+        assert_eq!(version_to_db(7).ok(), Some(7));
+        assert!(matches!(
+            version_to_db(u64::MAX),
+            Err(StoreError::Encode(_))
+        ));
+        assert_eq!(version_from_db(7).ok(), Some(7));
+        assert!(matches!(version_from_db(-1), Err(StoreError::Corrupt(_))));
+    }
+}
