@@ -1,0 +1,85 @@
+#![doc = include_str!("../README.md")]
+
+mod app;
+mod input;
+pub mod page;
+mod settings;
+mod store;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::net::SocketAddr;
+
+use session_core::SessionManager;
+
+pub use app::{
+    AppError, COUNT, Count, DATA_PREFIX, MAX_USER_CHARS, Me, PageView, Revoked, SessionView,
+    Sessions, UserView, delete_data, get_data, increment, login, logout, me, page, put_data,
+    revoke_others, sessions,
+};
+pub use input::{Format, Login};
+pub use settings::{DEFAULT_PORT, DEFAULT_STORE, Settings, SettingsError};
+pub use store::{CLEANUP_EVERY, ConnectError, StoreUrl, connect};
+
+/// The body of `GET /health`.
+pub const HEALTH_BODY: &str = "ok";
+
+/// Everything an example binary needs before it serves.
+pub struct Setup {
+    /// The session manager over the configured store.
+    pub manager: SessionManager,
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The settings it was built from.
+    pub settings: Settings,
+}
+
+/// Why an example could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The environment is wrong.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The store is unreachable or refused its migration.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+}
+
+/// Starts logging, reads the environment, connects the store and builds the manager.
+/// Call it inside the runtime that serves requests.
+pub async fn setup() -> Result<Setup, StartError> {
+    telemetry::init();
+    let settings = Settings::from_env()?;
+    let config = settings.session_config()?;
+    if settings.generated_key {
+        tracing::warn!(
+            "SESSION_KEYS is not set: using a random development key, so sessions end when the \
+             process stops and cannot be shared between processes; set SESSION_KEYS to \
+             comma-separated base64 keys of at least 32 bytes (newest first)"
+        );
+    }
+    if !settings.cookie_secure {
+        tracing::warn!(
+            "SESSION_COOKIE_SECURE is off: fine for http://localhost, not for production"
+        );
+    }
+    let store = connect(&settings.store).await?;
+    tracing::info!(store = %settings.store, "session store ready");
+    Ok(Setup {
+        manager: SessionManager::from_arc(store, config),
+        addr: settings.addr,
+        settings,
+    })
+}
+
+/// The value of `result`, or, on error, `error: …` on stderr and exit code 2.
+pub fn or_exit<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2)
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The examples' configuration, read from the environment once at start-up.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use session_core::{ConfigError, ConflictPolicy, Key, SessionConfig};
+
+use crate::StoreUrl;
+
+/// Why the environment does not describe a usable configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A variable holds a value that does not parse.
+    #[error("{var}: {why}")]
+    Invalid {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong (never the value of a secret).
+        why: String,
+    },
+    /// The session configuration built from the variables is refused.
+    #[error("session configuration: {0}")]
+    Config(#[from] ConfigError),
+}
+
+impl SettingsError {
+    fn invalid(var: &'static str, why: impl Into<String>) -> Self {
+        Self::Invalid {
+            var,
+            why: why.into(),
+        }
+    }
+}
+
+/// Every setting of an example app.
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `SESSION_STORE` | `sqlite://sessions.db` | `memory:`, `sqlite://<path>`, `postgres://…`, `redis://…`, `redis+cluster://h:p,h:p`, `mongodb://…` |
+/// | `SESSION_KEYS` | a generated key (a warning is logged) | comma-separated base64 keys of ≥ 32 bytes, newest first |
+/// | `HOST` / `PORT` | `127.0.0.1` / `3000` | where to listen |
+/// | `SESSION_IDLE_SECS` | 86400 | idle timeout |
+/// | `SESSION_ABSOLUTE_SECS` | 604800 | absolute timeout |
+/// | `SESSION_TOUCH_AFTER_SECS` | 60 | how often an unmodified session's deadline is pushed back |
+/// | `SESSION_COOKIE_SECURE` | `false` | the cookie's `Secure` attribute (turn it on behind https) |
+/// | `SESSION_STRICT` | `false` | strict conflict policy: a lost update becomes a 409 |
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The store to use.
+    pub store: StoreUrl,
+    /// Cookie keys, newest first.
+    pub keys: Vec<Key>,
+    /// Whether `keys` is a generated development key (sessions die with the process).
+    pub generated_key: bool,
+    /// The address to listen on.
+    pub addr: SocketAddr,
+    /// The idle timeout.
+    pub idle: Duration,
+    /// The absolute timeout.
+    pub absolute: Duration,
+    /// The touch throttle.
+    pub touch_after: Duration,
+    /// The cookie's `Secure` attribute.
+    pub cookie_secure: bool,
+    /// Strict conflict policy.
+    pub strict: bool,
+}
+
+/// The store used when `SESSION_STORE` is unset: an SQLite file in the current directory.
+pub const DEFAULT_STORE: &str = "sqlite://sessions.db";
+/// The port used when `PORT` is unset.
+pub const DEFAULT_PORT: u16 = 3000;
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    /// Reads settings through `get` (a variable's value, or `None` when unset).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let store = get("SESSION_STORE").unwrap_or_else(|| DEFAULT_STORE.to_owned());
+        let store =
+            StoreUrl::parse(&store).map_err(|why| SettingsError::invalid("SESSION_STORE", why))?;
+        let (keys, generated_key) = match get("SESSION_KEYS") {
+            Some(text) => (parse_keys(&text)?, false),
+            None => (vec![Key::generate()], true),
+        };
+        let host: IpAddr = parse_or("HOST", get("HOST"), IpAddr::V4(Ipv4Addr::LOCALHOST))?;
+        let port: u16 = parse_or("PORT", get("PORT"), DEFAULT_PORT)?;
+        Ok(Self {
+            store,
+            keys,
+            generated_key,
+            addr: SocketAddr::new(host, port),
+            idle: secs("SESSION_IDLE_SECS", get("SESSION_IDLE_SECS"), 24 * 3600)?,
+            absolute: secs(
+                "SESSION_ABSOLUTE_SECS",
+                get("SESSION_ABSOLUTE_SECS"),
+                7 * 24 * 3600,
+            )?,
+            touch_after: secs(
+                "SESSION_TOUCH_AFTER_SECS",
+                get("SESSION_TOUCH_AFTER_SECS"),
+                60,
+            )?,
+            cookie_secure: flag("SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"))?,
+            strict: flag("SESSION_STRICT", get("SESSION_STRICT"))?,
+        })
+    }
+
+    /// The session configuration these settings describe.
+    pub fn session_config(&self) -> Result<SessionConfig, SettingsError> {
+        let policy = if self.strict {
+            ConflictPolicy::Strict
+        } else {
+            ConflictPolicy::Merge
+        };
+        Ok(SessionConfig::builder(self.keys.iter().cloned())
+            .secure(self.cookie_secure)
+            .idle_timeout(Some(self.idle))
+            .absolute_timeout(Some(self.absolute))
+            .touch_after(self.touch_after)
+            .conflict_policy(policy)
+            .build()?)
+    }
+}
+
+fn parse_keys(text: &str) -> Result<Vec<Key>, SettingsError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .enumerate()
+        // The key itself never appears in the message.
+        .map(|(i, k)| {
+            Key::from_base64(k)
+                .map_err(|e| SettingsError::invalid("SESSION_KEYS", format!("key #{}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+fn parse_or<T: std::str::FromStr>(
+    var: &'static str,
+    value: Option<String>,
+    default: T,
+) -> Result<T, SettingsError>
+where
+    T::Err: std::fmt::Display,
+{
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|e| SettingsError::invalid(var, format!("{v:?}: {e}"))),
+    }
+}
+
+fn secs(var: &'static str, value: Option<String>, default: u64) -> Result<Duration, SettingsError> {
+    let n: u64 = parse_or(var, value, default)?;
+    if n == 0 {
+        return Err(SettingsError::invalid(
+            var,
+            "must be a positive number of seconds",
+        ));
+    }
+    Ok(Duration::from_secs(n))
+}
+
+fn flag(var: &'static str, value: Option<String>) -> Result<bool, SettingsError> {
+    match value
+        .as_deref()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(SettingsError::invalid(
+            var,
+            format!("{other:?}: expected true or false"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn defaults() {
+        let s = read(&[]).expect("defaults");
+        assert_eq!(s.store, StoreUrl::Sqlite(DEFAULT_STORE.into()));
+        assert!(s.generated_key);
+        assert_eq!(s.addr.port(), 3000);
+        assert!(!s.cookie_secure && !s.strict);
+        let config = s.session_config().expect("dev config");
+        assert_eq!(config.cookie_name(), "sid");
+    }
+
+    #[test]
+    fn values_are_read() {
+        let key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=";
+        let s = read(&[
+            ("SESSION_STORE", "memory:"),
+            ("SESSION_KEYS", &format!("{key}, {key}")),
+            ("PORT", "8080"),
+            ("SESSION_IDLE_SECS", "30"),
+            ("SESSION_COOKIE_SECURE", "true"),
+            ("SESSION_STRICT", "1"),
+        ])
+        .expect("valid");
+        assert_eq!(s.store, StoreUrl::Memory);
+        assert_eq!((s.keys.len(), s.generated_key), (2, false));
+        assert_eq!(s.addr.port(), 8080);
+        assert_eq!(s.idle, Duration::from_secs(30));
+        assert!(s.cookie_secure && s.strict);
+        assert_eq!(
+            s.session_config().expect("secure").cookie_name(),
+            "__Host-sid"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named_and_secrets_are_not_echoed() {
+        let cases = [
+            ("PORT", "http", "PORT"),
+            ("PORT", "70000", "PORT"),
+            ("SESSION_IDLE_SECS", "0", "SESSION_IDLE_SECS"),
+            ("SESSION_ABSOLUTE_SECS", "-5", "SESSION_ABSOLUTE_SECS"),
+            ("SESSION_COOKIE_SECURE", "maybe", "SESSION_COOKIE_SECURE"),
+            ("SESSION_STORE", "ftp://x", "SESSION_STORE"),
+            ("SESSION_KEYS", "c2hvcnQtc2VjcmV0", "SESSION_KEYS"),
+        ];
+        for (var, value, named) in cases {
+            let err = read(&[(var, value)]).expect_err(var).to_string();
+            assert!(err.starts_with(named), "{var}={value}: {err}");
+        }
+        let err = read(&[("SESSION_KEYS", "c2hvcnQtc2VjcmV0")]).expect_err("short key");
+        assert!(!err.to_string().contains("c2hvcnQtc2VjcmV0"), "{err}");
+    }
+}
