@@ -95,7 +95,11 @@ pub async fn remember_me_gives_a_persistent_cookie(spawn: Spawn) {
         .session_cookie()
         .expect("the persistent cookie is replaced");
     assert_eq!(forgotten.value(), sid, "same session");
-    assert_eq!(forgotten.max_age(), None, "back to a browser-session cookie");
+    assert_eq!(
+        forgotten.max_age(),
+        None,
+        "back to a browser-session cookie"
+    );
     assert_eq!(forgotten.expires(), None);
 }
 

@@ -35,11 +35,7 @@ pub fn schema() -> &'static str {
     static SCHEMA: OnceLock<String> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         let random = session_core::StoreKey::random().as_str()[..6].to_owned();
-        format!(
-            "{PREFIX}{}_{}_{random}",
-            unix_secs(),
-            std::process::id()
-        )
+        format!("{PREFIX}{}_{}_{random}", unix_secs(), std::process::id())
     })
 }
 
