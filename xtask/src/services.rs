@@ -91,7 +91,8 @@ fn redis() -> Result<String, String> {
     Ok(url)
 }
 
-/// `REDIS_CLUSTER_URLS` when set; otherwise a private 3-master cluster on 7100–7102.
+/// `REDIS_CLUSTER_URLS` when set; otherwise a private 3-master cluster on free ports from
+/// 7100 up.
 fn redis_cluster() -> Result<(String, Option<RedisCluster>), String> {
     if let Ok(urls) = std::env::var("REDIS_CLUSTER_URLS") {
         eprintln!("xtask: Redis Cluster at {urls}");
@@ -99,10 +100,20 @@ fn redis_cluster() -> Result<(String, Option<RedisCluster>), String> {
     }
     let dir = target_dir().join("redis-cluster");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let cluster = redis_cluster::start(7100, &dir)?;
+    let cluster = redis_cluster::start(free_cluster_base()?, &dir)?;
     let urls = cluster.urls().join(",");
     eprintln!("xtask: started Redis Cluster at {urls}");
     Ok((urls, Some(cluster)))
+}
+
+/// A base port from 7100 up where three nodes and their cluster-bus ports (+10000) are
+/// free, so that several runs (or a developer's `cargo xtask services`) can coexist.
+fn free_cluster_base() -> Result<u16, String> {
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    (7100..7900)
+        .step_by(10)
+        .find(|base| (0..3).all(|i| free(base + i) && free(base + i + 10_000)))
+        .ok_or_else(|| "no free ports for a Redis Cluster in 7100..7900".to_owned())
 }
 
 /// `MONGO_URI` when set; otherwise the SecantusDB stand-in on a free loopback port.
