@@ -20,7 +20,7 @@ pub use app::{
 };
 pub use input::{Format, Login};
 pub use settings::{DEFAULT_PORT, DEFAULT_STORE, Settings, SettingsError};
-pub use store::{CLEANUP_EVERY, ConnectError, StoreUrl, connect};
+pub use store::{CLEANUP_EVERY, ConnectError, StoreUrl, connect, connect_with};
 
 /// The body of `GET /health`.
 pub const HEALTH_BODY: &str = "ok";
@@ -64,7 +64,7 @@ pub async fn setup() -> Result<Setup, StartError> {
             "SESSION_COOKIE_SECURE is off: fine for http://localhost, not for production"
         );
     }
-    let store = connect(&settings.store).await?;
+    let store = connect_with(&settings.store, settings.store_timeout).await?;
     tracing::info!(store = %settings.store, "session store ready");
     Ok(Setup {
         manager: SessionManager::from_arc(store, config),

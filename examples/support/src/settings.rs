@@ -44,6 +44,7 @@ impl SettingsError {
 /// | `SESSION_TOUCH_AFTER_SECS` | 60 | how often an unmodified session's deadline is pushed back |
 /// | `SESSION_COOKIE_SECURE` | `false` | the cookie's `Secure` attribute (turn it on behind https) |
 /// | `SESSION_STRICT` | `false` | strict conflict policy: a lost update becomes a 409 |
+/// | `SESSION_STORE_TIMEOUT_MS` | the store's own (Redis: 4000) | bound on one Redis operation while the server is down or slow |
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The store to use.
@@ -64,6 +65,8 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// Strict conflict policy.
     pub strict: bool,
+    /// Bound on one store operation (Redis), `None` for the store's default.
+    pub store_timeout: Option<Duration>,
 }
 
 /// The store used when `SESSION_STORE` is unset: an SQLite file in the current directory.
@@ -107,6 +110,7 @@ impl Settings {
             )?,
             cookie_secure: flag("SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"))?,
             strict: flag("SESSION_STRICT", get("SESSION_STRICT"))?,
+            store_timeout: millis("SESSION_STORE_TIMEOUT_MS", get("SESSION_STORE_TIMEOUT_MS"))?,
         })
     }
 
@@ -168,6 +172,19 @@ fn secs(var: &'static str, value: Option<String>, default: u64) -> Result<Durati
     Ok(Duration::from_secs(n))
 }
 
+fn millis(var: &'static str, value: Option<String>) -> Result<Option<Duration>, SettingsError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match parse_or(var, Some(value), 0u64)? {
+        0 => Err(SettingsError::invalid(
+            var,
+            "must be a positive number of milliseconds",
+        )),
+        n => Ok(Some(Duration::from_millis(n))),
+    }
+}
+
 fn flag(var: &'static str, value: Option<String>) -> Result<bool, SettingsError> {
     match value
         .as_deref()
@@ -203,6 +220,7 @@ mod tests {
         assert!(s.generated_key);
         assert_eq!(s.addr.port(), 3000);
         assert!(!s.cookie_secure && !s.strict);
+        assert_eq!(s.store_timeout, None);
         let config = s.session_config().expect("dev config");
         assert_eq!(config.cookie_name(), "sid");
     }
@@ -217,6 +235,7 @@ mod tests {
             ("SESSION_IDLE_SECS", "30"),
             ("SESSION_COOKIE_SECURE", "true"),
             ("SESSION_STRICT", "1"),
+            ("SESSION_STORE_TIMEOUT_MS", "1500"),
         ])
         .expect("valid");
         assert_eq!(s.store, StoreUrl::Memory);
@@ -224,6 +243,7 @@ mod tests {
         assert_eq!(s.addr.port(), 8080);
         assert_eq!(s.idle, Duration::from_secs(30));
         assert!(s.cookie_secure && s.strict);
+        assert_eq!(s.store_timeout, Some(Duration::from_millis(1500)));
         assert_eq!(
             s.session_config().expect("secure").cookie_name(),
             "__Host-sid"
@@ -236,6 +256,12 @@ mod tests {
             ("PORT", "http", "PORT"),
             ("PORT", "70000", "PORT"),
             ("SESSION_IDLE_SECS", "0", "SESSION_IDLE_SECS"),
+            ("SESSION_STORE_TIMEOUT_MS", "0", "SESSION_STORE_TIMEOUT_MS"),
+            (
+                "SESSION_STORE_TIMEOUT_MS",
+                "soon",
+                "SESSION_STORE_TIMEOUT_MS",
+            ),
             ("SESSION_ABSOLUTE_SECS", "-5", "SESSION_ABSOLUTE_SECS"),
             ("SESSION_COOKIE_SECURE", "maybe", "SESSION_COOKIE_SECURE"),
             ("SESSION_STORE", "ftp://x", "SESSION_STORE"),

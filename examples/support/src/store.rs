@@ -122,14 +122,27 @@ pub struct ConnectError {
 /// Connects to the store, runs its migrations and starts its cleanup task where the
 /// backend needs one. Call it inside the tokio runtime that serves requests.
 pub async fn connect(url: &StoreUrl) -> Result<Arc<dyn SessionStore>, ConnectError> {
-    open(url).await.map_err(|source| ConnectError {
+    connect_with(url, None).await
+}
+
+/// [`connect`], with `timeout` bounding each Redis operation (split evenly between
+/// connecting and waiting for the answer); `None` keeps the store's defaults. Other
+/// stores ignore it (MongoDB: set `serverSelectionTimeoutMS` in the URI).
+pub async fn connect_with(
+    url: &StoreUrl,
+    timeout: Option<Duration>,
+) -> Result<Arc<dyn SessionStore>, ConnectError> {
+    open(url, timeout).await.map_err(|source| ConnectError {
         kind: url.kind(),
         url: url.to_string(),
         source,
     })
 }
 
-async fn open(url: &StoreUrl) -> Result<Arc<dyn SessionStore>, StoreError> {
+async fn open(
+    url: &StoreUrl,
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))] timeout: Option<Duration>,
+) -> Result<Arc<dyn SessionStore>, StoreError> {
     match url {
         StoreUrl::Memory => Ok(Arc::new(MemoryStore::default())),
         #[cfg(feature = "sqlite")]
@@ -147,10 +160,16 @@ async fn open(url: &StoreUrl) -> Result<Arc<dyn SessionStore>, StoreError> {
             Ok(Arc::new(store))
         }
         #[cfg(feature = "redis")]
-        StoreUrl::Redis(u) => Ok(Arc::new(store_redis::RedisStore::connect(u).await?)),
+        StoreUrl::Redis(u) => Ok(Arc::new(
+            store_redis::RedisStore::connect_with(u, redis_timeouts(timeout)).await?,
+        )),
         #[cfg(feature = "redis")]
         StoreUrl::RedisCluster(nodes) => Ok(Arc::new(
-            store_redis::RedisStore::connect_cluster(nodes.iter().map(String::as_str)).await?,
+            store_redis::RedisStore::connect_cluster_with(
+                nodes.iter().map(String::as_str),
+                redis_timeouts(timeout),
+            )
+            .await?,
         )),
         #[cfg(feature = "mongo")]
         StoreUrl::Mongo(u) => {
@@ -165,6 +184,18 @@ async fn open(url: &StoreUrl) -> Result<Arc<dyn SessionStore>, StoreError> {
             "this build has no {} support: enable the matching feature of example-support",
             other.kind()
         ))),
+    }
+}
+
+/// Redis timeouts whose sum (the bound on one operation) is `timeout`.
+#[cfg(feature = "redis")]
+fn redis_timeouts(timeout: Option<Duration>) -> store_redis::Timeouts {
+    match timeout {
+        Some(total) => store_redis::Timeouts {
+            connect: total / 2,
+            response: total - total / 2,
+        },
+        None => store_redis::Timeouts::default(),
     }
 }
 

@@ -1,9 +1,14 @@
 //! Test support for the examples (feature `testing`): a process harness, a cookie-keeping
 //! HTTP client, the contract scenario list, and a WebDriver client for headless Chromium.
 
+pub mod attacks;
 pub mod browser;
 mod client;
+pub mod concurrency;
 pub mod contract;
+pub mod cookie_headers;
+pub mod daemon;
+pub mod outage;
 mod server;
 pub mod shared;
 

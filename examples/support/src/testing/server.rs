@@ -58,6 +58,16 @@ impl Server {
     /// Starts `bin` with `SESSION_STORE=store_url` and `SESSION_KEYS=keys`; `Err` (with
     /// the process's log) when it exits or does not answer `/health` in time.
     pub async fn spawn(bin: &str, store_url: &str, keys: &str) -> Result<Self, String> {
+        Self::spawn_with(bin, store_url, keys, &[]).await
+    }
+
+    /// [`Server::spawn`] with more environment variables (e.g. `SESSION_STRICT=1`).
+    pub async fn spawn_with(
+        bin: &str,
+        store_url: &str,
+        keys: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let port = free_port();
         let log = temp_path("log");
         let stderr = File::create(&log).map_err(|e| format!("cannot create {log:?}: {e}"))?;
@@ -74,6 +84,7 @@ impl Server {
             .env("PORT", port.to_string())
             .env("RUST_LOG", "warn")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -122,6 +133,11 @@ impl Server {
     /// `http://127.0.0.1:<port>`.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Whether the process is still running (it has not exited or been killed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// What the process has written to stderr so far.
