@@ -12,3 +12,21 @@ pub use store::{DEFAULT_COLLECTION, DEFAULT_DATABASE, MongoStore};
 /// The MongoDB driver this crate is built on, re-exported so callers can build a client
 /// or collection with custom options for [`MongoStore::new`] without a version mismatch.
 pub use mongodb;
+
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API): the document codec,
+/// forwarded unchanged.
+#[doc(hidden)]
+pub mod fuzzing {
+    use mongodb::bson::Document;
+    use session_core::{Record, StoreError, StoreKey};
+
+    /// The record held by a stored document, as `load` decodes it.
+    pub fn decode_record(doc: &Document) -> Result<Record, StoreError> {
+        crate::codec::doc_to_record(doc)
+    }
+
+    /// The whole document `create` stores for `record` under `key`.
+    pub fn encode_record(key: &StoreKey, record: &Record) -> Result<Document, StoreError> {
+        crate::codec::record_to_doc(key, record)
+    }
+}

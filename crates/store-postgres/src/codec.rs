@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
-use session_core::StoreError;
+use session_core::{Data, StoreError};
 use sqlx::types::Json;
 
 const ESC: char = '\u{E000}';
@@ -97,6 +97,17 @@ pub(crate) fn encode_data<'a>(
     data: impl IntoIterator<Item = (&'a String, &'a Value)>,
 ) -> Json<Value> {
     Json(Value::Object(escape_members(data)))
+}
+
+/// Session data read back from the `data` column: an escaped JSON object, else corrupt.
+pub(crate) fn decode_data(data: Value) -> Result<Data, StoreError> {
+    let Value::Object(members) = data else {
+        return Err(StoreError::Corrupt("data is not a JSON object".into()));
+    };
+    members
+        .into_iter()
+        .map(|(k, v)| Ok((unescape_str(k)?, unescape_value(v)?)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use sqlx::types::Json;
 use sqlx::{Postgres, Row};
 use store_sql::Dialect;
 
-use crate::codec::{encode_data, escape_str, unescape_str, unescape_value};
+use crate::codec::{decode_data, encode_data, escape_str, unescape_str};
 
 /// SQLSTATEs (besides class 08, connection exceptions) that mean the server cannot serve
 /// us right now: too many connections, admin/crash shutdown, starting up.
@@ -41,13 +41,7 @@ impl Dialect for PgDialect {
 
     fn decode_data(row: &PgRow) -> Result<Data, StoreError> {
         let Json(data): Json<Value> = row.try_get("data").map_err(Self::map_error)?;
-        let Value::Object(members) = data else {
-            return Err(StoreError::Corrupt("data is not a JSON object".into()));
-        };
-        members
-            .into_iter()
-            .map(|(k, v)| Ok((unescape_str(k)?, unescape_value(v)?)))
-            .collect()
+        decode_data(data)
     }
 
     fn encode_text(s: &str) -> Cow<'_, str> {

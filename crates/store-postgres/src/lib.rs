@@ -9,3 +9,33 @@ pub use session_core::CleanupHandle;
 pub use sqlx;
 pub use store::{CONNECT_TIMEOUT, DEFAULT_CLEANUP_BATCH, DEFAULT_TABLE, PostgresStore};
 pub use store_sql::InvalidIdentifier;
+
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API): the `data` column
+/// codec and the NUL escape, forwarded unchanged.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::borrow::Cow;
+
+    use serde_json::Value;
+    use session_core::{Data, StoreError};
+
+    /// Session data from the JSON read back from the `data` column, as `load` decodes it.
+    pub fn decode_data(data: Value) -> Result<Data, StoreError> {
+        crate::codec::decode_data(data)
+    }
+
+    /// The JSON `create` binds to the `data` column.
+    pub fn encode_data(data: &Data) -> Value {
+        crate::codec::encode_data(data).0
+    }
+
+    /// A stored string with its NUL escapes undone.
+    pub fn unescape_str(s: String) -> Result<String, StoreError> {
+        crate::codec::unescape_str(s)
+    }
+
+    /// A string as stored, NUL and the escape character escaped.
+    pub fn escape_str(s: &str) -> Cow<'_, str> {
+        crate::codec::escape_str(s)
+    }
+}

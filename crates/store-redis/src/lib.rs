@@ -8,3 +8,28 @@ mod store;
 
 pub use conn::Timeouts;
 pub use store::{DEFAULT_PREFIX, RedisStore};
+
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API): the record codec of
+/// the hash layout, forwarded unchanged.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::collections::HashMap;
+
+    use session_core::{Record, StoreError, Timestamp};
+
+    /// Rebuilds a record from an `HGETALL` field map, as `load` does.
+    pub fn decode_record(
+        fields: HashMap<Vec<u8>, Vec<u8>>,
+        now: Timestamp,
+    ) -> Result<Option<Record>, StoreError> {
+        crate::layout::decode_record(fields, now)
+    }
+
+    /// Every field of a fresh hash for `record`, as `create` writes them.
+    pub fn encode_record(
+        record: &Record,
+        horizon: Timestamp,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        crate::layout::encode_record(record, horizon)
+    }
+}

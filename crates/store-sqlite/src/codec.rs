@@ -30,6 +30,13 @@ pub(crate) fn json_path(key: &str) -> String {
     path
 }
 
+/// Session data read back from the JSON text of the `data` column; anything but a JSON
+/// object is corrupt.
+pub(crate) fn decode_data(text: &str) -> Result<session_core::Data, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("data is not a JSON object: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,6 @@ impl Dialect for SqliteDialect {
 
     fn decode_data(row: &SqliteRow) -> Result<Data, StoreError> {
         let text: String = row.try_get("data").map_err(Self::map_error)?;
-        serde_json::from_str(&text)
-            .map_err(|e| StoreError::Corrupt(format!("data is not a JSON object: {e}")))
+        crate::codec::decode_data(&text)
     }
 }

@@ -669,7 +669,7 @@ pub async fn awkward_keys_round_trip(store: &dyn SessionStore) {
     );
 }
 
-/// Nested JSON, null, extreme numbers, NUL in strings and a 1 MiB string survive exactly.
+/// Nested JSON, null, extreme integers, floats that need every digit, NUL in strings and a 1 MiB string survive exactly.
 pub async fn awkward_values_round_trip(store: &dyn SessionStore) {
     let values = [
         (
@@ -680,6 +680,9 @@ pub async fn awkward_values_round_trip(store: &dyn SessionStore) {
         ("u64max", json!(u64::MAX)),
         ("i64min", json!(i64::MIN)),
         ("float", json!(1.5)),
+        ("float_exact", json!(0.1 + 0.2)),
+        ("float_huge", json!(1.5e303)),
+        ("float_tiny", json!(-4.9e-324)),
         ("empty_obj", json!({})),
         ("empty_arr", json!([])),
         ("nul_string", json!("a\0b")),

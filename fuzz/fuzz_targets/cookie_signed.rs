@@ -1,0 +1,7 @@
+//! Arbitrary bytes as `Cookie` header(s) under the signed cookie mode.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use session_core::CookieMode;
+
+fuzz_target!(|data: &[u8]| session_fuzz::cookie(CookieMode::Signed, data));
