@@ -72,10 +72,7 @@ where
                 status: response.status().as_u16(),
                 has_cache_control: response.headers().contains_key(CACHE_CONTROL),
             };
-            let result = manager.finish(&session, info).await.map_err(|e| {
-                tracing::error!(error = %e, "saving the session failed");
-                e.status_code()
-            });
+            let result = manager.finish_or_status(&session, info).await;
             let patched = result.and_then(|patch| {
                 let headers = response.headers_mut();
                 for (name, value) in patch.headers() {

@@ -46,18 +46,13 @@ impl Fairing for SessionFairing {
             status: response.status().code,
             has_cache_control: response.headers().contains("Cache-Control"),
         };
-        match self.manager.finish(session, info).await {
+        match self.manager.finish_or_status(session, info).await {
             Ok(patch) => {
                 for (name, value) in patch.headers() {
                     response.adjoin_raw_header(name, value.to_owned());
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "saving the session failed");
-                *response = Response::build()
-                    .status(Status::new(e.status_code()))
-                    .finalize();
-            }
+            Err(status) => *response = Response::build().status(Status::new(status)).finalize(),
         }
     }
 }

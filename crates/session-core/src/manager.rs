@@ -140,6 +140,19 @@ impl SessionManager {
         Ok(HeaderPatch::with_cookie(value, response))
     }
 
+    /// [`finish`](Self::finish) as adapters use it: on error the failure is logged (the
+    /// client never sees its text) and the status to answer with instead is returned.
+    pub async fn finish_or_status(
+        &self,
+        session: &Session,
+        response: ResponseInfo,
+    ) -> Result<HeaderPatch, u16> {
+        self.finish(session, response).await.map_err(|e| {
+            tracing::error!(error = %e, "saving the session failed");
+            e.status_code()
+        })
+    }
+
     async fn save(&self, mut state: State) -> Result<CookieAction, SessionError> {
         let store = &self.shared.store;
         let mut action = CookieAction::Keep;
