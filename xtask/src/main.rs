@@ -17,6 +17,7 @@ usage: cargo xtask <command>
   services   start the test services (Redis Cluster, Mongo stand-in), print their
              URLs, and keep them up until Enter is pressed
   lint       fmt --check, clippy -D warnings, cargo-deny only
+  bench      HTTP load, ours against the peers, on the test services (release build)
 ";
 
 fn main() -> ExitCode {
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         "test-all" => test_all(),
         "lint" => lint(),
         "services" => services_foreground(),
+        "bench" => bench(),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
@@ -53,6 +55,20 @@ fn test_all() -> Result<(), String> {
     run("doc tests", &mut doc)?;
     drop(services);
     deny()
+}
+
+fn bench() -> Result<(), String> {
+    let services = Services::start()?;
+    let mut load = cargo(&[
+        "run",
+        "--release",
+        "-p",
+        "session-bench",
+        "--bin",
+        "http_load",
+    ]);
+    services.export_to(&mut load);
+    run("HTTP load benchmark", &mut load)
 }
 
 fn lint() -> Result<(), String> {

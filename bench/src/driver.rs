@@ -1,0 +1,246 @@
+//! The load driver: `concurrency` keep-alive HTTP/1.1 connections, each sending one request
+//! at a time (closed loop), until a shared request budget or a deadline runs out.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::{BodyExt, Empty};
+use hyper::{body::Bytes, client::conn::http1::SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Any failure of the driver (connect, HTTP, timeout).
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// How hard and how long to drive a server.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadConfig {
+    /// Number of connections, each with one request in flight.
+    pub concurrency: usize,
+    /// Stop after this many measured requests in total.
+    pub max_requests: u64,
+    /// Stop after this much time.
+    pub max_duration: Duration,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Default)]
+pub struct RunResult {
+    /// Requests completed (any status).
+    pub requests: u64,
+    /// Requests that answered a non-2xx status.
+    pub errors: u64,
+    /// Wall time from the first measured request to the last answer.
+    pub elapsed: Duration,
+    /// Latency of every request, in microseconds.
+    pub latencies_us: Vec<u32>,
+}
+
+impl RunResult {
+    /// Completed requests per second.
+    pub fn rps(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.requests as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Drives `GET path` on `addr`. When `seed` is set, every connection first sends one
+/// unmeasured `GET seed` to obtain a session cookie, then sends its cookies on every request.
+pub async fn run(
+    addr: SocketAddr,
+    path: &'static str,
+    seed: Option<&'static str>,
+    config: LoadConfig,
+) -> Result<RunResult, Error> {
+    let mut clients = Vec::with_capacity(config.concurrency);
+    for _ in 0..config.concurrency {
+        clients.push(Client::connect(addr, seed).await?);
+    }
+    let budget = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + config.max_duration;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|client| {
+            let budget = Arc::clone(&budget);
+            tokio::spawn(client.drive(path, budget, config.max_requests, deadline))
+        })
+        .collect();
+    // Hard bound even if the server hangs: the deadline plus a grace period.
+    let joined = tokio::time::timeout(
+        config.max_duration + Duration::from_secs(10),
+        join_all(tasks),
+    )
+    .await
+    .map_err(|_| "load run did not finish within its deadline + 10 s")??;
+    let mut result = RunResult {
+        elapsed: start.elapsed(),
+        ..RunResult::default()
+    };
+    for (latencies, errors) in joined {
+        result.requests += latencies.len() as u64;
+        result.errors += errors;
+        result.latencies_us.extend(latencies);
+    }
+    Ok(result)
+}
+
+/// What one connection measured: per-request latencies (µs) and non-2xx answers.
+type Tally = (Vec<u32>, u64);
+
+async fn join_all(
+    tasks: Vec<tokio::task::JoinHandle<Result<Tally, Error>>>,
+) -> Result<Vec<Tally>, Error> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        out.push(task.await??);
+    }
+    Ok(out)
+}
+
+/// Checks that `addr` keeps a session across requests before it is measured: on one
+/// connection, `GET write` twice must answer `1` then `2`, and `GET read` then `2`. Catches a
+/// cookie that does not round-trip (which would silently turn every request into a new session).
+pub async fn check_session(addr: SocketAddr, write: &str, read: &str) -> Result<(), Error> {
+    let mut client = Client::connect(addr, None).await?;
+    for (path, expected) in [(write, "1"), (write, "2"), (read, "2")] {
+        let (status, body) = client.get(path).await?;
+        if !status.is_success() || body.as_ref() != expected.as_bytes() {
+            return Err(format!(
+                "session check on {addr}{path}: expected 200 `{expected}`, got {status} `{}`",
+                String::from_utf8_lossy(&body)
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// One keep-alive connection and its cookie jar.
+struct Client {
+    sender: SendRequest<Empty<Bytes>>,
+    conn: tokio::task::JoinHandle<()>,
+    jar: Jar,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr, seed: Option<&'static str>) -> Result<Self, Error> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let conn = tokio::spawn(async move {
+            // The connection ends when the client is dropped; errors then are expected.
+            let _ = conn.await;
+        });
+        let mut client = Self {
+            sender,
+            conn,
+            jar: Jar::default(),
+        };
+        if let Some(seed) = seed {
+            let (status, _) = client.get(seed).await?;
+            if !status.is_success() {
+                return Err(format!("seeding {seed} answered {status}").into());
+            }
+            if client.jar.is_empty() {
+                return Err(format!("seeding {seed} set no cookie").into());
+            }
+        }
+        Ok(client)
+    }
+
+    /// Sends requests until the budget or the deadline runs out; returns latencies and the
+    /// number of non-2xx answers.
+    async fn drive(
+        mut self,
+        path: &'static str,
+        budget: Arc<AtomicU64>,
+        max_requests: u64,
+        deadline: Instant,
+    ) -> Result<Tally, Error> {
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        while Instant::now() < deadline && budget.fetch_add(1, Ordering::Relaxed) < max_requests {
+            let sent = Instant::now();
+            let (status, _) = self.get(path).await?;
+            latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+            if !status.is_success() {
+                errors += 1;
+            }
+        }
+        Ok((latencies, errors))
+    }
+
+    async fn get(&mut self, path: &str) -> Result<(StatusCode, Bytes), Error> {
+        self.sender.ready().await?;
+        let mut request = Request::get(path).header(header::HOST, "127.0.0.1");
+        if let Some(cookie) = self.jar.header() {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let response = self
+            .sender
+            .send_request(request.body(Empty::new())?)
+            .await?;
+        self.jar.update(response.headers());
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.conn.abort();
+    }
+}
+
+/// A minimal cookie jar: `name=value` pairs from `Set-Cookie`, sent back as one `Cookie`.
+#[derive(Debug, Default)]
+struct Jar {
+    cookies: Vec<(String, String)>,
+}
+
+impl Jar {
+    fn is_empty(&self) -> bool {
+        self.cookies.is_empty()
+    }
+
+    fn update(&mut self, headers: &HeaderMap) {
+        for value in headers.get_all(header::SET_COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            let pair = text.split(';').next().unwrap_or_default();
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            let (name, value) = (name.trim(), value.trim());
+            let removed = value.is_empty() || text.to_ascii_lowercase().contains("max-age=0");
+            self.cookies.retain(|(n, _)| n != name);
+            if !removed {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn header(&self) -> Option<String> {
+        if self.cookies.is_empty() {
+            return None;
+        }
+        let pairs: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        Some(pairs.join("; "))
+    }
+}

@@ -1,0 +1,5 @@
+#![doc = include_str!("../README.md")]
+
+pub mod apps;
+pub mod driver;
+pub mod report;
