@@ -225,9 +225,14 @@ impl SessionManager {
         }
 
         if !state.pending.is_empty() {
-            let pending = state.pending;
+            let (pending, mut data) = (state.pending, state.data);
+            // Move, not copy, the written values out of the working data.
+            let set = pending
+                .set
+                .into_iter()
+                .filter_map(|k| data.remove(&k).map(|v| (k, v)));
             let changes = Changeset {
-                set: pending.set,
+                set: set.collect(),
                 removed: pending.removed,
                 cleared: pending.cleared,
                 expires_at: deadline,

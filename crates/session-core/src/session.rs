@@ -43,7 +43,8 @@ pub(crate) struct Current {
 /// What the handler changed, in store terms.
 #[derive(Default)]
 pub(crate) struct Pending {
-    pub set: BTreeMap<String, Value>,
+    /// Keys written; their values are in `State::data`, so a value is held once.
+    pub set: BTreeSet<String>,
     pub removed: BTreeSet<String>,
     pub cleared: bool,
     pub user: Option<Option<String>>,
@@ -172,7 +173,7 @@ impl Session {
         sizes.insert(key.to_owned(), size);
         *total = new_total;
         state.pending.removed.remove(key);
-        state.pending.set.insert(key.to_owned(), value.clone());
+        state.pending.set.insert(key.to_owned());
         state.data.insert(key.to_owned(), value);
         Ok(())
     }
