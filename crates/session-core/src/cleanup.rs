@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::StoreError;
+use crate::id::random_bytes;
 
 /// A running cleanup task.
 ///
@@ -57,11 +58,7 @@ where
 
 /// `every` scaled by a random factor in [0.9, 1.1).
 fn jittered(every: Duration) -> Duration {
-    let mut bytes = [0u8; 4];
-    let r = match getrandom::fill(&mut bytes) {
-        Ok(()) => u32::from_le_bytes(bytes),
-        Err(_) => u32::MAX / 2,
-    };
+    let r = u32::from_le_bytes(random_bytes());
     every.mul_f64(0.9 + 0.2 * (f64::from(r) / f64::from(u32::MAX)))
 }
 

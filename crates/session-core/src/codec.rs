@@ -12,6 +12,7 @@ use sha2::Sha256;
 
 use crate::SessionId;
 use crate::error::ConfigError;
+use crate::id::random_bytes;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -37,10 +38,7 @@ impl Key {
                 min: MIN_KEY_BYTES,
             });
         }
-        Ok(Self {
-            signing: derive(master, b"signing"),
-            encryption: derive(master, b"encryption"),
-        })
+        Ok(Self::derived_from(master))
     }
 
     /// Decodes base64 (standard or url-safe, padding optional) key material.
@@ -55,15 +53,13 @@ impl Key {
 
     /// A random key, for development and tests: sessions do not survive a restart.
     pub fn generate() -> Self {
-        let id = SessionId::generate();
-        let more = SessionId::generate();
-        let mut master = [0u8; 64];
-        master[..32].copy_from_slice(id.as_bytes());
-        master[32..].copy_from_slice(more.as_bytes());
-        // 64 bytes is above the minimum, so this cannot fail.
+        Self::derived_from(&random_bytes::<64>())
+    }
+
+    fn derived_from(master: &[u8]) -> Self {
         Self {
-            signing: derive(&master, b"signing"),
-            encryption: derive(&master, b"encryption"),
+            signing: derive(master, b"signing"),
+            encryption: derive(master, b"encryption"),
         }
     }
 }
@@ -161,8 +157,8 @@ impl CookieCodec {
                 format!("{text}.{}", URL_SAFE_NO_PAD.encode(tag))
             }
             CookieMode::Private => {
-                let nonce_source = SessionId::generate();
-                let nonce = Nonce::from_slice(&nonce_source.as_bytes()[..12]);
+                let nonce_bytes = random_bytes::<12>();
+                let nonce = Nonce::from_slice(&nonce_bytes);
                 let sealed = cipher(key).encrypt(
                     nonce,
                     Payload {

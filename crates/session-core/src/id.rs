@@ -24,10 +24,7 @@ impl SessionId {
     /// If the operating system's random source fails, which leaves no safe way to
     /// continue issuing sessions.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; ID_BYTES];
-        #[allow(clippy::expect_used)]
-        getrandom::fill(&mut bytes).expect("the OS random number generator failed");
-        Self(bytes)
+        Self(random_bytes())
     }
 
     /// Parses the base64url text form; `None` for anything that is not exactly an id.
@@ -100,6 +97,18 @@ impl fmt::Display for StoreKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// `N` bytes from the OS CSPRNG (ids, nonces, development keys).
+///
+/// # Panics
+/// If the operating system's random source fails: there is no safe way to go on issuing
+/// sessions without it.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut bytes).expect("the OS random number generator failed");
+    bytes
 }
 
 fn hex(bytes: &[u8]) -> String {
