@@ -1,0 +1,2 @@
+//! Placeholder replaced by the store micro-benchmarks.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Memory-store churn results and their table. Being written.

@@ -1,0 +1,1 @@
+//! Store micro-benchmark results (criterion's estimates) and their table. Being written.
