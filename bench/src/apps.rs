@@ -1,7 +1,11 @@
-//! The servers under test: one axum router per (implementation, store), all with the same
-//! three routes, and a helper that serves a router on an ephemeral loopback port.
+//! The servers under test. Every stack serves the same routes with the same handler logic,
+//! once on our adapter and once on the peer's, so a comparison differs only in the session
+//! layer and its store.
 
-use std::net::SocketAddr;
+use std::{
+    net::SocketAddr,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 
 use axum::{Router, routing::get};
 use tokio::task::JoinHandle;
@@ -12,9 +16,41 @@ pub const PATH_NONE: &str = "/none";
 pub const PATH_READ: &str = "/read";
 /// Workload (c): the handler reads one small value and writes it back incremented.
 pub const PATH_WRITE: &str = "/write";
+/// Seeds workload (d): writes [`BIG_KEYS`] keys of [`BIG_VALUE_BYTES`] bytes each.
+pub const PATH_BIG_SEED: &str = "/big/seed";
+/// Workload (d): rewrites one of the [`BIG_KEYS`] keys of a seeded session.
+pub const PATH_BIG: &str = "/big";
+/// Workload (e): a login on a request without a cookie, so every request makes a session.
+pub const PATH_LOGIN: &str = "/login";
 
-/// The session key every handler uses.
-const KEY: &str = "n";
+/// Number of keys in a workload-(d) session.
+pub const BIG_KEYS: usize = 20;
+/// Bytes per value in a workload-(d) session.
+pub const BIG_VALUE_BYTES: usize = 200;
+
+/// The session key the small workloads use.
+pub(crate) const KEY: &str = "n";
+/// The session key a login writes.
+pub(crate) const USER_KEY: &str = "user_id";
+
+/// The key names of a workload-(d) session.
+pub(crate) const BIG_KEY_NAMES: [&str; BIG_KEYS] = [
+    "k00", "k01", "k02", "k03", "k04", "k05", "k06", "k07", "k08", "k09", "k10", "k11", "k12",
+    "k13", "k14", "k15", "k16", "k17", "k18", "k19",
+];
+
+/// Which key a workload-(d) request rewrites, and with what: a process-wide counter, so the
+/// value really changes on every request.
+pub(crate) fn next_big_write() -> (&'static str, String) {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    (BIG_KEY_NAMES[n % BIG_KEYS], big_value(n))
+}
+
+pub(crate) fn big_value(n: usize) -> String {
+    let letter = char::from(b'a' + (n % 26) as u8);
+    std::iter::repeat_n(letter, BIG_VALUE_BYTES).collect()
+}
 
 async fn no_session() -> &'static str {
     "ok"
@@ -29,7 +65,7 @@ pub fn bare() -> Router {
 mod ours {
     use adapter_axum::{Error, Session};
 
-    use super::KEY;
+    use super::{BIG_KEY_NAMES, KEY, USER_KEY, big_value, next_big_write};
 
     pub(super) async fn read(session: Session) -> Result<String, Error> {
         let n = session.get::<u64>(KEY).await?.unwrap_or(0);
@@ -41,6 +77,24 @@ mod ours {
         session.insert(KEY, n).await?;
         Ok(n.to_string())
     }
+
+    pub(super) async fn big_seed(session: Session) -> Result<&'static str, Error> {
+        for (i, key) in BIG_KEY_NAMES.iter().enumerate() {
+            session.insert(key, big_value(i)).await?;
+        }
+        Ok("seeded")
+    }
+
+    pub(super) async fn big(session: Session) -> Result<&'static str, Error> {
+        let (key, value) = next_big_write();
+        session.insert(key, value).await?;
+        Ok("ok")
+    }
+
+    pub(super) async fn login(session: Session) -> Result<&'static str, Error> {
+        session.insert(USER_KEY, 42_u64).await?;
+        Ok("ok")
+    }
 }
 
 /// Handlers on the `tower-sessions` extractor.
@@ -48,7 +102,7 @@ mod peer {
     use axum::http::StatusCode;
     use tower_sessions::Session;
 
-    use super::KEY;
+    use super::{BIG_KEY_NAMES, KEY, USER_KEY, big_value, next_big_write};
 
     fn internal<E>(_: E) -> StatusCode {
         StatusCode::INTERNAL_SERVER_ERROR
@@ -73,20 +127,47 @@ mod peer {
         session.insert(KEY, n).await.map_err(internal)?;
         Ok(n.to_string())
     }
+
+    pub(super) async fn big_seed(session: Session) -> Result<&'static str, StatusCode> {
+        for (i, key) in BIG_KEY_NAMES.iter().enumerate() {
+            session.insert(key, big_value(i)).await.map_err(internal)?;
+        }
+        Ok("seeded")
+    }
+
+    pub(super) async fn big(session: Session) -> Result<&'static str, StatusCode> {
+        let (key, value) = next_big_write();
+        session.insert(key, value).await.map_err(internal)?;
+        Ok("ok")
+    }
+
+    pub(super) async fn login(session: Session) -> Result<&'static str, StatusCode> {
+        session.insert(USER_KEY, 42_u64).await.map_err(internal)?;
+        Ok("ok")
+    }
 }
 
-/// Our stack: `adapter-axum` over `store`, signed cookies with a fresh key, `secure` off
+/// Our configuration for every benchmark: signed cookies with a fresh key, `secure` off
 /// (plain-HTTP loopback), everything else at its defaults.
-pub fn ours(store: impl session_core::SessionStore) -> Result<Router, session_core::ConfigError> {
+pub fn our_manager(
+    store: impl session_core::SessionStore,
+) -> Result<session_core::SessionManager, session_core::ConfigError> {
     let config = session_core::SessionConfig::builder([session_core::Key::generate()])
         .secure(false)
         .build()?;
-    let manager = adapter_axum::SessionManager::new(store, config);
+    Ok(session_core::SessionManager::new(store, config))
+}
+
+/// Our stack: `adapter-axum` over `store` (see [`our_manager`]).
+pub fn ours(store: impl session_core::SessionStore) -> Result<Router, session_core::ConfigError> {
     Ok(Router::new()
         .route(PATH_NONE, get(no_session))
         .route(PATH_READ, get(ours::read))
         .route(PATH_WRITE, get(ours::write))
-        .layer(adapter_axum::SessionLayer::new(manager)))
+        .route(PATH_BIG_SEED, get(ours::big_seed))
+        .route(PATH_BIG, get(ours::big))
+        .route(PATH_LOGIN, get(ours::login))
+        .layer(adapter_axum::SessionLayer::new(our_manager(store)?)))
 }
 
 /// The peer stack: `tower-sessions` over `store`, signed cookies (like ours) with a fresh key,
@@ -102,6 +183,9 @@ where
         .route(PATH_NONE, get(no_session))
         .route(PATH_READ, get(peer::read))
         .route(PATH_WRITE, get(peer::write))
+        .route(PATH_BIG_SEED, get(peer::big_seed))
+        .route(PATH_BIG, get(peer::big))
+        .route(PATH_LOGIN, get(peer::login))
         .layer(layer)
 }
 

@@ -55,18 +55,36 @@ impl RunResult {
     }
 }
 
-/// Drives `GET path` on `addr`. When `seed` is set, every connection first sends one
-/// unmeasured `GET seed` to obtain a session cookie, then sends its cookies on every request.
+/// What each connection sends.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload {
+    /// The label in reports, e.g. "(b) read-only".
+    pub label: &'static str,
+    /// The measured request: `GET path`.
+    pub path: &'static str,
+    /// An unmeasured `GET seed` each connection sends first to obtain its session.
+    pub seed: Option<&'static str>,
+    /// Whether connections keep and send back their cookies; off for a login storm, where
+    /// every request arrives without a session.
+    pub cookies: bool,
+}
+
+/// Drives `workload` on `addr` until the budget or the deadline in `config` runs out.
 pub async fn run(
     addr: SocketAddr,
-    path: &'static str,
-    seed: Option<&'static str>,
+    workload: &Workload,
     config: LoadConfig,
 ) -> Result<RunResult, Error> {
     let mut clients = Vec::with_capacity(config.concurrency);
     for _ in 0..config.concurrency {
-        clients.push(Client::connect(addr, seed).await?);
+        let mut client = Client::connect(addr).await?;
+        if let Some(seed) = workload.seed {
+            client.seed(seed).await?;
+        }
+        client.keep_cookies = workload.cookies;
+        clients.push(client);
     }
+    let path = workload.path;
     let budget = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + config.max_duration;
@@ -113,7 +131,7 @@ async fn join_all(
 /// connection, `GET write` twice must answer `1` then `2`, and `GET read` then `2`. Catches a
 /// cookie that does not round-trip (which would silently turn every request into a new session).
 pub async fn check_session(addr: SocketAddr, write: &str, read: &str) -> Result<(), Error> {
-    let mut client = Client::connect(addr, None).await?;
+    let mut client = Client::connect(addr).await?;
     for (path, expected) in [(write, "1"), (write, "2"), (read, "2")] {
         let (status, body) = client.get(path).await?;
         if !status.is_success() || body.as_ref() != expected.as_bytes() {
@@ -127,15 +145,18 @@ pub async fn check_session(addr: SocketAddr, write: &str, read: &str) -> Result<
     Ok(())
 }
 
-/// One keep-alive connection and its cookie jar.
-struct Client {
+/// One keep-alive HTTP/1.1 connection and its cookie jar.
+pub struct Client {
     sender: SendRequest<Empty<Bytes>>,
     conn: tokio::task::JoinHandle<()>,
     jar: Jar,
+    /// Whether `Set-Cookie` answers update the jar (on by default).
+    pub keep_cookies: bool,
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr, seed: Option<&'static str>) -> Result<Self, Error> {
+    /// Opens a connection to `addr` (`TCP_NODELAY`), with an empty cookie jar.
+    pub async fn connect(addr: SocketAddr) -> Result<Self, Error> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -143,21 +164,24 @@ impl Client {
             // The connection ends when the client is dropped; errors then are expected.
             let _ = conn.await;
         });
-        let mut client = Self {
+        Ok(Self {
             sender,
             conn,
             jar: Jar::default(),
-        };
-        if let Some(seed) = seed {
-            let (status, _) = client.get(seed).await?;
-            if !status.is_success() {
-                return Err(format!("seeding {seed} answered {status}").into());
-            }
-            if client.jar.is_empty() {
-                return Err(format!("seeding {seed} set no cookie").into());
-            }
+            keep_cookies: true,
+        })
+    }
+
+    /// Sends `GET seed`, which must answer 2xx and set a cookie: the session later requests use.
+    pub async fn seed(&mut self, seed: &str) -> Result<(), Error> {
+        let (status, _) = self.get(seed).await?;
+        if !status.is_success() {
+            return Err(format!("seeding {seed} answered {status}").into());
         }
-        Ok(client)
+        if self.jar.is_empty() {
+            return Err(format!("seeding {seed} set no cookie").into());
+        }
+        Ok(())
     }
 
     /// Sends requests until the budget or the deadline runs out; returns latencies and the
@@ -182,7 +206,8 @@ impl Client {
         Ok((latencies, errors))
     }
 
-    async fn get(&mut self, path: &str) -> Result<(StatusCode, Bytes), Error> {
+    /// Sends `GET path` with the jar's cookies; returns the status and the body.
+    pub async fn get(&mut self, path: &str) -> Result<(StatusCode, Bytes), Error> {
         self.sender.ready().await?;
         let mut request = Request::get(path).header(header::HOST, "127.0.0.1");
         if let Some(cookie) = self.jar.header() {
@@ -192,7 +217,9 @@ impl Client {
             .sender
             .send_request(request.body(Empty::new())?)
             .await?;
-        self.jar.update(response.headers());
+        if self.keep_cookies {
+            self.jar.update(response.headers());
+        }
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
         Ok((status, body))

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod actix_apps;
 pub mod apps;
 pub mod churn;
 pub mod driver;

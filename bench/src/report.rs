@@ -1,11 +1,38 @@
-//! Summaries of repeated runs and the markdown table the binary prints.
+//! Summaries of repeated HTTP runs, their table, and the JSON files every bench tool writes
+//! for the report.
 
-use std::fmt::Write as _;
+use std::{fmt::Write as _, path::Path};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::driver::RunResult;
 
+/// Everything `http_load` measured: how, and the rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HttpLoad {
+    /// Connections, durations and rounds, in words.
+    pub settings: String,
+    /// One row per (workload, stack).
+    pub rows: Vec<Row>,
+}
+
+/// Writes `value` as pretty JSON to `path`, creating its directory.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads a JSON file written by [`write_json`].
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Several runs of one configuration, reduced to the numbers the table shows.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Median of the runs' requests per second.
     pub rps: f64,
@@ -58,44 +85,50 @@ pub fn percentile(sorted: &[u32], q: f64) -> u32 {
 }
 
 /// One line of the table: a workload on a backend, ours against the peer (if any).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     /// The workload, e.g. "(b) read-only".
     pub workload: String,
-    /// The stack and store, e.g. "axum, memory".
-    pub backend: String,
+    /// The framework and store, e.g. "axum, memory".
+    pub stack: String,
     /// Our stack (or the bare baseline).
     pub ours: Summary,
     /// The peer stack, when there is one for this row.
     pub peer: Option<Summary>,
+    /// The framework without a session layer, measured in the same rounds (workload (a)).
+    pub bare: Option<Summary>,
 }
 
-/// Renders `rows` as a markdown table with ours/peer throughput ratios.
+/// `a / b` with two decimals, or "—" when there is no `b`.
+pub fn ratio(a: f64, b: Option<f64>) -> String {
+    match b {
+        Some(b) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "—".to_owned(),
+    }
+}
+
+/// Renders `rows` as a markdown table with ours/peer (and ours/bare) throughput ratios.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| workload | backend | ours req/s | ours p50 / p99 µs | peer req/s | peer p50 / p99 µs | ours/peer req/s | errors (ours, peer) |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|\n",
+        "| workload | stack | ours req/s | ours p50 / p99 µs | peer req/s | peer p50 / p99 µs | **ours/peer** | bare req/s | ours/bare | errors (ours, peer) |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
+    let dash = || "— | —".to_owned();
     for row in rows {
-        let (peer, ratio, peer_errors) = match row.peer {
-            Some(p) if p.rps > 0.0 => (
-                p.cells(),
-                format!("{:.2}", row.ours.rps / p.rps),
-                p.errors.to_string(),
-            ),
-            Some(p) => (p.cells(), "—".to_owned(), p.errors.to_string()),
-            None => ("— | —".to_owned(), "—".to_owned(), "—".to_owned()),
-        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {}, {} |",
+            "| {} | {} | {} | {} | **{}** | {} | {} | {}, {} |",
             row.workload,
-            row.backend,
+            row.stack,
             row.ours.cells(),
-            peer,
-            ratio,
+            row.peer.map_or_else(dash, |p| p.cells()),
+            ratio(row.ours.rps, row.peer.map(|p| p.rps)),
+            row.bare
+                .map_or_else(|| "—".to_owned(), |b| format!("{:.0}", b.rps)),
+            ratio(row.ours.rps, row.bare.map(|b| b.rps)),
             row.ours.errors,
-            peer_errors
+            row.peer
+                .map_or_else(|| "—".to_owned(), |p| p.errors.to_string()),
         );
     }
     out

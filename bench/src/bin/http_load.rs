@@ -1,31 +1,63 @@
-//! HTTP load comparison: our axum adapter against tower-sessions, on memory and on Redis.
+//! HTTP load comparison: our adapters against tower-sessions (axum) and actix-session (actix),
+//! on the same handlers and the same backends, plus bare axum.
 //!
 //! `cargo run --release -p session-bench --bin http_load -- [--concurrency 32] [--secs 3]
-//! [--requests 1000000] [--rounds 3] [--skip-redis]`; `REDIS_URL` defaults to
-//! `redis://127.0.0.1:6379`. Prints progress on stderr and a markdown table on stdout.
+//! [--requests 1000000] [--rounds 3] [--only memory,sqlite,postgres,redis,actix]
+//! [--out target/bench-results/http_load.json]`. `REDIS_URL` and `POSTGRES_URL` default to the
+//! local servers. Progress goes to stderr, a markdown table to stdout, the rows to `--out`.
 
-use std::time::Duration;
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use session_bench::{
-    apps::{self, PATH_NONE, PATH_READ, PATH_WRITE, Server},
-    driver::{self, LoadConfig, RunResult},
+    actix_apps,
+    apps::{self, PATH_BIG, PATH_BIG_SEED, PATH_LOGIN, PATH_NONE, PATH_READ, PATH_WRITE},
+    driver::{self, LoadConfig, RunResult, Workload},
     report::{self, Row, Summary},
 };
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// (label, measured path, seed path giving each connection a session first).
-const WORKLOADS: [(&str, &str, Option<&str>); 3] = [
-    ("(a) no session access", PATH_NONE, None),
-    ("(b) read-only", PATH_READ, Some(PATH_WRITE)),
-    ("(c) read + write", PATH_WRITE, Some(PATH_WRITE)),
+const WORKLOADS: [Workload; 5] = [
+    Workload {
+        label: "(a) no session access",
+        path: PATH_NONE,
+        seed: None,
+        cookies: true,
+    },
+    Workload {
+        label: "(b) read-only",
+        path: PATH_READ,
+        seed: Some(PATH_WRITE),
+        cookies: true,
+    },
+    Workload {
+        label: "(c) read + write",
+        path: PATH_WRITE,
+        seed: Some(PATH_WRITE),
+        cookies: true,
+    },
+    Workload {
+        label: "(d) 20 × 200 B, one key changes",
+        path: PATH_BIG,
+        seed: Some(PATH_BIG_SEED),
+        cookies: true,
+    },
+    Workload {
+        label: "(e) login storm",
+        path: PATH_LOGIN,
+        seed: None,
+        cookies: false,
+    },
 ];
+
+const BACKENDS: [&str; 5] = ["memory", "sqlite", "postgres", "redis", "actix"];
 
 #[derive(Debug)]
 struct Options {
     load: LoadConfig,
     rounds: usize,
-    skip_redis: bool,
+    only: Vec<String>,
+    out: PathBuf,
 }
 
 impl Options {
@@ -37,7 +69,8 @@ impl Options {
                 max_duration: Duration::from_secs(3),
             },
             rounds: 3,
-            skip_redis: false,
+            only: BACKENDS.iter().map(|b| (*b).to_owned()).collect(),
+            out: PathBuf::from("target/bench-results/http_load.json"),
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -45,16 +78,30 @@ impl Options {
             match arg.as_str() {
                 "--concurrency" => options.load.concurrency = value()?.parse()?,
                 "--requests" => options.load.max_requests = value()?.parse()?,
-                "--secs" => options.load.max_duration = Duration::from_secs(value()?.parse()?),
+                "--secs" => {
+                    options.load.max_duration = Duration::from_secs_f64(value()?.parse()?);
+                }
                 "--rounds" => options.rounds = value()?.parse()?,
-                "--skip-redis" => options.skip_redis = true,
+                "--only" => options.only = value()?.split(',').map(str::to_owned).collect(),
+                "--out" => options.out = PathBuf::from(value()?),
                 other => return Err(format!("unknown argument {other}").into()),
             }
         }
         if options.load.concurrency == 0 || options.rounds == 0 {
             return Err("--concurrency and --rounds must be at least 1".into());
         }
+        if let Some(unknown) = options
+            .only
+            .iter()
+            .find(|b| !BACKENDS.contains(&b.as_str()))
+        {
+            return Err(format!("--only: unknown backend {unknown}; known: {BACKENDS:?}").into());
+        }
         Ok(options)
+    }
+
+    fn wants(&self, backend: &str) -> bool {
+        self.only.iter().any(|b| b == backend)
     }
 
     /// A short unmeasured run to warm caches, pools and the allocator.
@@ -66,98 +113,189 @@ impl Options {
     }
 }
 
-/// Runs every workload on `ours` and `peer`, alternating them each round.
+/// Runs every workload on `ours` and `peer`, alternating them each round. Workload (a) also
+/// alternates with `bare` (the same framework without a session layer) when given, so the
+/// layer's cost is read from the same rounds.
 async fn compare(
-    backend: &str,
-    ours: &Server,
-    peer: &Server,
+    stack: &str,
+    ours: SocketAddr,
+    peer: SocketAddr,
+    bare: Option<SocketAddr>,
     options: &Options,
     rows: &mut Vec<Row>,
 ) -> Result<(), Error> {
-    for server in [ours, peer] {
-        driver::check_session(server.addr, PATH_WRITE, PATH_READ).await?;
+    for addr in [ours, peer] {
+        driver::check_session(addr, PATH_WRITE, PATH_READ).await?;
     }
-    for (workload, path, seed) in WORKLOADS {
-        let mut runs: [Vec<RunResult>; 2] = [Vec::new(), Vec::new()];
-        for (server, _) in [(ours, 0), (peer, 1)] {
-            driver::run(server.addr, path, seed, options.warmup()).await?;
+    for workload in &WORKLOADS {
+        let mut sides = vec![("ours", ours), ("peer", peer)];
+        if let (Some(bare), PATH_NONE) = (bare, workload.path) {
+            sides.push(("bare", bare));
         }
+        for (_, addr) in &sides {
+            driver::run(*addr, workload, options.warmup()).await?;
+        }
+        let mut runs: Vec<Vec<RunResult>> = vec![Vec::new(); sides.len()];
         for round in 1..=options.rounds {
-            for (which, server) in [ours, peer].into_iter().enumerate() {
-                let run = driver::run(server.addr, path, seed, options.load).await?;
+            for (which, (name, addr)) in sides.iter().enumerate() {
+                let run = driver::run(*addr, workload, options.load).await?;
                 eprintln!(
-                    "{backend:>14} {workload:<22} round {round} {:<4} {:>8.0} req/s",
-                    ["ours", "peer"][which],
-                    run.rps()
+                    "{stack:>34} {:<34} round {round} {name:<4} {:>8.0} req/s  ({} errors)",
+                    workload.label,
+                    run.rps(),
+                    run.errors,
                 );
                 runs[which].push(run);
             }
         }
         rows.push(Row {
-            workload: workload.to_owned(),
-            backend: backend.to_owned(),
+            workload: workload.label.to_owned(),
+            stack: stack.to_owned(),
             ours: Summary::of(&runs[0]),
             peer: Some(Summary::of(&runs[1])),
+            bare: runs.get(2).map(|r| Summary::of(r)),
         });
     }
     Ok(())
 }
 
-/// The bare-axum baseline for workload (a).
-async fn baseline(options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
-    let server = apps::serve(apps::bare()).await?;
-    let (workload, path, seed) = WORKLOADS[0];
-    driver::run(server.addr, path, seed, options.warmup()).await?;
-    let mut runs = Vec::new();
-    for round in 1..=options.rounds {
-        let run = driver::run(server.addr, path, seed, options.load).await?;
-        eprintln!(
-            "{:>14} {workload:<22} round {round} bare {:>8.0} req/s",
-            "axum",
-            run.rps()
-        );
-        runs.push(run);
-    }
-    rows.push(Row {
-        workload: workload.to_owned(),
-        backend: "bare axum (no layer)".to_owned(),
-        ours: Summary::of(&runs),
-        peer: None,
-    });
-    Ok(())
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-async fn memory(options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
+fn unreachable(what: &str, url: &str, e: &dyn std::fmt::Display) -> Error {
+    format!("cannot reach {what} at {url}: start it (`cargo xtask services`) or leave it out with --only ({e})").into()
+}
+
+async fn memory(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
     let ours = apps::serve(apps::ours(session_core::MemoryStore::default())?).await?;
     let moka = tower_sessions_moka_store::MokaStore::new(Some(100_000));
     let peer = apps::serve(apps::peer(moka)).await?;
-    compare("axum, memory", &ours, &peer, options, rows).await
+    compare(
+        "axum, memory",
+        ours.addr,
+        peer.addr,
+        Some(bare),
+        options,
+        rows,
+    )
+    .await
 }
 
-async fn redis(options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
+/// Both sides get a pool with the same options (WAL, synchronous=NORMAL, busy timeout) on a
+/// file of their own in a fresh directory.
+async fn sqlite(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+    let dir = std::env::temp_dir().join(format!("session-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let pool = |file: &str| {
+        let options = SqliteConnectOptions::from_str(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.join(file).display()
+        ))
+        .map(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+        });
+        async move { SqlitePoolOptions::new().connect_with(options?).await }
+    };
+    let ours_store = store_sqlite::SqliteStore::new(pool("ours.db").await?);
+    ours_store.migrate().await?;
+    let peer_store = tower_sessions_sqlx_store::SqliteStore::new(pool("peer.db").await?);
+    peer_store.migrate().await?;
+    let ours = apps::serve(apps::ours(ours_store)?).await?;
+    let peer = apps::serve(apps::peer(peer_store)).await?;
+    let result = compare(
+        "axum, SQLite",
+        ours.addr,
+        peer.addr,
+        Some(bare),
+        options,
+        rows,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Both sides get a default sqlx pool on the same database; ours in schema `bench_ours`, the
+/// peer in its default schema `tower_sessions`.
+async fn postgres(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
+    let url = env_or("POSTGRES_URL", "postgres://root@127.0.0.1:5432/test");
+    let pool = || async {
+        sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&url)
+            .await
+            .map_err(|e| unreachable("PostgreSQL", &url, &e))
+    };
+    let ours_pool = pool().await?;
+    sqlx::query("CREATE SCHEMA IF NOT EXISTS bench_ours")
+        .execute(&ours_pool)
+        .await?;
+    let ours_store = store_postgres::PostgresStore::new(ours_pool).with_schema("bench_ours")?;
+    ours_store.migrate().await?;
+    let peer_store = tower_sessions_sqlx_store::PostgresStore::new(pool().await?);
+    peer_store.migrate().await?;
+    let ours = apps::serve(apps::ours(ours_store)?).await?;
+    let peer = apps::serve(apps::peer(peer_store)).await?;
+    compare(
+        "axum, PostgreSQL",
+        ours.addr,
+        peer.addr,
+        Some(bare),
+        options,
+        rows,
+    )
+    .await
+}
+
+async fn redis(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
     use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let unreachable = |e: &dyn std::fmt::Display| {
-        format!("cannot reach Redis at {url}: start it, set REDIS_URL or pass --skip-redis ({e})")
-    };
+    let url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
     let ours_store = store_redis::RedisStore::connect(&url)
         .await
-        .map_err(|e| unreachable(&e))?
+        .map_err(|e| unreachable("Redis", &url, &e))?
         .with_prefix("bench:ours:");
     // The pool size the tower-sessions-redis-store documentation uses.
     let pool = Pool::new(Config::from_url(&url)?, None, None, None, 6)?;
-    let connecting = pool.init();
-    tokio::time::timeout(Duration::from_secs(5), connecting)
+    tokio::time::timeout(Duration::from_secs(5), pool.init())
         .await
-        .map_err(|_| unreachable(&"timed out"))?
-        .map_err(|e| unreachable(&e))?;
+        .map_err(|_| unreachable("Redis", &url, &"timed out"))?
+        .map_err(|e| unreachable("Redis", &url, &e))?;
     let ours = apps::serve(apps::ours(ours_store)?).await?;
     let peer = apps::serve(apps::peer(tower_sessions_redis_store::RedisStore::new(
         pool,
     )))
     .await?;
-    compare("axum, Redis", &ours, &peer, options, rows).await
+    compare(
+        "axum, Redis",
+        ours.addr,
+        peer.addr,
+        Some(bare),
+        options,
+        rows,
+    )
+    .await
+}
+
+async fn actix(options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
+    let url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
+    let ours = actix_apps::serve_ours(url.clone()).map_err(|e| unreachable("Redis", &url, &e))?;
+    let peer = actix_apps::serve_peer(url.clone()).map_err(|e| unreachable("Redis", &url, &e))?;
+    compare(
+        "actix-web, Redis (actix-session)",
+        ours.addr,
+        peer.addr,
+        None,
+        options,
+        rows,
+    )
+    .await
 }
 
 #[tokio::main]
@@ -165,11 +303,38 @@ async fn main() -> Result<(), Error> {
     let options = Options::parse()?;
     eprintln!("{options:?}");
     let mut rows = Vec::new();
-    baseline(&options, &mut rows).await?;
-    memory(&options, &mut rows).await?;
-    if !options.skip_redis {
-        redis(&options, &mut rows).await?;
+    // Bare axum: workload (a) alternates with it on every axum stack.
+    let bare = apps::serve(apps::bare()).await?;
+    if options.wants("memory") {
+        memory(bare.addr, &options, &mut rows).await?;
+    }
+    if options.wants("sqlite") {
+        sqlite(bare.addr, &options, &mut rows).await?;
+    }
+    if options.wants("postgres") {
+        postgres(bare.addr, &options, &mut rows).await?;
+    }
+    if options.wants("redis") {
+        redis(bare.addr, &options, &mut rows).await?;
+    }
+    if options.wants("actix") {
+        actix(&options, &mut rows).await?;
     }
     println!("{}", report::markdown(&rows));
+    let load = report::HttpLoad {
+        settings: options_line(&options),
+        rows,
+    };
+    report::write_json(&options.out, &load)?;
+    eprintln!("wrote {}", options.out.display());
     Ok(())
+}
+
+fn options_line(options: &Options) -> String {
+    format!(
+        "{} keep-alive connections, {} s × {} alternating rounds per side after a 1 s warm-up",
+        options.load.concurrency,
+        options.load.max_duration.as_secs_f64(),
+        options.rounds
+    )
 }
