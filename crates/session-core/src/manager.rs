@@ -83,25 +83,22 @@ impl SessionManager {
         &self.shared.store
     }
 
-    /// Begins a request: finds and verifies the session cookie among the raw values of its
-    /// `Cookie` headers. No store call happens here; forged or malformed cookies are
-    /// dropped before any store call and the request gets a fresh session.
+    /// Begins a request: finds the session cookie candidates among the raw values of its
+    /// `Cookie` headers. Nothing is verified or loaded yet: the first session access verifies
+    /// the candidates (forged or malformed ones are dropped before any store call, and the
+    /// request gets a fresh session), so a request that never touches its session costs no
+    /// MAC, no decryption and no store call.
     pub fn start<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
         let config = &self.shared.config;
-        let verified = candidates(
+        let found = candidates(
             cookie_headers,
             &config.cookie.name,
             config.max_cookie_header_bytes,
+        );
+        Session::new(
+            self.shared.clone(),
+            found.into_iter().map(str::to_owned).collect(),
         )
-        .into_iter()
-        .find_map(|value| match config.codec.decode(value) {
-            Ok(v) => Some(v),
-            Err(why) => {
-                tracing::debug!(%why, "ignoring session cookie");
-                None
-            }
-        });
-        Session::new(self.shared.clone(), verified)
     }
 
     /// Ends a request: saves what the handler changed (at most one write in the common

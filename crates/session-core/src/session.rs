@@ -2,7 +2,7 @@
 //! first access, and records what the handler changes for the manager to save.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,8 +25,30 @@ pub struct Session {
 
 struct Inner {
     shared: Arc<Shared>,
-    cookie: Option<Verified>,
+    /// The request's cookie values under the session cookie's name, verified on first use.
+    candidates: Vec<String>,
+    /// The first candidate that verified, once one was asked for.
+    cookie: OnceLock<Option<Verified>>,
     state: Mutex<State>,
+}
+
+impl Inner {
+    /// The verified session cookie, if the request carried one.
+    fn cookie(&self) -> Option<&Verified> {
+        self.cookie
+            .get_or_init(|| {
+                self.candidates
+                    .iter()
+                    .find_map(|value| match self.shared.config.codec.decode(value) {
+                        Ok(v) => Some(v),
+                        Err(why) => {
+                            tracing::debug!(%why, "ignoring session cookie");
+                            None
+                        }
+                    })
+            })
+            .as_ref()
+    }
 }
 
 /// The stored session this request continues, as loaded.
@@ -86,11 +108,12 @@ impl State {
 }
 
 impl Session {
-    pub(crate) fn new(shared: Arc<Shared>, cookie: Option<Verified>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, candidates: Vec<String>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 shared,
-                cookie,
+                candidates,
+                cookie: OnceLock::new(),
                 state: Mutex::default(),
             }),
         }
@@ -107,7 +130,7 @@ impl Session {
         if state.loaded {
             return Ok(state);
         }
-        if let Some(cookie) = &self.inner.cookie {
+        if let Some(cookie) = self.inner.cookie() {
             let key = cookie.id.store_key();
             match self.inner.shared.store.load(&key).await {
                 Ok(Some(record)) if self.inner.shared.is_live(&record, Timestamp::now()) => {
@@ -252,7 +275,7 @@ impl Session {
         let current = state.current.take();
         let key = current.map(|c| c.id.store_key()).or_else(|| {
             // Not loaded: delete by the cookie's key without a load round trip.
-            (!state.loaded).then(|| self.inner.cookie.as_ref().map(|c| c.id.store_key()))?
+            (!state.loaded).then(|| self.inner.cookie().map(|c| c.id.store_key()))?
         });
         let destroyed = key.or(state.destroyed.take());
         *state = State {
