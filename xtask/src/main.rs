@@ -2,6 +2,7 @@
 //! store matrix against real servers, the adapters and examples, and cargo-deny.
 
 mod mongo;
+mod pg_stats;
 mod redis_cluster;
 mod services;
 
@@ -17,7 +18,9 @@ usage: cargo xtask <command>
   services   start the test services (Redis Cluster, Mongo stand-in), print their
              URLs, and keep them up until Enter is pressed
   lint       fmt --check, clippy -D warnings, cargo-deny only
-  bench      HTTP load, ours against the peers, on the test services (release build)
+  bench      every benchmark (store micro-benchmarks, memory churn, round trips from the
+             servers' counters, HTTP load against the peers), then BENCHMARKS.md and
+             bench/chart.svg from their results
 ";
 
 fn main() -> ExitCode {
@@ -58,17 +61,116 @@ fn test_all() -> Result<(), String> {
 }
 
 fn bench() -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let root = workspace_root();
+    let target = services::target_dir();
+    let results = target.join("bench-results");
+    let criterion = target.join("criterion");
+    // Start from nothing, so a part that fails cannot leave an older run's numbers behind.
+    for dir in [&results, &criterion] {
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("{}: {e}", dir.display()));
+            }
+            _ => {}
+        }
+    }
+    run(
+        "build the benchmarks (release)",
+        cargo(&[
+            "build",
+            "--release",
+            "-p",
+            "session-bench",
+            "--bins",
+            "--benches",
+        ])
+        .current_dir(&root),
+    )?;
     let services = Services::start()?;
-    let mut load = cargo(&[
+    let stats_postgres = pg_stats::start(&target.join("pg-stats"))?;
+    let out = |name: &str| results.join(name).display().to_string();
+    let bin = |name: &str, out: String| -> Vec<String> {
+        [
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "session-bench",
+            "--bin",
+            name,
+            "--",
+            "--out",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([out])
+        .collect()
+    };
+    let steps: [(&str, Vec<String>); 4] = [
+        (
+            "store micro-benchmarks (criterion)",
+            ["bench", "-q", "-p", "session-bench", "--bench", "stores"]
+                .map(str::to_owned)
+                .to_vec(),
+        ),
+        (
+            "memory store churn",
+            bin("memory_churn", out("memory_churn.json")),
+        ),
+        (
+            "round trips per request",
+            bin("round_trips", out("round_trips.json")),
+        ),
+        (
+            "HTTP load against the peers",
+            bin("http_load", out("http_load.json")),
+        ),
+    ];
+    for (what, args) in &steps {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut command = cargo(&args);
+        command
+            .current_dir(&root)
+            .env("CARGO_TARGET_DIR", &target)
+            .env("PG_STATS_URL", stats_postgres.url());
+        services.export_to(&mut command);
+        run(what, &mut command)?;
+    }
+    drop(stats_postgres);
+    drop(services);
+    let report = [
         "run",
         "--release",
+        "-q",
         "-p",
         "session-bench",
         "--bin",
-        "http_load",
+        "report",
+        "--",
+    ];
+    let mut command = cargo(&report);
+    command.current_dir(&root).args([
+        "--results".as_ref(),
+        results.as_os_str(),
+        "--criterion".as_ref(),
+        criterion.as_os_str(),
+        "--doc".as_ref(),
+        root.join("BENCHMARKS.md").as_os_str(),
+        "--chart".as_ref(),
+        root.join("bench/chart.svg").as_os_str(),
     ]);
-    services.export_to(&mut load);
-    run("HTTP load benchmark", &mut load)
+    run("BENCHMARKS.md and bench/chart.svg", &mut command)?;
+    eprintln!(
+        "xtask: bench finished in {:.1} min",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+    Ok(())
+}
+
+/// The workspace root (xtask lives one level below it).
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn lint() -> Result<(), String> {

@@ -21,7 +21,8 @@ const WORKLOADS: [Workload; 5] = [
     Workload {
         label: "(a) no session access",
         path: PATH_NONE,
-        seed: None,
+        // With a session cookie, as a signed-in user's request to such a route would carry.
+        seed: Some(PATH_WRITE),
         cookies: true,
     },
     Workload {
