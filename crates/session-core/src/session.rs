@@ -37,15 +37,15 @@ impl Inner {
     fn cookie(&self) -> Option<&Verified> {
         self.cookie
             .get_or_init(|| {
-                self.candidates
-                    .iter()
-                    .find_map(|value| match self.shared.config.codec.decode(value) {
+                self.candidates.iter().find_map(|value| {
+                    match self.shared.config.codec.decode(value) {
                         Ok(v) => Some(v),
                         Err(why) => {
                             tracing::debug!(%why, "ignoring session cookie");
                             None
                         }
-                    })
+                    }
+                })
             })
             .as_ref()
     }

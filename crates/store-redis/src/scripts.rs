@@ -9,13 +9,22 @@ use session_core::{Changeset, Record, StoreError, StoreKey, Timestamp};
 use crate::conn::{Conn, map_err};
 use crate::layout::{self, data_field, encode_value, flag};
 
-/// Sets ARGV[pos], ARGV[pos+1], ... as field/value pairs of KEYS[1].
-const HSET_PAIRS: &str = r"
-local function hset_pairs(k, pos)
+/// Helpers: `call_chunked` runs `cmd k <items>` in chunks (Lua's `unpack` has a stack
+/// limit, and a session may have thousands of keys); `pairs_from` collects ARGV[pos],
+/// ARGV[pos+1], ... as a flat field/value list.
+const HELPERS: &str = r"
+local function call_chunked(cmd, k, items, step)
+  for i = 1, #items, step do
+    redis.call(cmd, k, unpack(items, i, math.min(i + step - 1, #items)))
+  end
+end
+local function pairs_from(pos, into)
   while pos < #ARGV do
-    redis.call('HSET', k, ARGV[pos], ARGV[pos + 1])
+    into[#into + 1] = ARGV[pos]
+    into[#into + 1] = ARGV[pos + 1]
     pos = pos + 2
   end
+  return into
 end
 ";
 
@@ -28,7 +37,7 @@ if redis.call('EXISTS', k) == 1 then
   if not e or e > tonumber(ARGV[1]) then return 0 end
   redis.call('DEL', k)
 end
-hset_pairs(k, 3)
+call_chunked('HSET', k, pairs_from(3, {}), 2000)
 redis.call('PEXPIREAT', k, ARGV[2])
 return 1
 ";
@@ -39,48 +48,70 @@ return 1
 ///  8 persistent '' / '0' / '1', 9 index written '1'/'0', 10 its user, 11 its horizon,
 ///  12 count of removed fields, then those fields, then field/value pairs to set.
 /// Returns {1, version} applied, {0} missing, {2} conflict, {3, user} index entry for
-/// `user` must first reach the new deadline, {4} undecodable metadata.
+/// `user` must first reach the new deadline, {4} undecodable deadline, {5} undecodable
+/// version. The common case is three commands inside the server: HMGET, HSET, PEXPIREAT.
 const WRITE: &str = r"
 local k = KEYS[1]
-local e = redis.call('HGET', k, 'e')
+local meta = redis.call('HMGET', k, 'e', 'v', 'u', 'i')
+local e = meta[1]
 if not e then return {0} end
 e = tonumber(e)
 if not e then return {4} end
 local deadline = tonumber(ARGV[2])
 if e <= tonumber(ARGV[1]) then return {0} end
-local v = redis.call('HGET', k, 'v')
+local v = meta[2]
 if ARGV[3] ~= '' and v ~= ARGV[3] then return {2} end
-local current = redis.call('HGET', k, 'u')
+local current = meta[3]
 local user = current
 if ARGV[6] == 'n' then user = false elseif ARGV[6] == 's' then user = ARGV[7] end
 local horizon = false
 if user then
-  if user == current then horizon = redis.call('HGET', k, 'i') end
+  if user == current then horizon = meta[4] end
   if ARGV[9] == '1' and ARGV[10] == user then
     if not horizon or tonumber(ARGV[11]) > (tonumber(horizon) or 0) then horizon = ARGV[11] end
   end
   if not horizon or deadline > (tonumber(horizon) or 0) then return {3, user} end
 end
-if ARGV[5] == '1' then
-  for _, f in ipairs(redis.call('HKEYS', k)) do
-    if string.sub(f, 1, 2) == 'd:' then redis.call('HDEL', k, f) end
-  end
+if ARGV[4] == '1' then
+  v = tonumber(v or 0)
+  if not v then return {5} end
+  v = v + 1
 end
+if ARGV[5] == '1' then
+  local stale = {}
+  for _, f in ipairs(redis.call('HKEYS', k)) do
+    if string.sub(f, 1, 2) == 'd:' then stale[#stale + 1] = f end
+  end
+  call_chunked('HDEL', k, stale, 4000)
+end
+local removed = {}
 local pos = 13
 for _ = 1, tonumber(ARGV[12]) do
-  redis.call('HDEL', k, ARGV[pos])
+  removed[#removed + 1] = ARGV[pos]
   pos = pos + 1
 end
-hset_pairs(k, pos)
-if user then
-  redis.call('HSET', k, 'u', user, 'i', horizon)
-else
-  redis.call('HDEL', k, 'u', 'i')
+if not user then
+  removed[#removed + 1] = 'u'
+  removed[#removed + 1] = 'i'
 end
-if ARGV[8] ~= '' then redis.call('HSET', k, 'p', ARGV[8]) end
-redis.call('HSET', k, 'e', ARGV[2])
+call_chunked('HDEL', k, removed, 4000)
+local set = pairs_from(pos, {'e', ARGV[2]})
+if user then
+  set[#set + 1] = 'u'
+  set[#set + 1] = user
+  set[#set + 1] = 'i'
+  set[#set + 1] = horizon
+end
+if ARGV[8] ~= '' then
+  set[#set + 1] = 'p'
+  set[#set + 1] = ARGV[8]
+end
+if ARGV[4] == '1' then
+  set[#set + 1] = 'v'
+  set[#set + 1] = string.format('%d', v)
+end
+call_chunked('HSET', k, set, 2000)
 redis.call('PEXPIREAT', k, ARGV[2])
-if ARGV[4] == '1' then v = redis.call('HINCRBY', k, 'v', 1) end
 return {1, v}
 ";
 
@@ -108,9 +139,9 @@ return 1
 ";
 
 static CREATE_SCRIPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{HSET_PAIRS}{CREATE}")));
+    LazyLock::new(|| Script::new(&format!("{HELPERS}{CREATE}")));
 static WRITE_SCRIPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{HSET_PAIRS}{WRITE}")));
+    LazyLock::new(|| Script::new(&format!("{HELPERS}{WRITE}")));
 static DELETE_OWNED_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_OWNED));
 static INDEX_ADD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(INDEX_ADD));
 
@@ -209,6 +240,9 @@ fn parse_write_reply(reply: &[Value]) -> Result<WriteReply, StoreError> {
             .map_err(|_| StoreError::Corrupt("redis session hash: field u is not UTF-8".into())),
         (4, _) => Err(StoreError::Corrupt(
             "redis session hash: field e is not a number".into(),
+        )),
+        (5, _) => Err(StoreError::Corrupt(
+            "redis session hash: field v is not a number".into(),
         )),
         _ => Err(unexpected()),
     }

@@ -180,3 +180,55 @@ async fn index_entry_is_extended_before_the_deadline_passes_it() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].expires_at, changes.expires_at);
 }
+
+/// The scripts hand fields to HSET/HDEL in chunks (Lua's `unpack` has a stack limit): a
+/// session far wider than one chunk is created, rewritten, trimmed and cleared intact.
+#[tokio::test]
+async fn sessions_wider_than_a_script_chunk_round_trip() {
+    use session_core::{ApplyOutcome, Changeset, CreateOutcome};
+
+    const WIDTH: usize = 9_000;
+    let store = common::standalone().await;
+    let key = StoreKey::random();
+    let expires_at = Timestamp::now().add(Duration::from_secs(60));
+    let mut record = Record::new(Timestamp::now(), expires_at, false);
+    for i in 0..WIDTH {
+        record.data.insert(format!("k{i}"), json!(i));
+    }
+    assert_eq!(
+        store.create(&key, &record).await.expect("create failed"),
+        CreateOutcome::Created
+    );
+    assert_eq!(store.load(&key).await.expect("load failed"), Some(record.clone()));
+
+    let mut changes = Changeset::new(expires_at);
+    for i in 0..WIDTH {
+        changes.set.insert(format!("n{i}"), json!(-(i as i64)));
+        changes.removed.insert(format!("k{i}"));
+    }
+    changes.removed.remove("k0");
+    let outcome = store.apply(&key, &changes, None).await.expect("apply failed");
+    assert!(matches!(outcome, ApplyOutcome::Applied(2)), "{outcome:?}");
+    let loaded = store
+        .load(&key)
+        .await
+        .expect("load failed")
+        .expect("session gone");
+    assert_eq!(loaded.data.len(), WIDTH + 1);
+    assert_eq!(loaded.data.get("k0"), Some(&json!(0)));
+    assert_eq!(loaded.data.get("n8999"), Some(&json!(-8999)));
+    assert_eq!(loaded.version, 2);
+
+    let mut clear = Changeset::new(expires_at);
+    clear.cleared = true;
+    clear.set.insert("only".into(), json!(true));
+    let outcome = store.apply(&key, &clear, None).await.expect("apply failed");
+    assert!(matches!(outcome, ApplyOutcome::Applied(3)), "{outcome:?}");
+    let loaded = store
+        .load(&key)
+        .await
+        .expect("load failed")
+        .expect("session gone");
+    assert_eq!(loaded.data.len(), 1);
+    assert_eq!(loaded.data.get("only"), Some(&json!(true)));
+}
