@@ -4,6 +4,7 @@ pub mod actix_apps;
 pub mod apps;
 pub mod chart;
 pub mod churn;
+pub mod document;
 pub mod driver;
 pub mod micro;
 pub mod report;

@@ -140,8 +140,7 @@ return 1
 
 static CREATE_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(&format!("{HELPERS}{CREATE}")));
-static WRITE_SCRIPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{HELPERS}{WRITE}")));
+static WRITE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&format!("{HELPERS}{WRITE}")));
 static DELETE_OWNED_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_OWNED));
 static INDEX_ADD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(INDEX_ADD));
 

@@ -199,7 +199,10 @@ async fn sessions_wider_than_a_script_chunk_round_trip() {
         store.create(&key, &record).await.expect("create failed"),
         CreateOutcome::Created
     );
-    assert_eq!(store.load(&key).await.expect("load failed"), Some(record.clone()));
+    assert_eq!(
+        store.load(&key).await.expect("load failed"),
+        Some(record.clone())
+    );
 
     let mut changes = Changeset::new(expires_at);
     for i in 0..WIDTH {
@@ -207,7 +210,10 @@ async fn sessions_wider_than_a_script_chunk_round_trip() {
         changes.removed.insert(format!("k{i}"));
     }
     changes.removed.remove("k0");
-    let outcome = store.apply(&key, &changes, None).await.expect("apply failed");
+    let outcome = store
+        .apply(&key, &changes, None)
+        .await
+        .expect("apply failed");
     assert!(matches!(outcome, ApplyOutcome::Applied(2)), "{outcome:?}");
     let loaded = store
         .load(&key)
