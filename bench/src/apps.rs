@@ -56,9 +56,16 @@ async fn no_session() -> &'static str {
     "ok"
 }
 
-/// A router without any session layer: the baseline for workload (a).
+/// A router without any session layer: the baseline for workload (a). Its seed route sets a
+/// cookie as long as ours, so its (a) requests carry the same bytes as the layered stacks'.
 pub fn bare() -> Router {
-    Router::new().route(PATH_NONE, get(no_session))
+    async fn seed() -> ([(axum::http::HeaderName, String); 1], &'static str) {
+        let value = format!("sid={}; Path=/; HttpOnly", "x".repeat(86));
+        ([(axum::http::header::SET_COOKIE, value)], "1")
+    }
+    Router::new()
+        .route(PATH_NONE, get(no_session))
+        .route(PATH_WRITE, get(seed))
 }
 
 /// Handlers on our `adapter-axum` extractor.

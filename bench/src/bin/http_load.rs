@@ -2,7 +2,7 @@
 //! on the same handlers and the same backends, plus bare axum.
 //!
 //! `cargo run --release -p session-bench --bin http_load -- [--concurrency 32] [--secs 3]
-//! [--requests 1000000] [--rounds 3] [--only memory,sqlite,postgres,redis,actix]
+//! [--requests 1000000] [--rounds 3] [--only memory,sqlite,postgres,redis,actix] [--workloads abcde]
 //! [--out target/bench-results/http_load.json]`. `REDIS_URL` and `POSTGRES_URL` default to the
 //! local servers. Progress goes to stderr, a markdown table to stdout, the rows to `--out`.
 
@@ -58,6 +58,8 @@ struct Options {
     load: LoadConfig,
     rounds: usize,
     only: Vec<String>,
+    /// Workload letters to run (`a`..`e`).
+    workloads: String,
     out: PathBuf,
 }
 
@@ -71,6 +73,7 @@ impl Options {
             },
             rounds: 3,
             only: BACKENDS.iter().map(|b| (*b).to_owned()).collect(),
+            workloads: "abcde".to_owned(),
             out: PathBuf::from("target/bench-results/http_load.json"),
         };
         let mut args = std::env::args().skip(1);
@@ -84,6 +87,7 @@ impl Options {
                 }
                 "--rounds" => options.rounds = value()?.parse()?,
                 "--only" => options.only = value()?.split(',').map(str::to_owned).collect(),
+                "--workloads" => options.workloads = value()?.replace(',', ""),
                 "--out" => options.out = PathBuf::from(value()?),
                 other => return Err(format!("unknown argument {other}").into()),
             }
@@ -99,6 +103,15 @@ impl Options {
             return Err(format!("--only: unknown backend {unknown}; known: {BACKENDS:?}").into());
         }
         Ok(options)
+    }
+
+    /// Whether `workload` was asked for: its label is "(x) …" with x in `--workloads`.
+    fn runs(&self, workload: &Workload) -> bool {
+        workload
+            .label
+            .chars()
+            .nth(1)
+            .is_some_and(|letter| self.workloads.contains(letter))
     }
 
     fn wants(&self, backend: &str) -> bool {
@@ -128,7 +141,7 @@ async fn compare(
     for addr in [ours, peer] {
         driver::check_session(addr, PATH_WRITE, PATH_READ).await?;
     }
-    for workload in &WORKLOADS {
+    for workload in WORKLOADS.iter().filter(|w| options.runs(w)) {
         let mut sides = vec![("ours", ours), ("peer", peer)];
         if let (Some(bare), PATH_NONE) = (bare, workload.path) {
             sides.push(("bare", bare));
