@@ -143,11 +143,15 @@ impl SessionStore for SqliteStore {
         let now = Timestamp::now();
         let expected = expected_version.map(version_to_db).transpose()?;
         let mut statement = apply::statement(&self.inner.table, key, changes, expected, now)?;
+        // `fetch_all`, not `fetch_optional`: step the statement to completion here, so its
+        // implicit transaction ends before the connection goes back to the pool rather than
+        // whenever the statement is next reset (it yields at most one row either way).
         let applied: Option<i64> = statement
             .build_query_scalar()
-            .fetch_optional(self.pool())
+            .fetch_all(self.pool())
             .await
-            .map_err(SqliteDialect::map_error)?;
+            .map_err(SqliteDialect::map_error)?
+            .pop();
         match (applied, expected) {
             (Some(version), _) => Ok(ApplyOutcome::Applied(version_from_db(version)?)),
             (None, None) => Ok(ApplyOutcome::Missing),
