@@ -548,7 +548,7 @@ fn verdict(run: &ChurnRun) -> String {
 pub fn markdown(result: &ChurnResult) -> String {
     let (live, churn) = (&result.live, &result.churn);
     let mut out = String::new();
-    let _ = writeln!(out, "### Memory store under churn (`memory_churn`)\n");
+    let _ = writeln!(out, "## Memory store under churn (`memory_churn`)\n");
     let _ = writeln!(
         out,
         "{} sessions (lifetime {} ms; every {}th create also a `load` + `apply` of the session \
@@ -805,7 +805,7 @@ mod tests {
     #[test]
     fn markdown_of_a_flat_run() {
         let md = markdown(&result(|k| 100 * MIB + k * 1024));
-        assert!(md.starts_with("### Memory store under churn"), "{md}");
+        assert!(md.starts_with("## Memory store under churn"), "{md}");
         assert!(md.contains("5,000,000 sessions"), "{md}");
         assert!(md.contains("| churn: RSS at the end | 100.0 MiB |"), "{md}");
         assert!(

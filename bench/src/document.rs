@@ -23,8 +23,9 @@ pub struct Results {
     pub churn: Option<ChurnResult>,
 }
 
-/// Target (a): the session layer may cost at most this share of bare-axum throughput.
-const MAX_LAYER_COST: f64 = 0.03;
+/// Target (a): the session layer may cost at most this share of bare-axum throughput (plus
+/// a rounding allowance, so exactly 3 % meets it).
+const MAX_LAYER_COST: f64 = 0.03 + 1e-9;
 /// Target (c): ours/tower-sessions on every shared backend.
 const MIN_RATIO_C: f64 = 1.1;
 /// Target (d): ours/tower-sessions on Redis and PostgreSQL.
@@ -69,6 +70,29 @@ pub fn http_checks(rows: &[Row]) -> Vec<Check> {
             met: cost.is_some_and(|c| c <= MAX_LAYER_COST),
         });
     }
+    // The (a) path is the same code whatever the store, so the stacks' spread is noise; their
+    // median is the steadier reading.
+    let mut ours_over_bare: Vec<f64> = axum_stacks
+        .iter()
+        .filter_map(|stack| row(rows, "(a)", stack))
+        .filter_map(|r| Some(r.ours.rps / r.bare?.rps).filter(|x| x.is_finite()))
+        .collect();
+    ours_over_bare.sort_by(f64::total_cmp);
+    let pooled = (!ours_over_bare.is_empty()).then(|| {
+        let n = ours_over_bare.len();
+        1.0 - (ours_over_bare[(n - 1) / 2] + ours_over_bare[n / 2]) / 2.0
+    });
+    checks.push(Check {
+        target: format!(
+            "(a) median over the {} axum stacks: ≤ 3 % below bare axum",
+            ours_over_bare.len()
+        ),
+        measured: pooled.map_or("not measured".into(), |c| {
+            let side = if c > 0.0 { "below" } else { "above" };
+            format!("{:.1} % {side} bare axum", c.abs() * 100.0)
+        }),
+        met: pooled.is_some_and(|c| c <= MAX_LAYER_COST),
+    });
     let ratio_check = |workload: &str, stack: &str, min: f64| {
         let ratio = row(rows, workload, stack)
             .and_then(|r| Some((r.ours.rps, r.peer?.rps)))
@@ -179,10 +203,10 @@ pub fn render(results: &Results, machine: &str, chart: &str) -> String {
         None => doc.push_str("Not measured in this run.\n\n"),
     }
 
-    doc.push_str("## Round trips per request\n\n");
+    // The round-trip and churn sections bring their own headings.
     match &results.round_trips {
         Some(r) => doc.push_str(&round_trips::markdown(r)),
-        None => doc.push_str("Not measured in this run.\n"),
+        None => doc.push_str("## Store round trips per request\n\nNot measured in this run.\n"),
     }
     doc.push_str("\n## Store operations against the raw driver\n\n");
     match &results.micro {
@@ -196,10 +220,10 @@ pub fn render(results: &Results, machine: &str, chart: &str) -> String {
         }
         _ => doc.push_str("Not measured in this run.\n"),
     }
-    doc.push_str("\n## Memory store under churn\n\n");
+    doc.push('\n');
     match &results.churn {
         Some(c) => doc.push_str(&churn::markdown(c)),
-        None => doc.push_str("Not measured in this run.\n"),
+        None => doc.push_str("## Memory store under churn\n\nNot measured in this run.\n"),
     }
     doc
 }
@@ -248,6 +272,8 @@ mod tests {
         assert_eq!(met("(a) axum, memory"), Some(true));
         assert_eq!(met("(a) axum, Redis"), Some(false));
         assert_eq!(met("(a) axum, SQLite"), Some(false), "unmeasured is a miss");
+        // Ratios 0.98 and 0.96: median 0.97, 3.0 % below.
+        assert_eq!(met("(a) median over the 2 axum stacks"), Some(true));
         assert_eq!(met("(c) axum, Redis"), Some(true));
         assert_eq!(met("(c) axum, memory"), Some(false));
         assert_eq!(met("(d) axum, Redis"), Some(true));
