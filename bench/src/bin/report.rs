@@ -95,7 +95,7 @@ fn machine() -> String {
     let lines = [
         format!("- CPU: {cpu}, {cores} cores available; memory {mem_gib} GiB"),
         format!(
-            "- date (UTC): {}",
+            "- report written (UTC): {}",
             output("date", &["-u", "+%Y-%m-%d %H:%M"])
         ),
         format!("- kernel: {}", output("uname", &["-sr"])),
