@@ -451,20 +451,24 @@ struct SqliteRaw {
     ours_pool: SqlitePool,
 }
 
-/// Our SQLite migration (`crates/store-sqlite/migrations/0001_sessions.sql`), on `raw_sessions`.
-const SQLITE_RAW_DDL: &[&str] = &[
-    "CREATE TABLE raw_sessions (
-        key         TEXT    PRIMARY KEY NOT NULL,
-        data        TEXT    NOT NULL,
-        created_at  INTEGER NOT NULL,
-        expires_at  INTEGER NOT NULL,
-        user_id     TEXT,
-        persistent  INTEGER NOT NULL DEFAULT 0,
-        version     INTEGER NOT NULL
-    )",
-    "CREATE INDEX raw_sessions_expires_at_idx ON raw_sessions (expires_at)",
-    "CREATE INDEX raw_sessions_user_id_idx ON raw_sessions (user_id) WHERE user_id IS NOT NULL",
-];
+/// The statements of a migration file, for the raw baselines' tables: our own migrations,
+/// so the raw driver works on exactly our table shape.
+fn statements(migration: &str) -> Vec<String> {
+    migration
+        .split(';')
+        .map(str::trim)
+        .filter(|statement| !statement.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Our SQLite migration, for the raw baseline's table `raw_sessions`.
+fn sqlite_raw_ddl() -> Vec<String> {
+    statements(
+        &include_str!("../../crates/store-sqlite/migrations/0001_sessions.sql")
+            .replace("{name}", "raw_sessions"),
+    )
+}
 
 impl Raw for SqliteRaw {
     async fn load(&self, key: &StoreKey) {
@@ -540,8 +544,8 @@ fn sqlite(c: &mut Criterion) {
         let pool = SqlitePool::connect_with(options)
             .await
             .expect("cannot open the raw SQLite pool");
-        for ddl in SQLITE_RAW_DDL {
-            sqlx::query(ddl)
+        for ddl in sqlite_raw_ddl() {
+            sqlx::query(&ddl)
                 .execute(&pool)
                 .await
                 .expect("cannot create the raw SQLite table");
@@ -641,25 +645,13 @@ fn postgres(c: &mut Criterion) {
             .with_table("ours_sessions")
             .expect("valid table name");
         ours.migrate().await.expect("PostgreSQL migration failed");
-        // Our migration (`crates/store-postgres/migrations/0001_sessions.sql`), on raw_sessions.
+        // Our migration, run for the raw baseline's table `raw_sessions`: the same shape.
         let t = format!("\"{PG_SCHEMA}\".\"raw_sessions\"");
-        let ddl = [
-            format!(
-                "CREATE TABLE {t} (
-                    key         text    PRIMARY KEY,
-                    data        jsonb   NOT NULL,
-                    created_at  bigint  NOT NULL,
-                    expires_at  bigint  NOT NULL,
-                    user_id     text,
-                    persistent  boolean NOT NULL DEFAULT false,
-                    version     bigint  NOT NULL
-                )"
-            ),
-            format!("CREATE INDEX raw_sessions_expires_at_idx ON {t} (expires_at)"),
-            format!(
-                "CREATE INDEX raw_sessions_user_id_idx ON {t} (user_id) WHERE user_id IS NOT NULL"
-            ),
-        ];
+        let ddl = statements(
+            &include_str!("../../crates/store-postgres/migrations/0001_sessions.sql")
+                .replace("{table}", &t)
+                .replace("{name}", "raw_sessions"),
+        );
         for statement in &ddl {
             sqlx::query(statement)
                 .execute(&pool)

@@ -149,12 +149,7 @@ mod tests {
     use crate::report::Summary;
 
     fn summary(rps: f64) -> Summary {
-        Summary {
-            rps,
-            p50_us: 1,
-            p99_us: 2,
-            errors: 0,
-        }
+        Summary::with_rps(rps)
     }
 
     #[test]

@@ -234,12 +234,7 @@ mod tests {
     use crate::report::Summary;
 
     fn summary(rps: f64) -> Summary {
-        Summary {
-            rps,
-            p50_us: 1,
-            p99_us: 2,
-            errors: 0,
-        }
+        Summary::with_rps(rps)
     }
 
     fn row(workload: &str, stack: &str, ours: f64, peer: f64, bare: Option<f64>) -> Row {

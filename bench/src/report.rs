@@ -67,6 +67,19 @@ impl Summary {
     }
 }
 
+#[cfg(test)]
+impl Summary {
+    /// A summary holding only a throughput, for other modules' tests.
+    pub(crate) fn with_rps(rps: f64) -> Self {
+        Self {
+            rps,
+            p50_us: 1,
+            p99_us: 2,
+            errors: 0,
+        }
+    }
+}
+
 fn median(sorted: &[f64]) -> f64 {
     match sorted.len() {
         0 => 0.0,
