@@ -93,6 +93,10 @@ pub async fn outage_and_recovery(
     }
 
     tokio::time::sleep(BASELINE).await;
+    // The kill takes effect somewhere between these two instants (it also waits for the
+    // process to be reaped): answers before the first must all succeed, requests started
+    // after the second must all fail, and either is fine in between.
+    let kill_sent = t0.elapsed();
     daemon.kill();
     let killed = t0.elapsed();
     tokio::time::sleep(OUTAGE).await;
@@ -125,7 +129,7 @@ pub async fn outage_and_recovery(
     );
 
     let samples = snapshot(&samples);
-    let timings = check(&samples, killed, restarting, listening, bound);
+    let timings = check(&samples, kill_sent, killed, restarting, listening, bound);
     assert!(
         server.is_running(),
         "the app exited after the outage:\n{}",
@@ -208,6 +212,7 @@ fn first_success_after(samples: &[Sample], since: Duration) -> Option<&Sample> {
 /// Checks every sample against the timeline and measures the timings.
 fn check(
     samples: &[Sample],
+    kill_sent: Duration,
     killed: Duration,
     restarting: Duration,
     listening: Duration,
@@ -223,7 +228,7 @@ fn check(
         );
     }
     for s in &session {
-        let (phase, allowed): (&str, &[u16]) = if s.end < killed {
+        let (phase, allowed): (&str, &[u16]) = if s.end < kill_sent {
             ("with the store up", &[200])
         } else if s.start >= killed && s.end < restarting {
             ("with the store down", &[503])
@@ -232,8 +237,8 @@ fn check(
         };
         assert!(
             allowed.contains(&s.status),
-            "{} {phase} (started {:?}, store killed at {killed:?}, restarted at \
-             {restarting:?}) answered {}, expected one of {allowed:?}",
+            "{} {phase} (started {:?}, store killed between {kill_sent:?} and {killed:?}, \
+             restarted at {restarting:?}) answered {}, expected one of {allowed:?}",
             s.what,
             s.start,
             s.status
