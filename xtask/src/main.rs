@@ -89,9 +89,9 @@ fn bench() -> Result<(), String> {
     )?;
     let services = Services::start()?;
     let stats_postgres = pg_stats::start(&target.join("pg-stats"))?;
-    let out = |name: &str| results.join(name).display().to_string();
-    let bin = |name: &str, out: String| -> Vec<String> {
-        [
+    // `cargo run` of one session-bench binary, from the workspace root, in our target dir.
+    let bench_bin = |name: &str| {
+        let mut command = cargo(&[
             "run",
             "--release",
             "-q",
@@ -100,66 +100,43 @@ fn bench() -> Result<(), String> {
             "--bin",
             name,
             "--",
-            "--out",
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .chain([out])
-        .collect()
-    };
-    let steps: [(&str, Vec<String>); 4] = [
-        (
-            "store micro-benchmarks (criterion)",
-            ["bench", "-q", "-p", "session-bench", "--bench", "stores"]
-                .map(str::to_owned)
-                .to_vec(),
-        ),
-        (
-            "memory store churn",
-            bin("memory_churn", out("memory_churn.json")),
-        ),
-        (
-            "round trips per request",
-            bin("round_trips", out("round_trips.json")),
-        ),
-        (
-            "HTTP load against the peers",
-            bin("http_load", out("http_load.json")),
-        ),
-    ];
-    for (what, args) in &steps {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut command = cargo(&args);
+        ]);
+        command.current_dir(&root).env("CARGO_TARGET_DIR", &target);
         command
-            .current_dir(&root)
-            .env("CARGO_TARGET_DIR", &target)
-            .env("PG_STATS_URL", stats_postgres.url());
+    };
+    let mut criterion_run = cargo(&["bench", "-q", "-p", "session-bench", "--bench", "stores"]);
+    criterion_run
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", &target);
+    let mut steps = vec![("store micro-benchmarks (criterion)", criterion_run)];
+    for (what, name) in [
+        ("memory store churn", "memory_churn"),
+        ("round trips per request", "round_trips"),
+        ("HTTP load against the peers", "http_load"),
+    ] {
+        let mut command = bench_bin(name);
+        command
+            .arg("--out")
+            .arg(results.join(format!("{name}.json")));
+        steps.push((what, command));
+    }
+    for (what, mut command) in steps {
+        command.env("PG_STATS_URL", stats_postgres.url());
         services.export_to(&mut command);
         run(what, &mut command)?;
     }
     drop(stats_postgres);
     drop(services);
-    let report = [
-        "run",
-        "--release",
-        "-q",
-        "-p",
-        "session-bench",
-        "--bin",
-        "report",
-        "--",
-    ];
-    let mut command = cargo(&report);
-    command.current_dir(&root).args([
-        "--results".as_ref(),
-        results.as_os_str(),
-        "--criterion".as_ref(),
-        criterion.as_os_str(),
-        "--doc".as_ref(),
-        root.join("BENCHMARKS.md").as_os_str(),
-        "--chart".as_ref(),
-        root.join("bench/chart.svg").as_os_str(),
-    ]);
+    let mut command = bench_bin("report");
+    command
+        .arg("--results")
+        .arg(&results)
+        .arg("--criterion")
+        .arg(&criterion)
+        .arg("--doc")
+        .arg(root.join("BENCHMARKS.md"))
+        .arg("--chart")
+        .arg(root.join("bench/chart.svg"));
     run("BENCHMARKS.md and bench/chart.svg", &mut command)?;
     eprintln!(
         "xtask: bench finished in {:.1} min",

@@ -88,8 +88,12 @@ pub fn start(target_dir: &Path) -> Result<MongoServer, String> {
         stdin,
         uri: format!("mongodb://127.0.0.1:{port}"),
     };
-    wait_listening(&mut server.child, port)
-        .map_err(|e| format!("SecantusDB did not start: {e}\n{}", read_log(&log_path)))?;
+    wait_listening(&mut server.child, port).map_err(|e| {
+        format!(
+            "SecantusDB did not start: {e}\n{}",
+            crate::services::log_tail(&log_path)
+        )
+    })?;
     Ok(server)
 }
 
@@ -170,17 +174,5 @@ fn wait_listening(child: &mut Child, port: u16) -> Result<(), String> {
             return Err(format!("nothing listens on {addr} after {START_TIMEOUT:?}"));
         }
         sleep(Duration::from_millis(100));
-    }
-}
-
-/// The end of the server's log, for error messages.
-fn read_log(path: &Path) -> String {
-    match fs::read_to_string(path) {
-        Ok(text) => {
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(20)..];
-            format!("{} (last lines):\n{}", path.display(), tail.join("\n"))
-        }
-        Err(e) => format!("(cannot read {}: {e})", path.display()),
     }
 }

@@ -161,7 +161,7 @@ fn start_server(server: &PgStatsServer) -> Result<(), String> {
         .args(["-w", "-t", "60", "start"]));
     started
         .map(drop)
-        .map_err(|e| format!("{e}\n{}", log_tail(&log)))
+        .map_err(|e| format!("{e}\n{}", crate::services::log_tail(&log)))
 }
 
 fn create_database(server: &PgStatsServer) -> Result<(), String> {
@@ -279,17 +279,5 @@ fn run(command: &mut Command) -> Result<Output, String> {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ))
-    }
-}
-
-/// The end of the server log, for error messages.
-fn log_tail(path: &Path) -> String {
-    match fs::read_to_string(path) {
-        Ok(text) => {
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(20)..];
-            format!("{} (last lines):\n{}", path.display(), tail.join("\n"))
-        }
-        Err(e) => format!("(cannot read {}: {e})", path.display()),
     }
 }

@@ -191,3 +191,15 @@ fn sh(command: &mut Command) -> Result<(), String> {
         Err(format!("{command:?}: {status}"))
     }
 }
+
+/// The end of a server's log file, for error messages.
+pub fn log_tail(path: &Path) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(20)..];
+            format!("{} (last lines):\n{}", path.display(), tail.join("\n"))
+        }
+        Err(e) => format!("(cannot read {}: {e})", path.display()),
+    }
+}

@@ -181,19 +181,28 @@ fn unreachable(what: &str, url: &str, e: &dyn std::fmt::Display) -> Error {
     format!("cannot reach {what} at {url}: start it (`cargo xtask services`) or leave it out with --only ({e})").into()
 }
 
+/// Serves `ours` and `peer` behind the same axum routes and compares them, with bare axum
+/// alternating in workload (a).
+async fn compare_axum<P>(
+    stack: &str,
+    ours: impl session_core::SessionStore,
+    peer: P,
+    bare: SocketAddr,
+    options: &Options,
+    rows: &mut Vec<Row>,
+) -> Result<(), Error>
+where
+    P: tower_sessions::SessionStore + Clone,
+{
+    let ours = apps::serve(apps::ours(ours)?).await?;
+    let peer = apps::serve(apps::peer(peer)).await?;
+    compare(stack, ours.addr, peer.addr, Some(bare), options, rows).await
+}
+
 async fn memory(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
-    let ours = apps::serve(apps::ours(session_core::MemoryStore::default())?).await?;
     let moka = tower_sessions_moka_store::MokaStore::new(Some(100_000));
-    let peer = apps::serve(apps::peer(moka)).await?;
-    compare(
-        "axum, memory",
-        ours.addr,
-        peer.addr,
-        Some(bare),
-        options,
-        rows,
-    )
-    .await
+    let ours = session_core::MemoryStore::default();
+    compare_axum("axum, memory", ours, moka, bare, options, rows).await
 }
 
 /// Both sides get a pool with the same options (WAL, synchronous=NORMAL, busy timeout) on a
@@ -220,17 +229,7 @@ async fn sqlite(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> Res
     ours_store.migrate().await?;
     let peer_store = tower_sessions_sqlx_store::SqliteStore::new(pool("peer.db").await?);
     peer_store.migrate().await?;
-    let ours = apps::serve(apps::ours(ours_store)?).await?;
-    let peer = apps::serve(apps::peer(peer_store)).await?;
-    let result = compare(
-        "axum, SQLite",
-        ours.addr,
-        peer.addr,
-        Some(bare),
-        options,
-        rows,
-    )
-    .await;
+    let result = compare_axum("axum, SQLite", ours_store, peer_store, bare, options, rows).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -254,13 +253,11 @@ async fn postgres(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> R
     ours_store.migrate().await?;
     let peer_store = tower_sessions_sqlx_store::PostgresStore::new(pool().await?);
     peer_store.migrate().await?;
-    let ours = apps::serve(apps::ours(ours_store)?).await?;
-    let peer = apps::serve(apps::peer(peer_store)).await?;
-    compare(
+    compare_axum(
         "axum, PostgreSQL",
-        ours.addr,
-        peer.addr,
-        Some(bare),
+        ours_store,
+        peer_store,
+        bare,
         options,
         rows,
     )
@@ -281,20 +278,8 @@ async fn redis(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> Resu
         .await
         .map_err(|_| unreachable("Redis", &url, &"timed out"))?
         .map_err(|e| unreachable("Redis", &url, &e))?;
-    let ours = apps::serve(apps::ours(ours_store)?).await?;
-    let peer = apps::serve(apps::peer(tower_sessions_redis_store::RedisStore::new(
-        pool,
-    )))
-    .await?;
-    compare(
-        "axum, Redis",
-        ours.addr,
-        peer.addr,
-        Some(bare),
-        options,
-        rows,
-    )
-    .await
+    let peer_store = tower_sessions_redis_store::RedisStore::new(pool);
+    compare_axum("axum, Redis", ours_store, peer_store, bare, options, rows).await
 }
 
 async fn actix(options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
