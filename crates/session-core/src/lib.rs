@@ -29,5 +29,7 @@ pub use memory::{MemoryLimits, MemoryStore};
 pub use record::{Changeset, Data, Record, SessionSummary};
 pub use response::{HeaderPatch, ResponseInfo};
 pub use session::Session;
-pub use store::{ApplyOutcome, CreateOutcome, SessionStore, StoreError};
+pub use store::{
+    ApplyOutcome, CreateOutcome, REVOCATION_HORIZON, RotateOutcome, SessionStore, StoreError,
+};
 pub use timestamp::Timestamp;

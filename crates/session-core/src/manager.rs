@@ -168,6 +168,7 @@ impl SessionManager {
                 let record = Record {
                     expires_at: self.shared.deadline(now, now),
                     user: state.pending.user.flatten(),
+                    authenticated_at: None,
                     persistent: state
                         .pending
                         .persistent
@@ -213,6 +214,7 @@ impl SessionManager {
                 created_at: current.created_at,
                 expires_at: deadline,
                 user: state.pending.user.unwrap_or(current.user),
+                authenticated_at: None,
                 persistent,
                 version: current.version + 1,
             };
@@ -235,6 +237,8 @@ impl SessionManager {
                 expires_at: deadline,
                 user: pending.user,
                 persistent: pending.persistent,
+                authenticated_at: None,
+                began_at: now,
             };
             let expected = match self.shared.config.conflict_policy {
                 ConflictPolicy::Merge => None,

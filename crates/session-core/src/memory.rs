@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::store::REVOCATION_HORIZON;
 use crate::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, SessionSummary, StoreError,
-    StoreKey, Timestamp, spawn_cleanup,
+    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, SessionSummary,
+    StoreError, StoreKey, Timestamp, spawn_cleanup,
 };
 
 /// Limits of a [`MemoryStore`].
@@ -55,6 +56,8 @@ struct Inner {
     /// Every entry by deadline: sweeping and eviction take from the front.
     by_deadline: BTreeSet<(Timestamp, StoreKey)>,
     by_user: HashMap<String, HashSet<StoreKey>>,
+    /// Each user's latest revocation: when, and the session it kept.
+    revocations: HashMap<String, (Timestamp, Option<StoreKey>)>,
     bytes: usize,
 }
 
@@ -69,7 +72,10 @@ impl MemoryStore {
         if tokio::runtime::Handle::try_current().is_ok() {
             let sweep = |inner: Arc<Mutex<Inner>>| async move {
                 let mut guard = inner.lock().unwrap_or_else(|e| e.into_inner());
-                Ok(guard.remove_expired(Timestamp::now(), usize::MAX))
+                let now = Timestamp::now();
+                let horizon = now.sub(REVOCATION_HORIZON);
+                guard.revocations.retain(|_, (at, _)| *at > horizon);
+                Ok(guard.remove_expired(now, usize::MAX))
             };
             spawn_cleanup(Arc::downgrade(&store.inner), limits.sweep_every, sweep);
         }
@@ -124,6 +130,14 @@ fn record_bytes(key: &StoreKey, record: &Record) -> usize {
 impl Inner {
     fn live(&self, key: &StoreKey, now: Timestamp) -> Option<&Entry> {
         self.entries.get(key).filter(|e| !e.record.is_expired(now))
+    }
+
+    /// The revocation rule: whether `user` was revoked after `began_at`, other than by a
+    /// revocation that kept `from`.
+    fn revoked(&self, user: &str, began_at: Timestamp, from: Option<&StoreKey>) -> bool {
+        self.revocations
+            .get(user)
+            .is_some_and(|(at, kept)| *at > began_at && (from.is_none() || kept.as_ref() != from))
     }
 
     fn insert(&mut self, key: StoreKey, record: Record, bytes: usize) {
@@ -199,6 +213,12 @@ impl SessionStore for MemoryStore {
         if inner.live(key, now).is_some() {
             return Ok(CreateOutcome::AlreadyExists);
         }
+        if let Some(user) = &record.user {
+            let since = record.authenticated_at.unwrap_or(record.created_at);
+            if inner.revoked(user, since, None) {
+                return Ok(CreateOutcome::Revoked);
+            }
+        }
         inner.remove(key);
         inner.make_room(&self.limits, bytes, now);
         inner.insert(key.clone(), record.clone(), bytes);
@@ -219,6 +239,11 @@ impl SessionStore for MemoryStore {
         if expected_version.is_some_and(|v| v != current.record.version) {
             return Ok(ApplyOutcome::Conflict);
         }
+        if let Some(user) = changes.binds_user()
+            && inner.revoked(user, changes.began_at, Some(key))
+        {
+            return Ok(ApplyOutcome::Missing);
+        }
         let Some(Entry { mut record, .. }) = inner.remove(key) else {
             return Ok(ApplyOutcome::Missing);
         };
@@ -228,6 +253,44 @@ impl SessionStore for MemoryStore {
         inner.make_room(&self.limits, bytes, now);
         inner.insert(key.clone(), record, bytes);
         Ok(ApplyOutcome::Applied(version))
+    }
+
+    async fn rotate(
+        &self,
+        from: &StoreKey,
+        to: &StoreKey,
+        changes: &Changeset,
+        expected_version: Option<u64>,
+    ) -> Result<RotateOutcome, StoreError> {
+        let now = Timestamp::now();
+        let mut inner = self.lock();
+        let Some(current) = inner.live(from, now) else {
+            return Ok(RotateOutcome::Missing);
+        };
+        if expected_version.is_some_and(|v| v != current.record.version) {
+            return Ok(RotateOutcome::Conflict);
+        }
+        if inner.live(to, now).is_some() {
+            return Ok(RotateOutcome::KeyTaken);
+        }
+        let owner = match &changes.user {
+            Some(user) => user.as_deref(),
+            None => current.record.user.as_deref(),
+        };
+        if owner.is_some_and(|user| inner.revoked(user, changes.began_at, Some(from))) {
+            inner.remove(from);
+            return Ok(RotateOutcome::Missing);
+        }
+        let Some(Entry { mut record, .. }) = inner.remove(from) else {
+            return Ok(RotateOutcome::Missing);
+        };
+        record.apply(changes);
+        let version = record.version;
+        let bytes = record_bytes(to, &record);
+        inner.remove(to);
+        inner.make_room(&self.limits, bytes, now);
+        inner.insert(to.clone(), record, bytes);
+        Ok(RotateOutcome::Rotated(version))
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {
@@ -276,6 +339,9 @@ impl SessionStore for MemoryStore {
     ) -> Result<u64, StoreError> {
         let now = Timestamp::now();
         let mut inner = self.lock();
+        inner
+            .revocations
+            .insert(user.to_owned(), (now, except.cloned()));
         let Some(keys) = inner.by_user.get(user) else {
             return Ok(0);
         };

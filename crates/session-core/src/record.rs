@@ -22,6 +22,9 @@ pub struct Record {
     pub expires_at: Timestamp,
     /// The principal this session belongs to, for the per-user index.
     pub user: Option<String>,
+    /// When `user` was signed in (the start of the request that bound it); `None` without
+    /// a user.
+    pub authenticated_at: Option<Timestamp>,
     /// Whether the cookie outlives the browser session ("remember me").
     pub persistent: bool,
     /// Bumped by every write; strict mode compares it.
@@ -36,6 +39,7 @@ impl Record {
             created_at,
             expires_at,
             user: None,
+            authenticated_at: None,
             persistent,
             version: 1,
         }
@@ -61,6 +65,7 @@ impl Record {
         self.expires_at = changes.expires_at;
         if let Some(user) = &changes.user {
             self.user.clone_from(user);
+            self.authenticated_at = changes.authenticated_at.filter(|_| user.is_some());
         }
         if let Some(persistent) = changes.persistent {
             self.persistent = persistent;
@@ -85,26 +90,30 @@ pub struct Changeset {
     pub expires_at: Timestamp,
     /// `Some(new)` when the principal changed (`Some(None)`: signed out of the index).
     pub user: Option<Option<String>>,
+    /// With `user`: when the new principal signed in; replaces the stored
+    /// `authenticated_at` whenever `user` is `Some`.
+    pub authenticated_at: Option<Timestamp>,
+    /// When the request that produced these changes began: the revocation rule of
+    /// [`crate::SessionStore`] compares it with a user's latest revocation.
+    pub began_at: Timestamp,
     /// `Some(p)` when "remember me" changed.
     pub persistent: Option<bool>,
 }
 
 impl Changeset {
-    /// An empty changeset that only moves the deadline.
+    /// An empty changeset that only moves the deadline, begun now.
     pub fn new(expires_at: Timestamp) -> Self {
         Self {
             expires_at,
+            began_at: Timestamp::now(),
             ..Self::default()
         }
     }
 
-    /// Whether it changes anything but the deadline.
-    pub fn changes_data(&self) -> bool {
-        self.cleared
-            || !self.set.is_empty()
-            || !self.removed.is_empty()
-            || self.user.is_some()
-            || self.persistent.is_some()
+    /// The user this changeset binds the session to, if it binds one (the subject of the
+    /// revocation rule).
+    pub fn binds_user(&self) -> Option<&str> {
+        self.user.as_ref()?.as_deref()
     }
 }
 

@@ -35,17 +35,44 @@ impl StoreError {
     }
 }
 
+/// How long a store keeps the record of a revocation ([`SessionStore::delete_sessions_of`]):
+/// a request that began longer ago than this before the revocation may slip past it.
+/// Requests do not run for an hour; the record is small and expires on its own.
+pub const REVOCATION_HORIZON: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// The result of [`SessionStore::create`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
 pub enum CreateOutcome {
     /// The record was inserted.
     Created,
     /// A record already lives under that key; nothing was written.
     AlreadyExists,
+    /// The record belongs to a user whose sessions were revoked after the record's
+    /// `authenticated_at` (or `created_at`); nothing was written.
+    Revoked,
+}
+
+/// The result of [`SessionStore::rotate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum RotateOutcome {
+    /// The record now lives under the new key only, with the changes applied, at this
+    /// version; the old key holds nothing.
+    Rotated(u64),
+    /// No live record under the old key (destroyed, revoked or expired meanwhile), or the
+    /// result would belong to a user revoked after the request began: nothing exists
+    /// under either key.
+    Missing,
+    /// An expected version was given and the stored one differs; nothing was written.
+    Conflict,
+    /// A live record already holds the new key; nothing was written (retry with another).
+    KeyTaken,
 }
 
 /// The result of [`SessionStore::apply`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
 pub enum ApplyOutcome {
     /// The changes were written; the record now has this version.
     Applied(u64),
@@ -56,6 +83,20 @@ pub enum ApplyOutcome {
 }
 
 /// An async session backend. Object-safe: the manager holds an `Arc<dyn SessionStore>`.
+///
+/// # Revocation
+///
+/// [`delete_sessions_of`](Self::delete_sessions_of) is a revocation: besides deleting, it
+/// records (for [`REVOCATION_HORIZON`]) that `user`'s sessions were revoked at that instant,
+/// except the one it kept. From then on, a write that would leave a live session of `user`
+/// is refused when the request behind it began before the revocation: `create` of a record
+/// of `user` whose `authenticated_at` (else `created_at`) is earlier ([`CreateOutcome::Revoked`]),
+/// `apply` whose changeset binds `user` with an earlier `began_at` ([`ApplyOutcome::Missing`]),
+/// and `rotate` whose result belongs to `user` with an earlier `began_at`
+/// ([`RotateOutcome::Missing`]) unless it rotates the kept session. So "log out everywhere"
+/// wins against every request in flight, logins and rotations included, on stores whose
+/// multi-key operations are not atomic as well as on those whose are. Timestamps come from
+/// the application's clock (the manager's), not the backend's.
 ///
 /// Run [`crate::test_suite`] (feature `test-suite`) against an implementation to check it
 /// keeps this contract.
@@ -82,6 +123,26 @@ pub trait SessionStore: Send + Sync + 'static {
         expected_version: Option<u64>,
     ) -> Result<ApplyOutcome, StoreError>;
 
+    /// Moves the record under `from` to `to`, applying `changes` (per key, like
+    /// [`apply`](Self::apply)) in the same step; used to rotate a session id (login,
+    /// privilege change, `regenerate`).
+    ///
+    /// Linearizable against every other operation: if the record under `from` was no longer
+    /// live — deleted, revoked or expired, even a moment earlier — nothing is created and
+    /// the outcome is [`RotateOutcome::Missing`]; otherwise, once it returns `Rotated`,
+    /// `from` holds nothing and `to` holds the record, already in its user's index. A
+    /// concurrent [`delete_sessions_of`](Self::delete_sessions_of) either happens first (the
+    /// rotation is `Missing`) or sees and deletes `to`. With `expected_version`, a differing
+    /// stored version yields [`RotateOutcome::Conflict`] and changes nothing. A live record
+    /// under `to` yields [`RotateOutcome::KeyTaken`]. The revocation rule above applies.
+    async fn rotate(
+        &self,
+        from: &StoreKey,
+        to: &StoreKey,
+        changes: &Changeset,
+        expected_version: Option<u64>,
+    ) -> Result<RotateOutcome, StoreError>;
+
     /// Moves the idle deadline only (no data, no version bump). Returns whether a live
     /// record existed.
     async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError>;
@@ -96,7 +157,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The live sessions whose `user` is `user`.
     async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError>;
 
-    /// Deletes every session of `user` except `except`; returns how many went.
+    /// Revokes every session of `user` except `except` (see the revocation rule above):
+    /// records the revocation, then deletes them; returns how many went.
     async fn delete_sessions_of(
         &self,
         user: &str,
@@ -119,6 +181,15 @@ impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
         expected_version: Option<u64>,
     ) -> Result<ApplyOutcome, StoreError> {
         (**self).apply(key, changes, expected_version).await
+    }
+    async fn rotate(
+        &self,
+        from: &StoreKey,
+        to: &StoreKey,
+        changes: &Changeset,
+        expected_version: Option<u64>,
+    ) -> Result<RotateOutcome, StoreError> {
+        (**self).rotate(from, to, changes, expected_version).await
     }
     async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {
         (**self).touch(key, expires_at).await

@@ -12,8 +12,10 @@
 //! they may share one backend and run in parallel.
 
 mod probe;
+mod rotation;
 
 pub use probe::{Calls, ProbeStore};
+pub use rotation::*;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -60,6 +62,16 @@ macro_rules! store_conformance_tests {
             awkward_user_names_are_indexed,
             awkward_keys_round_trip,
             awkward_values_round_trip,
+            rotate_moves_record_and_applies_changes,
+            rotate_switches_user_and_flushes,
+            rotate_after_delete_does_not_resurrect,
+            rotate_of_missing_or_expired_is_missing,
+            strict_rotate_respects_version,
+            rotate_onto_live_key_is_key_taken,
+            rotate_racing_delete_is_linearizable,
+            revocation_wins_against_rotation_in_flight,
+            revocation_refuses_logins_begun_before_it,
+            authenticated_at_round_trips,
         );
     };
 }
@@ -78,29 +90,29 @@ macro_rules! __conformance_cases {
     };
 }
 
-fn in_secs(secs: i64) -> Timestamp {
+pub(crate) fn in_secs(secs: i64) -> Timestamp {
     Timestamp::from_millis(Timestamp::now().as_millis() + secs * 1000)
 }
 
-fn live_record() -> Record {
+pub(crate) fn live_record() -> Record {
     let mut r = Record::new(Timestamp::now(), in_secs(3600), false);
     r.data.insert("greeting".into(), json!("hello"));
     r.data.insert("n".into(), json!(1));
     r
 }
 
-fn random_user() -> String {
+pub(crate) fn random_user() -> String {
     format!("user-{}", &StoreKey::random().as_str()[..16])
 }
 
-async fn created(store: &dyn SessionStore, record: &Record) -> StoreKey {
+pub(crate) async fn created(store: &dyn SessionStore, record: &Record) -> StoreKey {
     let key = StoreKey::random();
     let outcome = store.create(&key, record).await.expect("create failed");
     assert_eq!(outcome, CreateOutcome::Created);
     key
 }
 
-async fn loaded(store: &dyn SessionStore, key: &StoreKey) -> Record {
+pub(crate) async fn loaded(store: &dyn SessionStore, key: &StoreKey) -> Record {
     store
         .load(key)
         .await
@@ -112,7 +124,7 @@ async fn apply(store: &dyn SessionStore, key: &StoreKey, changes: &Changeset) ->
     store.apply(key, changes, None).await.expect("apply failed")
 }
 
-fn set(pairs: &[(&str, Value)]) -> Changeset {
+pub(crate) fn set(pairs: &[(&str, Value)]) -> Changeset {
     let mut c = Changeset::new(in_secs(3600));
     for (k, v) in pairs {
         c.set.insert((*k).to_owned(), v.clone());
@@ -120,7 +132,7 @@ fn set(pairs: &[(&str, Value)]) -> Changeset {
     c
 }
 
-fn keys_of(summaries: &[crate::SessionSummary]) -> BTreeSet<StoreKey> {
+pub(crate) fn keys_of(summaries: &[crate::SessionSummary]) -> BTreeSet<StoreKey> {
     summaries.iter().map(|s| s.key.clone()).collect()
 }
 
@@ -171,7 +183,10 @@ pub async fn expired_record_is_never_loaded(store: &dyn SessionStore) {
     let mut record = live_record();
     record.expires_at = in_secs(-5);
     let key = StoreKey::random();
-    store.create(&key, &record).await.expect("create failed");
+    assert_eq!(
+        store.create(&key, &record).await.expect("create failed"),
+        CreateOutcome::Created
+    );
     assert_eq!(store.load(&key).await.expect("load failed"), None);
 }
 
@@ -231,8 +246,14 @@ pub async fn apply_clear_then_set(store: &dyn SessionStore) {
 /// Keys not named in a changeset are not rewritten from a stale copy.
 pub async fn apply_leaves_other_keys_alone(store: &dyn SessionStore) {
     let key = created(store, &live_record()).await;
-    apply(store, &key, &set(&[("a", json!("from request 1"))])).await;
-    apply(store, &key, &set(&[("b", json!("from request 2"))])).await;
+    assert!(matches!(
+        apply(store, &key, &set(&[("a", json!("from request 1"))])).await,
+        ApplyOutcome::Applied(_)
+    ));
+    assert!(matches!(
+        apply(store, &key, &set(&[("b", json!("from request 2"))])).await,
+        ApplyOutcome::Applied(_)
+    ));
     let got = loaded(store, &key).await;
     assert_eq!(got.data.get("a"), Some(&json!("from request 1")));
     assert_eq!(got.data.get("b"), Some(&json!("from request 2")));
@@ -245,7 +266,10 @@ pub async fn apply_moves_deadline(store: &dyn SessionStore) {
     let key = created(store, &live_record()).await;
     let mut changes = set(&[("a", json!(1))]);
     changes.expires_at = in_secs(7200);
-    apply(store, &key, &changes).await;
+    assert!(matches!(
+        apply(store, &key, &changes).await,
+        ApplyOutcome::Applied(_)
+    ));
     assert_eq!(loaded(store, &key).await.expires_at, changes.expires_at);
 }
 
@@ -285,7 +309,10 @@ pub async fn apply_on_expired_record_is_missing(store: &dyn SessionStore) {
     let mut record = live_record();
     record.expires_at = in_secs(-5);
     let key = StoreKey::random();
-    store.create(&key, &record).await.expect("create failed");
+    assert_eq!(
+        store.create(&key, &record).await.expect("create failed"),
+        CreateOutcome::Created
+    );
     assert_eq!(
         apply(store, &key, &set(&[("a", json!(1))])).await,
         ApplyOutcome::Missing
@@ -301,7 +328,10 @@ pub async fn apply_sets_and_clears_user(store: &dyn SessionStore) {
     let key = created(store, &live_record()).await;
     let mut login = set(&[]);
     login.user = Some(Some(user.clone()));
-    apply(store, &key, &login).await;
+    assert!(matches!(
+        apply(store, &key, &login).await,
+        ApplyOutcome::Applied(_)
+    ));
     assert_eq!(
         loaded(store, &key).await.user.as_deref(),
         Some(user.as_str())
@@ -312,7 +342,10 @@ pub async fn apply_sets_and_clears_user(store: &dyn SessionStore) {
     );
     let mut logout = set(&[]);
     logout.user = Some(None);
-    apply(store, &key, &logout).await;
+    assert!(matches!(
+        apply(store, &key, &logout).await,
+        ApplyOutcome::Applied(_)
+    ));
     assert_eq!(loaded(store, &key).await.user, None);
     assert!(
         store
@@ -328,10 +361,16 @@ pub async fn apply_changes_persistent_flag(store: &dyn SessionStore) {
     let key = created(store, &live_record()).await;
     let mut changes = set(&[]);
     changes.persistent = Some(true);
-    apply(store, &key, &changes).await;
+    assert!(matches!(
+        apply(store, &key, &changes).await,
+        ApplyOutcome::Applied(_)
+    ));
     assert!(loaded(store, &key).await.persistent);
     changes.persistent = Some(false);
-    apply(store, &key, &changes).await;
+    assert!(matches!(
+        apply(store, &key, &changes).await,
+        ApplyOutcome::Applied(_)
+    ));
     assert!(!loaded(store, &key).await.persistent);
 }
 
@@ -348,7 +387,10 @@ pub async fn strict_apply_with_current_version_applies(store: &dyn SessionStore)
 /// Strict mode with a stale version is a `Conflict` and writes nothing.
 pub async fn strict_apply_with_stale_version_conflicts(store: &dyn SessionStore) {
     let key = created(store, &live_record()).await;
-    apply(store, &key, &set(&[("a", json!("first"))])).await;
+    assert!(matches!(
+        apply(store, &key, &set(&[("a", json!("first"))])).await,
+        ApplyOutcome::Applied(_)
+    ));
     let outcome = store
         .apply(&key, &set(&[("a", json!("stale"))]), Some(1))
         .await;
@@ -431,7 +473,10 @@ pub async fn touch_missing_or_expired_is_false(store: &dyn SessionStore) {
     let mut record = live_record();
     record.expires_at = in_secs(-5);
     let key = StoreKey::random();
-    store.create(&key, &record).await.expect("create failed");
+    assert_eq!(
+        store.create(&key, &record).await.expect("create failed"),
+        CreateOutcome::Created
+    );
     assert!(!store.touch(&key, in_secs(60)).await.expect("touch failed"));
     assert_eq!(store.load(&key).await.expect("load failed"), None);
 }
@@ -463,7 +508,10 @@ pub async fn delete_expired_keeps_live_records(store: &dyn SessionStore) {
         if i % 2 == 0 {
             record.expires_at = in_secs(-5);
             let key = StoreKey::random();
-            store.create(&key, &record).await.expect("create failed");
+            assert_eq!(
+                store.create(&key, &record).await.expect("create failed"),
+                CreateOutcome::Created
+            );
             dead.push(key);
         } else {
             live.push((created(store, &record).await, record));
@@ -490,10 +538,11 @@ pub async fn sessions_of_lists_only_live_sessions_of_user(store: &dyn SessionSto
     let mut expired = live_record();
     expired.user = Some(alice.clone());
     expired.expires_at = in_secs(-5);
-    store
+    let outcome = store
         .create(&StoreKey::random(), &expired)
         .await
         .expect("create failed");
+    assert_eq!(outcome, CreateOutcome::Created);
     let mut other = live_record();
     other.user = Some(bob.clone());
     let bobs = created(store, &other).await;
@@ -652,14 +701,20 @@ pub async fn awkward_keys_round_trip(store: &dyn SessionStore) {
     for (i, k) in awkward_keys().into_iter().enumerate() {
         changes.set.insert(k, json!({ "i": i }));
     }
-    apply(store, &other, &changes).await;
+    assert!(matches!(
+        apply(store, &other, &changes).await,
+        ApplyOutcome::Applied(_)
+    ));
     let got = loaded(store, &other).await;
     for k in awkward_keys() {
         assert!(got.data.contains_key(&k), "key {k:?} lost by apply");
     }
     let mut removal = set(&[]);
     removal.removed = awkward_keys().into_iter().collect();
-    apply(store, &other, &removal).await;
+    assert!(matches!(
+        apply(store, &other, &removal).await,
+        ApplyOutcome::Applied(_)
+    ));
     let got = loaded(store, &other).await;
     assert_eq!(
         got.data.len(),
@@ -697,7 +752,10 @@ pub async fn awkward_values_round_trip(store: &dyn SessionStore) {
     assert_eq!(loaded(store, &key).await.data, record.data);
 
     let other = created(store, &live_record()).await;
-    apply(store, &other, &set(&values)).await;
+    assert!(matches!(
+        apply(store, &other, &set(&values)).await,
+        ApplyOutcome::Applied(_)
+    ));
     let got = loaded(store, &other).await;
     for (k, v) in &values {
         assert_eq!(got.data.get(*k), Some(v), "value of {k:?} changed by apply");

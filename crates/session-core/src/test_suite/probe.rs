@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, SessionSummary, StoreError,
-    StoreKey, Timestamp,
+    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, SessionSummary,
+    StoreError, StoreKey, Timestamp,
 };
 
 /// Calls per operation, as counted by a [`ProbeStore`].
@@ -20,6 +20,8 @@ pub struct Calls {
     pub create: u64,
     /// `apply` calls.
     pub apply: u64,
+    /// `rotate` calls.
+    pub rotate: u64,
     /// `touch` calls.
     pub touch: u64,
     /// `delete` calls.
@@ -31,11 +33,11 @@ pub struct Calls {
 impl Calls {
     /// All calls together.
     pub fn total(&self) -> u64 {
-        self.load + self.create + self.apply + self.touch + self.delete + self.other
+        self.load + self.writes() + self.other
     }
-    /// Writes only (create, apply, touch, delete).
+    /// Writes only (create, apply, rotate, touch, delete).
     pub fn writes(&self) -> u64 {
-        self.create + self.apply + self.touch + self.delete
+        self.create + self.apply + self.rotate + self.touch + self.delete
     }
 }
 
@@ -44,6 +46,7 @@ struct Counters {
     load: AtomicU64,
     create: AtomicU64,
     apply: AtomicU64,
+    rotate: AtomicU64,
     touch: AtomicU64,
     delete: AtomicU64,
     other: AtomicU64,
@@ -80,6 +83,7 @@ impl<S: SessionStore> ProbeStore<S> {
             load: get(&c.load),
             create: get(&c.create),
             apply: get(&c.apply),
+            rotate: get(&c.rotate),
             touch: get(&c.touch),
             delete: get(&c.delete),
             other: get(&c.other),
@@ -89,7 +93,9 @@ impl<S: SessionStore> ProbeStore<S> {
     /// Resets the counters to zero.
     pub fn reset(&self) {
         let c = &self.counters;
-        for a in [&c.load, &c.create, &c.apply, &c.touch, &c.delete, &c.other] {
+        for a in [
+            &c.load, &c.create, &c.apply, &c.rotate, &c.touch, &c.delete, &c.other,
+        ] {
             a.store(0, Ordering::SeqCst);
         }
     }
@@ -126,6 +132,16 @@ impl<S: SessionStore> SessionStore for ProbeStore<S> {
     ) -> Result<ApplyOutcome, StoreError> {
         self.count(&self.counters.apply)?;
         self.inner.apply(key, changes, expected_version).await
+    }
+    async fn rotate(
+        &self,
+        from: &StoreKey,
+        to: &StoreKey,
+        changes: &Changeset,
+        expected_version: Option<u64>,
+    ) -> Result<RotateOutcome, StoreError> {
+        self.count(&self.counters.rotate)?;
+        self.inner.rotate(from, to, changes, expected_version).await
     }
     async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {
         self.count(&self.counters.touch)?;
