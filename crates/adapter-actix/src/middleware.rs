@@ -7,12 +7,13 @@ use std::rc::Rc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, COOKIE, HeaderName, HeaderValue};
+use actix_web::http::header::{CACHE_CONTROL, COOKIE, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpResponse};
-use session_core::{ResponseInfo, SessionManager};
+use session_core::{HeaderPatch, ResponseInfo, SessionManager};
 
 /// Adds sessions to every request of the wrapped app or scope: `.wrap(SessionMiddleware::new(manager))`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
+#[must_use]
 pub struct SessionMiddleware {
     manager: SessionManager,
 }
@@ -49,6 +50,14 @@ pub struct SessionService<S> {
     manager: SessionManager,
 }
 
+impl<S> std::fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService")
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S, B> Service<ServiceRequest> for SessionService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
@@ -67,33 +76,47 @@ where
         let (inner, manager) = (Rc::clone(&self.inner), self.manager.clone());
         Box::pin(async move {
             // An inner error carries no response to patch: nothing is saved.
-            let mut response = inner.call(request).await?;
+            let response = inner.call(request).await?;
             let info = ResponseInfo {
                 status: response.status().as_u16(),
-                has_cache_control: response.headers().contains_key(CACHE_CONTROL),
+                cache_control: response
+                    .headers()
+                    .get(CACHE_CONTROL)
+                    .map(|v| v.to_str().unwrap_or_default().to_owned()),
             };
-            let result = manager.finish_or_status(&session, info).await;
-            let patched = result.and_then(|patch| {
-                let headers = response.headers_mut();
-                for (name, value) in patch.headers() {
-                    let value = HeaderValue::from_str(value).map_err(|_| {
-                        tracing::error!(header = name, "session header value refused");
-                        500u16
-                    })?;
-                    headers.append(HeaderName::from_static(name), value);
-                }
-                Ok(())
-            });
-            Ok(match patched {
-                Ok(()) => response.map_into_left_body(),
-                Err(code) => {
-                    let status =
-                        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                    response
-                        .into_response(HttpResponse::new(status))
-                        .map_into_right_body()
-                }
-            })
+            let (mut response, patch) = match manager.finish_or_status(&session, info).await {
+                Ok(patch) => (response.map_into_left_body(), patch),
+                Err((code, patch)) => (error_response(response, code), patch),
+            };
+            if let Err(code) = write_patch(response.headers_mut(), &patch) {
+                response = error_response(response, code);
+            }
+            Ok(response)
         })
     }
+}
+
+/// The response replaced by an empty one with status `code` (the body type stays the
+/// right arm, whatever the left one was).
+fn error_response<B, L>(response: ServiceResponse<L>, code: u16) -> ServiceResponse<EitherBody<B>> {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .into_response(HttpResponse::new(status))
+        .map_into_right_body()
+}
+
+/// Writes the manager's headers; a value actix refuses is a 500, never a response sent
+/// without its session headers.
+fn write_patch(headers: &mut HeaderMap, patch: &HeaderPatch) -> Result<(), u16> {
+    for name in patch.replaced() {
+        headers.remove(name);
+    }
+    for (name, value) in patch.headers() {
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            tracing::error!(header = name, "session header value refused");
+            500u16
+        })?;
+        headers.append(HeaderName::from_static(name), value);
+    }
+    Ok(())
 }

@@ -6,12 +6,13 @@ use std::task::{Context, Poll};
 
 use http::header::{CACHE_CONTROL, COOKIE, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
-use session_core::{ResponseInfo, SessionManager};
+use session_core::{HeaderPatch, ResponseInfo, SessionManager};
 use tower_layer::Layer;
 use tower_service::Service;
 
 /// Adds sessions to every request of the wrapped service.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
+#[must_use]
 pub struct SessionLayer {
     manager: SessionManager,
 }
@@ -35,7 +36,7 @@ impl<S> Layer<S> for SessionLayer {
 }
 
 /// The service [`SessionLayer`] produces.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SessionService<S> {
     inner: S,
     manager: SessionManager,
@@ -69,26 +70,40 @@ where
             let mut response = inner.call(request).await?;
             let info = ResponseInfo {
                 status: response.status().as_u16(),
-                has_cache_control: response.headers().contains_key(CACHE_CONTROL),
+                cache_control: response
+                    .headers()
+                    .get(CACHE_CONTROL)
+                    .map(|v| v.to_str().unwrap_or_default().to_owned()),
             };
-            let result = manager.finish_or_status(&session, info).await;
-            let patched = result.and_then(|patch| {
-                let headers = response.headers_mut();
-                for (name, value) in patch.headers() {
-                    let value = HeaderValue::from_str(value).map_err(|_| {
-                        tracing::error!(header = name, "session header value refused");
-                        500u16
-                    })?;
-                    headers.append(HeaderName::from_static(name), value);
+            let patch = match manager.finish_or_status(&session, info).await {
+                Ok(patch) => patch,
+                Err((code, patch)) => {
+                    response = empty(code);
+                    patch
                 }
-                Ok(())
-            });
-            Ok(match patched {
-                Ok(()) => response,
-                Err(code) => empty(code),
-            })
+            };
+            if let Err(code) = write_patch(response.headers_mut(), &patch) {
+                response = empty(code);
+            }
+            Ok(response)
         })
     }
+}
+
+/// Writes the manager's headers; a value the `http` crate refuses is a 500, never a
+/// response sent without its session headers.
+fn write_patch(headers: &mut http::HeaderMap, patch: &HeaderPatch) -> Result<(), u16> {
+    for name in patch.replaced() {
+        headers.remove(name);
+    }
+    for (name, value) in patch.headers() {
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            tracing::error!(header = name, "session header value refused");
+            500u16
+        })?;
+        headers.append(HeaderName::from_static(name), value);
+    }
+    Ok(())
 }
 
 fn empty<B: Default>(code: u16) -> Response<B> {

@@ -11,7 +11,8 @@ use crate::Slot;
 ///
 /// Rocket drops request headers that are not UTF-8 before fairings run, so a `Cookie`
 /// header holding such bytes is not seen at all (other Cookie headers still are).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
+#[must_use]
 pub struct SessionFairing {
     manager: SessionManager,
 }
@@ -44,15 +45,23 @@ impl Fairing for SessionFairing {
         };
         let info = ResponseInfo {
             status: response.status().code,
-            has_cache_control: response.headers().contains("Cache-Control"),
+            cache_control: response
+                .headers()
+                .get_one("Cache-Control")
+                .map(str::to_owned),
         };
-        match self.manager.finish_or_status(session, info).await {
-            Ok(patch) => {
-                for (name, value) in patch.headers() {
-                    response.adjoin_raw_header(name, value.to_owned());
-                }
+        let patch = match self.manager.finish_or_status(session, info).await {
+            Ok(patch) => patch,
+            Err((status, patch)) => {
+                *response = Response::build().status(Status::new(status)).finalize();
+                patch
             }
-            Err(status) => *response = Response::build().status(Status::new(status)).finalize(),
+        };
+        for name in patch.replaced() {
+            response.remove_header(name);
+        }
+        for (name, value) in patch.headers() {
+            response.adjoin_raw_header(name, value.to_owned());
         }
     }
 }

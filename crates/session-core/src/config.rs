@@ -44,7 +44,12 @@ pub struct SessionConfig {
     pub(crate) max_data_bytes: usize,
     pub(crate) max_cookie_header_bytes: usize,
     pub(crate) conflict_policy: ConflictPolicy,
+    pub(crate) flush_on_principal_change: bool,
+    pub(crate) no_store_when_signed_in: bool,
 }
+
+/// The default `touch_after`, unless the idle timeout calls for less.
+const DEFAULT_TOUCH_AFTER: Duration = Duration::from_secs(60);
 
 impl SessionConfig {
     /// A builder with secure defaults; `keys[0]` signs new cookies, all keys verify.
@@ -56,12 +61,14 @@ impl SessionConfig {
     /// | Secure, HttpOnly, SameSite | on, on, `Lax` |
     /// | mode | signed (HMAC-SHA256) |
     /// | idle / absolute timeout | 24 h / 7 days |
-    /// | touch_after | 60 s |
+    /// | touch_after | 60 s, at most a quarter of the idle timeout |
     /// | persistent cookie | no (browser-session cookie) |
     /// | save_uninitialized / save on 5xx | no / no |
     /// | max data | 64 KiB serialized |
     /// | max Cookie header scanned | 8 KiB |
     /// | conflict policy | merge (per-key last writer wins) |
+    /// | flush data on a change of principal | yes |
+    /// | `Cache-Control: no-store` on signed-in responses | yes |
     pub fn builder(keys: impl IntoIterator<Item = Key>) -> SessionConfigBuilder {
         SessionConfigBuilder {
             keys: keys.into_iter().collect(),
@@ -75,13 +82,15 @@ impl SessionConfig {
             mode: CookieMode::Signed,
             idle_timeout: Some(Duration::from_secs(24 * 3600)),
             absolute_timeout: Some(Duration::from_secs(7 * 24 * 3600)),
-            touch_after: Duration::from_secs(60),
+            touch_after: None,
             persistent: false,
             save_uninitialized: false,
             save_on_server_error: false,
             max_data_bytes: 64 * 1024,
             max_cookie_header_bytes: 8 * 1024,
             conflict_policy: ConflictPolicy::Merge,
+            flush_on_principal_change: true,
+            no_store_when_signed_in: true,
         }
     }
 
@@ -93,6 +102,11 @@ impl SessionConfig {
     /// The codec for this configuration's cookie name, mode and keys.
     pub fn codec(&self) -> &CookieCodec {
         &self.codec
+    }
+
+    /// How often, at most, an unmodified session's deadline is pushed back.
+    pub fn touch_after(&self) -> Duration {
+        self.touch_after
     }
 
     /// The idle timeout, if any.
@@ -121,13 +135,15 @@ pub struct SessionConfigBuilder {
     mode: CookieMode,
     idle_timeout: Option<Duration>,
     absolute_timeout: Option<Duration>,
-    touch_after: Duration,
+    touch_after: Option<Duration>,
     persistent: bool,
     save_uninitialized: bool,
     save_on_server_error: bool,
     max_data_bytes: usize,
     max_cookie_header_bytes: usize,
     conflict_policy: ConflictPolicy,
+    flush_on_principal_change: bool,
+    no_store_when_signed_in: bool,
 }
 
 impl SessionConfigBuilder {
@@ -183,9 +199,11 @@ impl SessionConfigBuilder {
         self
     }
     /// An unmodified session's deadline is pushed back at most this often (each push is a
-    /// store write).
+    /// store write). At most half the idle timeout, or [`build`](Self::build) refuses it:
+    /// a longer one lets a session that is in use expire. Unset, it is 60 s or a quarter
+    /// of the idle timeout, whichever is shorter.
     pub fn touch_after(mut self, d: Duration) -> Self {
-        self.touch_after = d;
+        self.touch_after = Some(d);
         self
     }
     /// Whether new sessions get a persistent cookie (`Max-Age`) or a browser-session one;
@@ -219,6 +237,19 @@ impl SessionConfigBuilder {
         self.conflict_policy = policy;
         self
     }
+    /// Whether a change from one signed-in principal to another (or to nobody) drops the
+    /// session's data, so user A's leftovers never become user B's. On by default; an
+    /// anonymous visitor's data survives a login either way.
+    pub fn flush_on_principal_change(mut self, on: bool) -> Self {
+        self.flush_on_principal_change = on;
+        self
+    }
+    /// Whether responses of signed-in sessions get `Cache-Control: no-store` (so the back
+    /// button cannot show an account page after logout). On by default.
+    pub fn no_store_when_signed_in(mut self, on: bool) -> Self {
+        self.no_store_when_signed_in = on;
+        self
+    }
 
     /// Checks every setting.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
@@ -237,12 +268,15 @@ impl SessionConfigBuilder {
         if self.same_site == SameSite::None && !self.secure {
             return Err(ConfigError::SameSiteNoneNeedsSecure);
         }
-        if name.starts_with("__Secure-") && !self.secure {
+        // Browsers match the prefixes case-insensitively.
+        let has_prefix = |prefix: &str| {
+            name.get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+        };
+        if has_prefix("__Secure-") && !self.secure {
             return Err(ConfigError::PrefixRequirements("__Secure-"));
         }
-        if name.starts_with("__Host-")
-            && (!self.secure || self.path != "/" || self.domain.is_some())
-        {
+        if has_prefix("__Host-") && (!self.secure || self.path != "/" || self.domain.is_some()) {
             return Err(ConfigError::PrefixRequirements("__Host-"));
         }
         match (self.idle_timeout, self.absolute_timeout) {
@@ -253,6 +287,17 @@ impl SessionConfigBuilder {
             }
             _ => {}
         }
+        let touch_after = match (self.touch_after, self.idle_timeout) {
+            (Some(touch_after), Some(idle_timeout)) if touch_after > idle_timeout / 2 => {
+                return Err(ConfigError::TouchAfterTooLong {
+                    touch_after,
+                    idle_timeout,
+                });
+            }
+            (Some(touch_after), _) => touch_after,
+            (None, Some(idle)) => DEFAULT_TOUCH_AFTER.min(idle / 4),
+            (None, None) => DEFAULT_TOUCH_AFTER,
+        };
         let codec = CookieCodec::new(&name, self.mode, self.keys)?;
         Ok(SessionConfig {
             cookie: CookieAttributes {
@@ -267,13 +312,15 @@ impl SessionConfigBuilder {
             codec,
             idle_timeout: self.idle_timeout,
             absolute_timeout: self.absolute_timeout,
-            touch_after: self.touch_after,
+            touch_after,
             persistent: self.persistent,
             save_uninitialized: self.save_uninitialized,
             save_on_server_error: self.save_on_server_error,
             max_data_bytes: self.max_data_bytes,
             max_cookie_header_bytes: self.max_cookie_header_bytes,
             conflict_policy: self.conflict_policy,
+            flush_on_principal_change: self.flush_on_principal_change,
+            no_store_when_signed_in: self.no_store_when_signed_in,
         })
     }
 }
@@ -318,42 +365,110 @@ mod tests {
     }
 
     #[test]
-    fn injection_and_unsafe_settings_are_refused() {
-        let cases: Vec<(SessionConfigBuilder, &str)> = vec![
-            (builder().cookie_name("a;b"), "name with ;"),
-            (builder().cookie_name("a b"), "name with space"),
-            (builder().cookie_name(""), "empty name"),
-            (builder().cookie_path("/x; Domain=evil"), "path injection"),
-            (builder().cookie_path("/x\r\nSet-Cookie: a=b"), "path CRLF"),
+    fn injection_and_unsafe_settings_are_refused_with_their_reason() {
+        use ConfigError as E;
+        let attribute = |attribute: &'static str, value: &str| E::InvalidCookieAttribute {
+            attribute,
+            value: value.to_owned(),
+        };
+        let cases: Vec<(SessionConfigBuilder, ConfigError)> = vec![
+            (
+                builder().cookie_name("a;b"),
+                E::InvalidCookieName("a;b".into()),
+            ),
+            (
+                builder().cookie_name("a b"),
+                E::InvalidCookieName("a b".into()),
+            ),
+            (
+                builder().cookie_name(""),
+                E::InvalidCookieName(String::new()),
+            ),
+            (
+                builder().cookie_path("/x; Domain=evil"),
+                attribute("Path", "/x; Domain=evil"),
+            ),
+            (
+                builder().cookie_path("/x\r\nSet-Cookie: a=b"),
+                attribute("Path", "/x\r\nSet-Cookie: a=b"),
+            ),
             (
                 builder().cookie_name("s").cookie_domain("a.com;x"),
-                "domain injection",
+                attribute("Domain", "a.com;x"),
             ),
             (
                 builder().secure(false).same_site(SameSite::None),
-                "None without Secure",
+                E::SameSiteNoneNeedsSecure,
             ),
             (
                 builder().secure(false).cookie_name("__Host-x"),
-                "__Host- without Secure",
+                E::PrefixRequirements("__Host-"),
             ),
             (
-                builder().cookie_name("__Host-x").cookie_domain("a.com"),
-                "__Host- with Domain",
+                builder().secure(false).cookie_name("__host-x"),
+                E::PrefixRequirements("__Host-"),
+            ),
+            (
+                builder().cookie_name("__HOST-x").cookie_domain("a.com"),
+                E::PrefixRequirements("__Host-"),
+            ),
+            (
+                builder().cookie_name("__Host-x").cookie_path("/app"),
+                E::PrefixRequirements("__Host-"),
             ),
             (
                 builder().secure(false).cookie_name("__Secure-x"),
-                "__Secure- without Secure",
+                E::PrefixRequirements("__Secure-"),
+            ),
+            (
+                builder().secure(false).cookie_name("__SECURE-x"),
+                E::PrefixRequirements("__Secure-"),
             ),
             (
                 builder().idle_timeout(None).absolute_timeout(None),
-                "no timeout",
+                E::NoTimeout,
             ),
-            (builder().idle_timeout(Some(Duration::ZERO)), "zero idle"),
-            (SessionConfig::builder([]), "no keys"),
+            (
+                builder().idle_timeout(Some(Duration::ZERO)),
+                E::ZeroDuration("idle timeout"),
+            ),
+            (
+                builder().absolute_timeout(Some(Duration::ZERO)),
+                E::ZeroDuration("absolute timeout"),
+            ),
+            (
+                builder()
+                    .idle_timeout(Some(Duration::from_secs(2)))
+                    .touch_after(Duration::from_secs(60)),
+                E::TouchAfterTooLong {
+                    touch_after: Duration::from_secs(60),
+                    idle_timeout: Duration::from_secs(2),
+                },
+            ),
+            (SessionConfig::builder([]), E::NoKeys),
         ];
-        for (b, what) in cases {
-            assert!(b.build().is_err(), "{what} was accepted");
+        for (b, expected) in cases {
+            assert_eq!(b.build().err(), Some(expected));
         }
+    }
+
+    #[test]
+    fn touch_after_defaults_to_a_quarter_of_a_short_idle_timeout() {
+        let short = builder().idle_timeout(Some(Duration::from_secs(2)));
+        assert_eq!(
+            short.build().expect("short idle").touch_after(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            builder().build().expect("defaults").touch_after(),
+            Duration::from_secs(60)
+        );
+        let half = builder()
+            .idle_timeout(Some(Duration::from_secs(2)))
+            .touch_after(Duration::from_secs(1));
+        assert_eq!(
+            half.build().expect("half").touch_after(),
+            Duration::from_secs(1)
+        );
     }
 }

@@ -20,6 +20,13 @@ pub enum ConfigError {
     /// A key is not base64.
     #[error("cookie key is not valid base64")]
     KeyNotBase64,
+    /// A key's bytes are obviously not random (see `Key::from_bytes` for the rule); the
+    /// text says which check refused it.
+    #[error(
+        "cookie key is obviously not random ({0}): generate one with a CSPRNG, \
+         e.g. `openssl rand -base64 32`"
+    )]
+    KeyLowEntropy(&'static str),
     /// The cookie name is not an RFC 6265 token.
     #[error("invalid cookie name {0:?}: use letters, digits and !#$%&'*+-.^_`|~")]
     InvalidCookieName(String),
@@ -45,6 +52,18 @@ pub enum ConfigError {
     /// A timeout of zero.
     #[error("{0} must be greater than zero")]
     ZeroDuration(&'static str),
+    /// `touch_after` so long against the idle timeout that an active session could expire
+    /// between two touches.
+    #[error(
+        "touch_after ({touch_after:?}) must be at most half the idle timeout ({idle_timeout:?}), \
+         or an active session expires before its deadline is pushed back"
+    )]
+    TouchAfterTooLong {
+        /// The configured `touch_after`.
+        touch_after: std::time::Duration,
+        /// The configured idle timeout.
+        idle_timeout: std::time::Duration,
+    },
 }
 
 /// An error while a handler uses the session, or while the manager saves it.
@@ -78,17 +97,35 @@ pub enum SessionError {
     /// The operation needs a signed-in user (see `Session::set_user`).
     #[error("the session has no user")]
     NoUser,
+    /// A value nests arrays/objects deeper than the backends can read back; nothing was
+    /// changed.
+    #[error("session value for key {key:?} nests {depth} levels deep, over the limit of {limit}")]
+    TooDeep {
+        /// The data key.
+        key: String,
+        /// Its nesting depth.
+        depth: usize,
+        /// The limit ([`crate::MAX_VALUE_DEPTH`]).
+        limit: usize,
+    },
+    /// `Session::require_recent_auth`: nobody is signed in, or the sign-in is too old for
+    /// this action.
+    #[error("a recent sign-in is required")]
+    ReauthRequired,
 }
 
 impl SessionError {
     /// The HTTP status an adapter answers with, the same for every framework: 503 when the
     /// store failed, 409 for a strict-mode conflict, 413 for an oversized session
-    /// (the request asked to store too much), 500 otherwise.
+    /// (the request asked to store too much), 422 for a value nested too deeply, 401 when a
+    /// recent sign-in is required, 500 otherwise.
     pub fn status_code(&self) -> u16 {
         match self {
             Self::Store(StoreError::Encode(_)) => 500,
             Self::Store(_) => 503,
             Self::TooLarge { .. } => 413,
+            Self::TooDeep { .. } => 422,
+            Self::ReauthRequired => 401,
             Self::Conflict => 409,
             Self::Value { .. } | Self::NoUser => 500,
         }

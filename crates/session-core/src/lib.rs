@@ -23,12 +23,12 @@ pub use codec::{CookieCodec, CookieError, CookieMode, Key, MIN_KEY_BYTES, Verifi
 pub use config::{ConflictPolicy, SameSite, SessionConfig, SessionConfigBuilder};
 pub use error::{ConfigError, SessionError};
 pub use id::{SessionId, StoreKey};
-pub use manager::SessionManager;
+pub use manager::{SaveFailure, SessionManager};
 #[cfg(feature = "memory-store")]
 pub use memory::{MemoryLimits, MemoryStore};
 pub use record::{Changeset, Data, Record, SessionSummary};
 pub use response::{HeaderPatch, ResponseInfo};
-pub use session::Session;
+pub use session::{MAX_VALUE_DEPTH, Session};
 pub use store::{
     ApplyOutcome, CreateOutcome, REVOCATION_HORIZON, RotateOutcome, SessionStore, StoreError,
 };

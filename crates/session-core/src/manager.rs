@@ -10,8 +10,8 @@ use crate::cookie_header::candidates;
 use crate::response::{HeaderPatch, Lifetime, ResponseInfo, set_cookie};
 use crate::session::{Current, State};
 use crate::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, Session, SessionError, SessionId, SessionStore,
-    StoreError, Timestamp,
+    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, Session, SessionError,
+    SessionId, SessionStore, StoreError, Timestamp,
 };
 
 /// State shared by the manager and every session it hands out.
@@ -54,10 +54,84 @@ enum CookieAction {
     Expire,
 }
 
+/// The end of a save: the cookie to send, whether the session left is signed in, and the
+/// error that must replace the handler's response, if any. A failed save can still carry
+/// a cookie: a logout whose delete failed expires the cookie all the same.
+struct Saved {
+    action: CookieAction,
+    signed_in: bool,
+    error: Option<SessionError>,
+}
+
+impl Saved {
+    fn ok(action: CookieAction, signed_in: bool) -> Self {
+        Self {
+            action,
+            signed_in,
+            error: None,
+        }
+    }
+
+    fn failed(error: SessionError) -> Self {
+        Self {
+            action: CookieAction::Expire,
+            signed_in: false,
+            error: Some(error),
+        }
+    }
+}
+
+/// What a save of a stored session must do, read before the stored session is taken out
+/// of the request's state.
+struct Why {
+    /// The id moves (regenerate, or a change of principal).
+    rotates: bool,
+    /// A user is signed in once the save is done.
+    signed_in: bool,
+}
+
+/// A save that failed: answer `status` instead of the handler's response, with `headers`
+/// (an expiring cookie when the failure was a logout or rotation).
+#[derive(Debug)]
+#[must_use]
+pub struct SaveFailure {
+    /// What went wrong.
+    pub error: SessionError,
+    /// The headers the error response still needs.
+    pub headers: HeaderPatch,
+}
+
+impl std::fmt::Display for SaveFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "saving the session failed: {}", self.error)
+    }
+}
+
+impl std::error::Error for SaveFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl SaveFailure {
+    /// The status to answer with ([`SessionError::status_code`]).
+    pub fn status_code(&self) -> u16 {
+        self.error.status_code()
+    }
+}
+
 /// Drives sessions for one store and configuration. Cheap to clone.
 #[derive(Clone)]
 pub struct SessionManager {
     shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SessionManager {
@@ -102,25 +176,27 @@ impl SessionManager {
     }
 
     /// Ends a request: saves what the handler changed (at most one write in the common
-    /// case) and returns the headers to append. On error the adapter must not send the
-    /// handler's response as if it had succeeded: answer [`SessionError::status_code`].
+    /// case) and returns the headers to change. On error the adapter must not send the
+    /// handler's response as if it had succeeded: it answers
+    /// [`SaveFailure::status_code`] with [`SaveFailure::headers`].
+    ///
+    /// When the handler answered 5xx (and `save_on_server_error` is off), its data changes
+    /// are dropped, but a `destroy` still deletes and a rotation still ends the old id.
     pub async fn finish(
         &self,
         session: &Session,
         response: ResponseInfo,
-    ) -> Result<HeaderPatch, SessionError> {
+    ) -> Result<HeaderPatch, SaveFailure> {
         let state = session.take_state().await;
         if !state.accessed {
             return Ok(HeaderPatch::none());
         }
-        if response.status >= 500 && !self.shared.config.save_on_server_error {
-            return Ok(HeaderPatch::none());
-        }
-        let action = self.save(state).await?;
+        let server_error = response.status >= 500 && !self.shared.config.save_on_server_error;
+        let saved = self.save(state, session.began_at(), server_error).await;
         let config = &self.shared.config;
-        let value = match action {
-            CookieAction::Keep => return Ok(HeaderPatch::none()),
-            CookieAction::Expire => set_cookie(config, String::new(), Lifetime::Expired),
+        let set_cookie = match saved.action {
+            CookieAction::Keep => None,
+            CookieAction::Expire => Some(set_cookie(config, String::new(), Lifetime::Expired)),
             CookieAction::Issue {
                 id,
                 expires_at,
@@ -131,44 +207,72 @@ impl SessionManager {
                 } else {
                     Lifetime::BrowserSession
                 };
-                set_cookie(config, config.codec.encode(&id), lifetime)
+                Some(set_cookie(config, config.codec.encode(&id), lifetime))
             }
         };
-        Ok(HeaderPatch::with_cookie(value, response))
+        let no_store = saved.signed_in && config.no_store_when_signed_in;
+        let headers = HeaderPatch::new(set_cookie, no_store, &response);
+        match saved.error {
+            None => Ok(headers),
+            Some(error) => Err(SaveFailure { error, headers }),
+        }
     }
 
     /// [`finish`](Self::finish) as adapters use it: on error the failure is logged (the
-    /// client never sees its text) and the status to answer with instead is returned.
+    /// client never sees its text) and the status to answer with comes with the headers.
     pub async fn finish_or_status(
         &self,
         session: &Session,
         response: ResponseInfo,
-    ) -> Result<HeaderPatch, u16> {
-        self.finish(session, response).await.map_err(|e| {
-            tracing::error!(error = %e, "saving the session failed");
-            e.status_code()
+    ) -> Result<HeaderPatch, (u16, HeaderPatch)> {
+        self.finish(session, response).await.map_err(|failure| {
+            tracing::error!(error = %failure.error, "saving the session failed");
+            (failure.status_code(), failure.headers)
         })
     }
 
-    async fn save(&self, mut state: State) -> Result<CookieAction, SessionError> {
+    async fn save(&self, mut state: State, began_at: Timestamp, server_error: bool) -> Saved {
         let store = &self.shared.store;
         let mut action = CookieAction::Keep;
         if let Some(key) = state.destroyed.take() {
-            store.delete(&key).await?;
+            if let Err(e) = store.delete(&key).await {
+                return Saved::failed(e.into());
+            }
             action = CookieAction::Expire;
         }
         let now = Timestamp::now();
+        // Both read the stored session, so before it is taken out of the state.
+        let signed_in = state.user().is_some();
+        let rotates = state.rotates();
         match state.current.take() {
-            Some(current) => self.save_existing(current, state, now).await,
+            Some(current) if server_error => {
+                if !rotates {
+                    return Saved::ok(action, current.user.is_some());
+                }
+                // The handler failed: none of its changes are saved, but the old id ends.
+                let stored_user = current.user.is_some();
+                let deadline = self.shared.deadline(current.created_at, now);
+                let mut changes = Changeset::new(deadline);
+                changes.began_at = began_at;
+                let persistent = current.persistent;
+                self.rotate(&current, &changes, None, persistent, stored_user)
+                    .await
+            }
+            Some(current) => {
+                let why = Why { rotates, signed_in };
+                self.save_existing(current, state, why, began_at, now).await
+            }
+            None if server_error => Saved::ok(action, false),
             None if !state.pending.is_empty()
                 || (self.shared.config.save_uninitialized
                     && state.loaded
                     && state.data.is_empty()) =>
             {
+                let user = state.pending.user.flatten();
                 let record = Record {
                     expires_at: self.shared.deadline(now, now),
-                    user: state.pending.user.flatten(),
-                    authenticated_at: None,
+                    authenticated_at: user.as_ref().map(|_| began_at),
+                    user,
                     persistent: state
                         .pending
                         .persistent
@@ -177,9 +281,12 @@ impl SessionManager {
                     created_at: now,
                     version: 1,
                 };
-                self.create_with_fresh_id(&record).await
+                match self.create_with_fresh_id(&record).await {
+                    Ok(action) => Saved::ok(action, signed_in),
+                    Err(e) => Saved::failed(e),
+                }
             }
-            None => Ok(action),
+            None => Saved::ok(action, false),
         }
     }
 
@@ -187,44 +294,35 @@ impl SessionManager {
         &self,
         current: Current,
         state: State,
+        Why { rotates, signed_in }: Why,
+        began_at: Timestamp,
         now: Timestamp,
-    ) -> Result<CookieAction, SessionError> {
+    ) -> Saved {
         let store = &self.shared.store;
         let key = current.id.store_key();
         let deadline = self.shared.deadline(current.created_at, now);
         let persistent = state.pending.persistent.unwrap_or(current.persistent);
-        let reissue = |id: SessionId, expires_at| CookieAction::Issue {
-            id,
-            expires_at,
-            persistent,
+        let expected = match self.shared.config.conflict_policy {
+            ConflictPolicy::Merge => None,
+            ConflictPolicy::Strict => Some(current.version),
         };
         // Switching "remember me" off must replace the persistent cookie with a session one.
         let flipped = persistent != current.persistent;
         let keep_or_reissue = |id: SessionId, expires_at| {
             if persistent || current.by_older_key || flipped {
-                reissue(id, expires_at)
+                CookieAction::Issue {
+                    id,
+                    expires_at,
+                    persistent,
+                }
             } else {
                 CookieAction::Keep
             }
         };
 
-        if state.regenerate {
-            let record = Record {
-                data: state.data,
-                created_at: current.created_at,
-                expires_at: deadline,
-                user: state.pending.user.unwrap_or(current.user),
-                authenticated_at: None,
-                persistent,
-                version: current.version + 1,
-            };
-            let action = self.create_with_fresh_id(&record).await?;
-            store.delete(&key).await?;
-            return Ok(action);
-        }
-
-        if !state.pending.is_empty() {
+        if rotates || !state.pending.is_empty() {
             let (pending, mut data) = (state.pending, state.data);
+            let authenticated_at = matches!(pending.user, Some(Some(_))).then_some(began_at);
             // Move, not copy, the written values out of the working data.
             let set = pending
                 .set
@@ -237,33 +335,93 @@ impl SessionManager {
                 expires_at: deadline,
                 user: pending.user,
                 persistent: pending.persistent,
-                authenticated_at: None,
-                began_at: now,
+                authenticated_at,
+                began_at,
             };
-            let expected = match self.shared.config.conflict_policy {
-                ConflictPolicy::Merge => None,
-                ConflictPolicy::Strict => Some(current.version),
-            };
-            return match store.apply(&key, &changes, expected).await? {
-                ApplyOutcome::Applied(_) => Ok(keep_or_reissue(current.id, deadline)),
+            if rotates {
+                return self
+                    .rotate(&current, &changes, expected, persistent, signed_in)
+                    .await;
+            }
+            return match store.apply(&key, &changes, expected).await {
+                Ok(ApplyOutcome::Applied(_)) => {
+                    Saved::ok(keep_or_reissue(current.id, deadline), signed_in)
+                }
                 // Deleted meanwhile (e.g. a concurrent logout): never resurrect it.
-                ApplyOutcome::Missing => Ok(CookieAction::Expire),
-                ApplyOutcome::Conflict => Err(SessionError::Conflict),
+                Ok(ApplyOutcome::Missing) => Saved::ok(CookieAction::Expire, false),
+                Ok(ApplyOutcome::Conflict) => Saved {
+                    action: CookieAction::Keep,
+                    signed_in,
+                    error: Some(SessionError::Conflict),
+                },
+                Err(e) => Saved {
+                    action: CookieAction::Keep,
+                    signed_in,
+                    error: Some(e.into()),
+                },
             };
         }
 
         if self.touch_due(&current, deadline, now) {
-            return Ok(if store.touch(&key, deadline).await? {
-                keep_or_reissue(current.id, deadline)
-            } else {
-                CookieAction::Expire
-            });
+            return match store.touch(&key, deadline).await {
+                Ok(true) => Saved::ok(keep_or_reissue(current.id, deadline), signed_in),
+                Ok(false) => Saved::ok(CookieAction::Expire, false),
+                Err(e) => Saved {
+                    action: CookieAction::Keep,
+                    signed_in,
+                    error: Some(e.into()),
+                },
+            };
         }
-        Ok(if current.by_older_key {
-            reissue(current.id, current.expires_at)
+        let action = if current.by_older_key {
+            CookieAction::Issue {
+                id: current.id,
+                expires_at: current.expires_at,
+                persistent: current.persistent,
+            }
         } else {
             CookieAction::Keep
-        })
+        };
+        Saved::ok(action, signed_in)
+    }
+
+    /// Moves `current` to a fresh id with `changes` applied. If the old record is gone (a
+    /// logout or revocation won), nothing is created and the cookie expires; if the store
+    /// fails, the cookie expires too, since the old id may already be dead.
+    async fn rotate(
+        &self,
+        current: &Current,
+        changes: &Changeset,
+        expected: Option<u64>,
+        persistent: bool,
+        signed_in: bool,
+    ) -> Saved {
+        let from = current.id.store_key();
+        // 256-bit ids do not collide in practice; the loop makes "never overwrite" hold
+        // even against a broken random source.
+        for _ in 0..3 {
+            let id = SessionId::generate();
+            match self
+                .shared
+                .store
+                .rotate(&from, &id.store_key(), changes, expected)
+                .await
+            {
+                Ok(RotateOutcome::Rotated(_)) => {
+                    let action = CookieAction::Issue {
+                        id,
+                        expires_at: changes.expires_at,
+                        persistent,
+                    };
+                    return Saved::ok(action, signed_in);
+                }
+                Ok(RotateOutcome::KeyTaken) => continue,
+                Ok(RotateOutcome::Missing) => return Saved::ok(CookieAction::Expire, false),
+                Ok(RotateOutcome::Conflict) => return Saved::failed(SessionError::Conflict),
+                Err(e) => return Saved::failed(e.into()),
+            }
+        }
+        Saved::failed(StoreError::backend("no free session id after 3 attempts").into())
     }
 
     /// Whether an unmodified session's deadline should be pushed back now: only when
@@ -277,17 +435,20 @@ impl SessionManager {
     }
 
     async fn create_with_fresh_id(&self, record: &Record) -> Result<CookieAction, SessionError> {
-        // 256-bit ids do not collide in practice; the loop makes "never overwrite" hold
-        // even against a broken random source.
         for _ in 0..3 {
             let id = SessionId::generate();
-            if self.shared.store.create(&id.store_key(), record).await? == CreateOutcome::Created {
-                let (expires_at, persistent) = (record.expires_at, record.persistent);
-                return Ok(CookieAction::Issue {
-                    id,
-                    expires_at,
-                    persistent,
-                });
+            match self.shared.store.create(&id.store_key(), record).await? {
+                CreateOutcome::Created => {
+                    let (expires_at, persistent) = (record.expires_at, record.persistent);
+                    return Ok(CookieAction::Issue {
+                        id,
+                        expires_at,
+                        persistent,
+                    });
+                }
+                CreateOutcome::AlreadyExists => continue,
+                // A login begun before its user's sessions were revoked.
+                CreateOutcome::Revoked => return Ok(CookieAction::Expire),
             }
         }
         Err(StoreError::backend("no free session id after 3 attempts").into())

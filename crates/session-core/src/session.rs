@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,6 +26,9 @@ pub struct Session {
 
 struct Inner {
     shared: Arc<Shared>,
+    /// When the request began: the instant a login in it is dated from, and what a
+    /// revocation is compared with.
+    began_at: Timestamp,
     /// The request's cookie values under the session cookie's name, verified on first use.
     candidates: Vec<String>,
     /// The first candidate that verified, once one was asked for.
@@ -57,6 +61,7 @@ pub(crate) struct Current {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub user: Option<String>,
+    pub authenticated_at: Option<Timestamp>,
     pub persistent: bool,
     pub version: u64,
     pub by_older_key: bool,
@@ -99,11 +104,50 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn user(&self) -> Option<&str> {
+    pub(crate) fn user(&self) -> Option<&str> {
         match &self.pending.user {
             Some(user) => user.as_deref(),
-            None => self.current.as_ref().and_then(|c| c.user.as_deref()),
+            None => self.stored_user(),
         }
+    }
+
+    fn stored_user(&self) -> Option<&str> {
+        self.current.as_ref().and_then(|c| c.user.as_deref())
+    }
+
+    /// Whether the save must move the session to a new id: asked for, or the principal
+    /// changes (login, logout, switch), so no id outlives a change of who it speaks for.
+    pub(crate) fn rotates(&self) -> bool {
+        self.regenerate
+            || self
+                .pending
+                .user
+                .as_ref()
+                .is_some_and(|user| user.as_deref() != self.stored_user())
+    }
+
+    /// Drops every data key, as [`Session::clear`] does.
+    fn clear_data(&mut self) {
+        if self.data.is_empty() && !self.pending.cleared {
+            return;
+        }
+        self.data.clear();
+        self.sizes = Some((BTreeMap::new(), 0));
+        self.pending.set.clear();
+        self.pending.removed.clear();
+        self.pending.cleared = true;
+    }
+
+    /// A change of principal: the data of a previous principal never reaches the next
+    /// one (Django's rule), an anonymous visitor's data (a cart) survives a login.
+    fn change_principal(&mut self, user: Option<String>, flush: bool) {
+        if self.user() == user.as_deref() {
+            return;
+        }
+        if flush && self.user().is_some() {
+            self.clear_data();
+        }
+        self.pending.user = Some(user);
     }
 }
 
@@ -112,6 +156,7 @@ impl Session {
         Self {
             inner: Arc::new(Inner {
                 shared,
+                began_at: Timestamp::now(),
                 candidates,
                 cookie: OnceLock::new(),
                 state: Mutex::default(),
@@ -121,6 +166,11 @@ impl Session {
 
     pub(crate) async fn take_state(&self) -> State {
         std::mem::take(&mut *self.inner.state.lock().await)
+    }
+
+    /// When this request began.
+    pub(crate) fn began_at(&self) -> Timestamp {
+        self.inner.began_at
     }
 
     /// The state, loaded from the store on first use.
@@ -139,6 +189,7 @@ impl Session {
                         created_at: record.created_at,
                         expires_at: record.expires_at,
                         user: record.user,
+                        authenticated_at: record.authenticated_at,
                         persistent: record.persistent,
                         version: record.version,
                         by_older_key: cookie.by_older_key,
@@ -182,6 +233,14 @@ impl Session {
             key: key.to_owned(),
             source,
         })?;
+        let depth = depth_of(&value);
+        if depth > MAX_VALUE_DEPTH {
+            return Err(SessionError::TooDeep {
+                key: key.to_owned(),
+                depth,
+                limit: MAX_VALUE_DEPTH,
+            });
+        }
         let size = key.len() + encoded_len(&value);
         let limit = self.inner.shared.config.max_data_bytes;
         let mut state = self.loaded().await?;
@@ -216,15 +275,7 @@ impl Session {
 
     /// Removes every key (the user and the session itself stay).
     pub async fn clear(&self) -> Result<(), SessionError> {
-        let mut state = self.loaded().await?;
-        if state.data.is_empty() && !state.pending.cleared {
-            return Ok(());
-        }
-        state.data.clear();
-        state.sizes = Some((BTreeMap::new(), 0));
-        state.pending.set.clear();
-        state.pending.removed.clear();
-        state.pending.cleared = true;
+        self.loaded().await?.clear_data();
         Ok(())
     }
 
@@ -238,20 +289,56 @@ impl Session {
         Ok(self.loaded().await?.user().map(str::to_owned))
     }
 
-    /// Attaches the session to `user` (the per-user index). Call [`regenerate`]
-    /// (Self::regenerate) too when this is a login.
+    /// Signs the session in as `user` (and files it in that user's index). A change of
+    /// principal always moves the session to a new id in the same save, so a login needs
+    /// no [`regenerate`](Self::regenerate) to be safe from fixation. Coming from another
+    /// signed-in principal, the data starts empty (unless
+    /// [`flush_on_principal_change`](crate::SessionConfigBuilder::flush_on_principal_change)
+    /// is off); an anonymous visitor's data survives. The login is dated from the start of
+    /// this request ([`authenticated_at`](Self::authenticated_at)).
     pub async fn set_user(&self, user: impl Into<String>) -> Result<(), SessionError> {
-        self.loaded().await?.pending.user = Some(Some(user.into()));
+        let flush = self.inner.shared.config.flush_on_principal_change;
+        self.loaded()
+            .await?
+            .change_principal(Some(user.into()), flush);
         Ok(())
     }
 
-    /// Detaches the session from its user.
+    /// Signs the session out of its user, keeping the session itself: a new id, and the
+    /// data dropped (the next principal must not see it) unless
+    /// [`flush_on_principal_change`](crate::SessionConfigBuilder::flush_on_principal_change)
+    /// is off. Use [`destroy`](Self::destroy) to end the session altogether.
     pub async fn clear_user(&self) -> Result<(), SessionError> {
-        let mut state = self.loaded().await?;
-        if state.user().is_some() {
-            state.pending.user = Some(None);
-        }
+        let flush = self.inner.shared.config.flush_on_principal_change;
+        self.loaded().await?.change_principal(None, flush);
         Ok(())
+    }
+
+    /// When the current user signed in: the start of the request that called
+    /// [`set_user`](Self::set_user); `None` when nobody is signed in.
+    pub async fn authenticated_at(&self) -> Result<Option<Timestamp>, SessionError> {
+        let state = self.loaded().await?;
+        Ok(match &state.pending.user {
+            Some(Some(_)) => Some(self.inner.began_at),
+            Some(None) => None,
+            None => state.current.as_ref().and_then(|c| c.authenticated_at),
+        })
+    }
+
+    /// Guards a sensitive action (changing a password, paying): `Ok` only when a user is
+    /// signed in and signed in at most `max_age` ago. Otherwise
+    /// [`SessionError::ReauthRequired`], which adapters answer with 401: ask for the
+    /// credentials again, then call [`set_user`](Self::set_user).
+    pub async fn require_recent_auth(&self, max_age: Duration) -> Result<(), SessionError> {
+        let recent = self
+            .authenticated_at()
+            .await?
+            .is_some_and(|at| at.add(max_age) >= Timestamp::now());
+        if recent {
+            Ok(())
+        } else {
+            Err(SessionError::ReauthRequired)
+        }
     }
 
     /// "Remember me": a persistent cookie (`true`) or a browser-session cookie (`false`).
@@ -261,14 +348,19 @@ impl Session {
     }
 
     /// Moves the session to a new id at the end of the request, keeping its data, and
-    /// deletes the old record: call it at login and privilege changes (no fixation).
+    /// deletes the old record, atomically: if a concurrent logout or revocation removed the
+    /// old record first, nothing is created and the client's cookie is expired. Logins
+    /// ([`set_user`](Self::set_user)) rotate by themselves; call this at other privilege
+    /// changes. Even when the handler answers 5xx the old id ends (the session moves on
+    /// without this request's data changes).
     pub async fn regenerate(&self) -> Result<(), SessionError> {
         self.loaded().await?.regenerate = true;
         Ok(())
     }
 
-    /// Ends the session: its record is deleted and the cookie expired. Writes made after
-    /// this in the same request start a new session with a new id.
+    /// Ends the session: its record is deleted and the cookie expired, whatever status the
+    /// response has (if the delete fails, the client still gets the expiring cookie, with a
+    /// 503). Writes made after this in the same request start a new session with a new id.
     pub async fn destroy(&self) -> Result<(), SessionError> {
         let mut state = self.inner.state.lock().await;
         state.accessed = true;
@@ -316,6 +408,28 @@ impl Session {
             .delete_sessions_of(&user, current.as_ref())
             .await?)
     }
+}
+
+/// The deepest nesting of arrays and objects a session value may have. Deeper values are
+/// refused at [`Session::insert`]: JSON parsers of the backends stop at 128 levels (some
+/// sooner), so a deeper value would be written and then fail to load on every request.
+pub const MAX_VALUE_DEPTH: usize = 64;
+
+/// Nesting depth of `value`: 0 for a scalar, 1 for a flat array or object. Iterative, so
+/// a hostile value cannot overflow the stack here.
+fn depth_of(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    deepest
 }
 
 fn sizes_of(state: &mut State) -> (&mut BTreeMap<String, usize>, &mut usize) {

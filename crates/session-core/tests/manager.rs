@@ -1,88 +1,17 @@
 //! The manager's decisions (DESIGN §4), without HTTP: each request is `start` → handler →
 //! `finish`, against a call-counting wrapper of the real memory store.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{OK, cookie_value, harness};
 use serde_json::json;
-use session_core::test_suite::{Calls, ProbeStore};
+use session_core::test_suite::Calls;
 use session_core::{
-    ConflictPolicy, CookieCodec, CookieMode, HeaderPatch, Key, MemoryStore, Record, ResponseInfo,
-    Session, SessionConfig, SessionConfigBuilder, SessionError, SessionId, SessionManager,
-    SessionStore, Timestamp,
+    ConflictPolicy, CookieCodec, CookieMode, Key, MemoryStore, Record, ResponseInfo, SessionConfig,
+    SessionError, SessionId, SessionManager, SessionStore, Timestamp,
 };
-
-struct Harness {
-    store: ProbeStore<MemoryStore>,
-    manager: SessionManager,
-    key: Key,
-}
-
-fn harness(configure: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder) -> Harness {
-    let key = Key::generate();
-    let store = ProbeStore::new(MemoryStore::default());
-    let config = configure(SessionConfig::builder([key.clone()]).secure(false))
-        .build()
-        .expect("config");
-    Harness {
-        manager: SessionManager::new(store.clone(), config),
-        store,
-        key,
-    }
-}
-
-const OK: u16 = 200;
-
-impl Harness {
-    /// One request: the handler runs on the session, then the manager finishes it.
-    async fn request(
-        &self,
-        cookie: Option<&str>,
-        status: u16,
-        handler: impl AsyncFnOnce(Session),
-    ) -> Result<HeaderPatch, SessionError> {
-        let header = cookie.map(|c| format!("other=1; sid={c}"));
-        let session = self.manager.start(header.iter().map(|h| h.as_bytes()));
-        handler(session.clone()).await;
-        let info = ResponseInfo {
-            status,
-            has_cache_control: false,
-        };
-        self.manager.finish(&session, info).await
-    }
-
-    /// Two concurrent requests carrying the same cookie.
-    fn two_requests(&self, cookie: &str) -> (Session, Session) {
-        let header = format!("sid={cookie}");
-        (
-            self.manager.start([header.as_bytes()]),
-            self.manager.start([header.as_bytes()]),
-        )
-    }
-
-    /// Finishes a request that answered 200.
-    async fn finish_ok(&self, session: &Session) -> Result<HeaderPatch, SessionError> {
-        let info = ResponseInfo {
-            status: OK,
-            has_cache_control: false,
-        };
-        self.manager.finish(session, info).await
-    }
-
-    /// A stored session holding `n = 1`; returns its cookie value.
-    async fn logged_cookie(&self) -> String {
-        let patch = self
-            .request(None, OK, async |s| s.insert("n", 1).await.expect("insert"))
-            .await
-            .expect("finish");
-        cookie_value(&patch).expect("a new modified session sets a cookie")
-    }
-}
-
-fn cookie_value(patch: &HeaderPatch) -> Option<String> {
-    let header = patch.set_cookie()?;
-    let value = header.strip_prefix("sid=")?.split(';').next()?;
-    Some(value.to_owned())
-}
 
 fn no_calls() -> Calls {
     Calls::default()
@@ -364,11 +293,8 @@ async fn cookie_under_older_key_is_accepted_and_reissued_under_newest() {
     let before = SessionManager::new(store.clone(), config(vec![old_key.clone()]));
     let session = before.start([]);
     session.insert("n", 1).await.expect("insert");
-    let info = ResponseInfo {
-        status: OK,
-        has_cache_control: false,
-    };
-    let patch = before.finish(&session, info).await.expect("finish");
+    let info = ResponseInfo::status(OK);
+    let patch = before.finish(&session, info.clone()).await.expect("finish");
     let old_cookie = cookie_value(&patch).expect("cookie");
 
     let after = SessionManager::new(store, config(vec![new_key.clone(), old_key]));
@@ -474,29 +400,29 @@ async fn set_cookie_comes_with_vary_and_cache_control_unless_set() {
     let h = harness(|b| b);
     let session = h.manager.start([]);
     session.insert("n", 1).await.expect("insert");
-    let info = ResponseInfo {
-        status: OK,
-        has_cache_control: false,
-    };
+    let info = ResponseInfo::status(OK);
     let patch = h.manager.finish(&session, info).await.expect("finish");
     let headers: Vec<_> = patch.headers().collect();
     assert_eq!(headers.len(), 3);
     assert_eq!(headers[0].0, "set-cookie");
     assert_eq!(headers[1], ("vary", "Cookie"));
-    assert_eq!(headers[2], ("cache-control", "no-cache=\"Set-Cookie\""));
+    assert_eq!(
+        headers[2],
+        ("cache-control", "private, no-cache=\"Set-Cookie\"")
+    );
+    assert_eq!(patch.replaced().collect::<Vec<_>>(), ["cache-control"]);
 
     let session = h.manager.start([]);
     session.insert("n", 1).await.expect("insert");
     let info = ResponseInfo {
         status: OK,
-        has_cache_control: true,
+        cache_control: Some("max-age=60, must-revalidate".into()),
     };
     let patch = h.manager.finish(&session, info).await.expect("finish");
-    let names: Vec<_> = patch.headers().map(|(n, _)| n).collect();
     assert_eq!(
-        names,
-        ["set-cookie", "vary"],
-        "the handler's Cache-Control is kept"
+        patch.cache_control(),
+        Some("private, max-age=60, must-revalidate"),
+        "the handler's policy is kept, made private"
     );
 }
 
@@ -509,7 +435,7 @@ async fn strict_policy_turns_a_lost_update_into_a_conflict() {
     b.insert("n", 3).await.expect("insert b");
     h.finish_ok(&a).await.expect("first writer wins");
     let err = h.finish_ok(&b).await.expect_err("stale writer conflicts");
-    assert!(matches!(err, SessionError::Conflict));
+    assert!(matches!(err.error, SessionError::Conflict));
     assert_eq!(err.status_code(), 409);
 }
 
@@ -542,10 +468,7 @@ async fn a_write_racing_a_logout_does_not_resurrect_the_session() {
     })
     .await
     .expect("logout");
-    let info = ResponseInfo {
-        status: OK,
-        has_cache_control: false,
-    };
+    let info = ResponseInfo::status(OK);
     let patch = h.manager.finish(&writer, info).await.expect("finish");
     assert!(patch.set_cookie().is_some_and(|c| c.contains("Max-Age=0")));
     assert!(h.store.inner().is_empty(), "no resurrection");
@@ -610,10 +533,7 @@ async fn default_cookie_attributes_are_safe() {
     );
     let session = manager.start([]);
     session.insert("n", 1).await.expect("insert");
-    let info = ResponseInfo {
-        status: OK,
-        has_cache_control: false,
-    };
+    let info = ResponseInfo::status(OK);
     let patch = manager.finish(&session, info).await.expect("finish");
     let header = patch.set_cookie().expect("cookie");
     assert!(header.starts_with("__Host-sid="), "{header}");
