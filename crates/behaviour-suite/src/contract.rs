@@ -15,6 +15,9 @@
 //! | `keys` | lists keys | keys joined by `,` |
 //! | `user` | reads the user | the user, or empty |
 //! | `login/{user}` | sets the user and regenerates | `ok` |
+//! | `sign-in/{user}` | sets the user only (the id must rotate by itself) | `ok` |
+//! | `sign-out` | clears the user | `ok` |
+//! | `recent/{ms}` | `require_recent_auth(ms)`: 401 through the adapter when too old | `ok` |
 //! | `regenerate` | regenerates | `ok` |
 //! | `destroy` | destroys | `ok` |
 //! | `destroy-then-set/{k}/{v}` | destroys, then stores `v` under `k` | `ok` |
@@ -23,6 +26,9 @@
 //! | `revoke-others` | deletes the user's other sessions | how many |
 //! | `fail/{k}/{v}` | stores `v` under `k`, then answers 500 | `failed` |
 //! | `cached/{k}/{v}` | stores `v`, answers with `Cache-Control: private, max-age=60` | `ok` |
+//! | `public/{k}/{v}` | stores `v`, answers with `Cache-Control: public, max-age=600` | `ok` |
+//! | `read-public` | reads the user, answers with `Cache-Control: public, max-age=600` | the user |
+//! | `destroy-fail` | destroys, then answers 500 | `failed` |
 //! | `big/{n}` | stores `n` bytes under `big` | `ok` |
 //! | `rendezvous/{gate}/{k}/{v}` | reads `k`, waits for a second request at `gate`, stores `v` | `ok` |
 
@@ -39,6 +45,9 @@ pub const PLAIN: &str = "/plain";
 pub const PLAIN_BODY: &str = "plain";
 /// The `Cache-Control` the `cached` route sets.
 pub const HANDLER_CACHE_CONTROL: &str = "private, max-age=60";
+/// The `Cache-Control` the `public` and `read-public` routes set: what no response of a
+/// session may keep.
+pub const PUBLIC_CACHE_CONTROL: &str = "public, max-age=600";
 
 /// What a contract route answers, for the adapter's app to turn into a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +97,15 @@ pub async fn run(path: &str, session: &Session) -> Result<RouteReply, SessionErr
             session.set_user(*user).await?;
             session.regenerate().await.and_then(|()| ok())
         }
+        ["sign-in", user] => session.set_user(*user).await.and_then(|()| ok()),
+        ["sign-out"] => session.clear_user().await.and_then(|()| ok()),
+        ["recent", ms] => {
+            let max_age = Duration::from_millis(ms.parse().unwrap_or(0));
+            session
+                .require_recent_auth(max_age)
+                .await
+                .and_then(|()| ok())
+        }
         ["regenerate"] => session.regenerate().await.and_then(|()| ok()),
         ["destroy"] => session.destroy().await.and_then(|()| ok()),
         ["destroy-then-set", k, v] => {
@@ -114,6 +132,21 @@ pub async fn run(path: &str, session: &Session) -> Result<RouteReply, SessionErr
                 cache_control: Some(HANDLER_CACHE_CONTROL),
                 ..RouteReply::ok("ok")
             })
+        }
+        ["public", k, v] => {
+            session.insert(k, *v).await?;
+            Ok(RouteReply {
+                cache_control: Some(PUBLIC_CACHE_CONTROL),
+                ..RouteReply::ok("ok")
+            })
+        }
+        ["read-public"] => Ok(RouteReply {
+            cache_control: Some(PUBLIC_CACHE_CONTROL),
+            ..RouteReply::ok(session.user().await?.unwrap_or_default())
+        }),
+        ["destroy-fail"] => {
+            session.destroy().await?;
+            Ok(RouteReply::status(500, "failed"))
         }
         ["big", n] => {
             let n = n.parse().unwrap_or(0);

@@ -206,6 +206,13 @@ impl Answer {
         cookie.value().to_owned()
     }
 
+    /// Whether the response expires the session cookie (empty value, `Max-Age=0`).
+    pub fn expires_cookie(&self) -> bool {
+        self.session_cookie().is_some_and(|c| {
+            c.value().is_empty() && c.max_age() == Some(cookie::time::Duration::ZERO)
+        })
+    }
+
     /// Asserts the status and that no session cookie was set.
     pub fn assert_no_cookie(&self, status: u16) {
         assert_eq!(self.status, status, "status (body {:?})", self.body);

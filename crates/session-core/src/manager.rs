@@ -283,7 +283,12 @@ impl SessionManager {
                 };
                 match self.create_with_fresh_id(&record).await {
                     Ok(action) => Saved::ok(action, signed_in),
-                    Err(e) => Saved::failed(e),
+                    // No id existed yet, so there is no cookie to take back.
+                    Err(e) => Saved {
+                        action,
+                        signed_in: false,
+                        error: Some(e),
+                    },
                 }
             }
             None => Saved::ok(action, false),

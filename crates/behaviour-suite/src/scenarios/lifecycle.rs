@@ -3,7 +3,7 @@
 use super::defaults;
 use crate::{Harness, Spawn};
 
-/// `regenerate` moves the data to a new id; the old id stops working.
+/// `regenerate` moves the data to a new id in one store call; the old id stops working.
 pub async fn regenerate_changes_the_id_and_keeps_the_data(spawn: Spawn) {
     let h = Harness::start(spawn, defaults).await;
     let old = h.new_session("a", "1").await;
@@ -11,7 +11,7 @@ pub async fn regenerate_changes_the_id_and_keeps_the_data(spawn: Spawn) {
     let new = h.get_as("/s/regenerate", &old).await.cookie_value();
     assert_ne!(new, old);
     let calls = h.calls();
-    assert_eq!((calls.create, calls.delete), (1, 1), "{calls:?}");
+    assert_eq!((calls.rotate, calls.writes()), (1, 1), "{calls:?}");
     assert_eq!(h.get_as("/s/get/a", &new).await.body, "\"1\"");
     assert_eq!(h.get_as("/s/get/a", &old).await.body, "null");
     assert!(!h.stored(&old).await);
@@ -26,6 +26,35 @@ pub async fn login_sets_the_user_and_kills_the_pre_login_id(spawn: Spawn) {
     assert_eq!(h.get_as("/s/user", &signed_in).await.body, "alice");
     assert_eq!(h.get_as("/s/get/cart", &signed_in).await.body, "\"3\"");
     assert_eq!(h.get_as("/s/user", &anonymous).await.body, "");
+}
+
+/// `set_user` alone rotates the id (no fixation even when the app forgets `regenerate`),
+/// keeps an anonymous cart, and signing out rotates again and drops the data.
+pub async fn sign_in_rotates_the_id_by_itself(spawn: Spawn) {
+    let h = Harness::start(spawn, defaults).await;
+    let anonymous = h.new_session("cart", "3").await;
+    let signed_in = h
+        .get_as("/s/sign-in/alice", &anonymous)
+        .await
+        .cookie_value();
+    assert_ne!(signed_in, anonymous);
+    assert_eq!(h.get_as("/s/user", &anonymous).await.body, "");
+    assert_eq!(h.get_as("/s/get/cart", &signed_in).await.body, "\"3\"");
+    let signed_out = h.get_as("/s/sign-out", &signed_in).await.cookie_value();
+    assert_ne!(signed_out, signed_in);
+    assert_eq!(h.get_as("/s/user", &signed_in).await.body, "");
+    assert_eq!(h.get_as("/s/get/cart", &signed_out).await.body, "null");
+}
+
+/// `require_recent_auth` is a 401 through every adapter when the sign-in is too old or
+/// missing, and passes when it is recent.
+pub async fn stale_sign_in_is_401_for_sensitive_actions(spawn: Spawn) {
+    let h = Harness::start(spawn, defaults).await;
+    assert_eq!(h.get("/s/recent/60000").await.status, 401);
+    let sid = h.get("/s/sign-in/alice").await.cookie_value();
+    assert_eq!(h.get_as("/s/recent/60000", &sid).await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(h.get_as("/s/recent/10", &sid).await.status, 401);
 }
 
 /// `destroy` deletes the record and sends an expiring cookie.

@@ -1,7 +1,7 @@
 //! Response headers and 5xx handling.
 
 use super::defaults;
-use crate::contract::{HANDLER_CACHE_CONTROL, PLAIN};
+use crate::contract::{HANDLER_CACHE_CONTROL, PLAIN, PUBLIC_CACHE_CONTROL};
 use crate::{Harness, Spawn};
 
 /// Changes made by a handler answering 5xx are dropped, and no cookie is sent.
@@ -39,7 +39,45 @@ pub async fn set_cookie_comes_with_vary_and_no_cache(spawn: Spawn) {
     let answer = h.get("/s/set/a/1").await;
     assert!(answer.session_cookie().is_some());
     assert!(varies_on_cookie(&answer), "{:?}", answer.headers);
-    assert_eq!(answer.all("cache-control"), ["no-cache=\"Set-Cookie\""]);
+    assert_eq!(
+        answer.all("cache-control"),
+        ["private, no-cache=\"Set-Cookie\""]
+    );
+}
+
+/// A handler's `public` caching never reaches a response that sets a session cookie: the
+/// shared-cache directives go, `private` comes, the rest of the handler's policy stays.
+pub async fn public_cache_control_is_made_private_with_a_cookie(spawn: Spawn) {
+    let h = Harness::start(spawn, defaults).await;
+    let answer = h.get("/s/public/a/1").await;
+    assert!(answer.session_cookie().is_some());
+    assert!(varies_on_cookie(&answer));
+    assert_eq!(answer.all("cache-control"), ["private, max-age=600"]);
+}
+
+/// A signed-in session's responses are `no-store`, even when nothing about the cookie
+/// changes and the handler asked for public caching.
+pub async fn signed_in_responses_are_no_store(spawn: Spawn) {
+    let h = Harness::start(spawn, defaults).await;
+    let sid = h.get("/s/sign-in/alice").await.cookie_value();
+    let answer = h.get_as("/s/read-public", &sid).await;
+    answer.assert_no_cookie(200);
+    assert_eq!(answer.body, "alice");
+    assert_eq!(answer.all("cache-control"), ["no-store"]);
+    let opted_out = Harness::start(spawn, |b| b.no_store_when_signed_in(false)).await;
+    let sid = opted_out.get("/s/sign-in/alice").await.cookie_value();
+    let answer = opted_out.get_as("/s/read-public", &sid).await;
+    assert_eq!(answer.all("cache-control"), [PUBLIC_CACHE_CONTROL]);
+}
+
+/// A logout in a handler that answers 500 still deletes the record and expires the cookie.
+pub async fn destroy_in_a_failing_handler_still_logs_out(spawn: Spawn) {
+    let h = Harness::start(spawn, defaults).await;
+    let sid = h.get("/s/sign-in/alice").await.cookie_value();
+    let answer = h.get_as("/s/destroy-fail", &sid).await;
+    assert_eq!(answer.status, 500);
+    assert!(answer.expires_cookie(), "{:?}", answer.headers);
+    assert_eq!(h.get_as("/s/user", &sid).await.body, "");
 }
 
 /// A handler's own Cache-Control is kept, alone.
