@@ -183,9 +183,10 @@ impl Inner {
         removed
     }
 
-    /// Makes room for `bytes` more: expired entries first, then the soonest to expire.
-    fn make_room(&mut self, limits: &MemoryLimits, bytes: usize, now: Timestamp) {
-        self.remove_expired(now, usize::MAX);
+    /// Makes room for `bytes` more: the front of `by_deadline` goes first, which is every
+    /// expired entry before any live one, then the soonest to expire. Nothing is removed
+    /// while there is room (the sweeper and `delete_expired` take the expired ones).
+    fn make_room(&mut self, limits: &MemoryLimits, bytes: usize) {
         while !self.entries.is_empty()
             && (self.entries.len() >= limits.max_entries || self.bytes + bytes > limits.max_bytes)
         {
@@ -220,7 +221,7 @@ impl SessionStore for MemoryStore {
             }
         }
         inner.remove(key);
-        inner.make_room(&self.limits, bytes, now);
+        inner.make_room(&self.limits, bytes);
         inner.insert(key.clone(), record.clone(), bytes);
         Ok(CreateOutcome::Created)
     }
@@ -250,7 +251,7 @@ impl SessionStore for MemoryStore {
         record.apply(changes);
         let version = record.version;
         let bytes = record_bytes(key, &record);
-        inner.make_room(&self.limits, bytes, now);
+        inner.make_room(&self.limits, bytes);
         inner.insert(key.clone(), record, bytes);
         Ok(ApplyOutcome::Applied(version))
     }
@@ -288,7 +289,7 @@ impl SessionStore for MemoryStore {
         let version = record.version;
         let bytes = record_bytes(to, &record);
         inner.remove(to);
-        inner.make_room(&self.limits, bytes, now);
+        inner.make_room(&self.limits, bytes);
         inner.insert(to.clone(), record, bytes);
         Ok(RotateOutcome::Rotated(version))
     }

@@ -331,11 +331,13 @@ async fn absolute_timeout_is_enforced_whatever_the_store_says() {
         false,
     );
     record.data.insert("n".into(), json!(1));
-    h.store
+    let outcome = h
+        .store
         .inner()
         .create(&id.store_key(), &record)
         .await
         .expect("create");
+    assert_eq!(outcome, session_core::CreateOutcome::Created);
     let cookie = h.manager.config().codec().encode(&id);
     h.request(Some(&cookie), OK, async |s| {
         assert_eq!(

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use serde_json::json;
-use session_core::{MemoryLimits, MemoryStore, Record, SessionStore, StoreKey, Timestamp};
+use session_core::{
+    CreateOutcome, MemoryLimits, MemoryStore, Record, SessionStore, StoreKey, Timestamp,
+};
 
 fn record(idle: Duration) -> Record {
     let now = Timestamp::now();
@@ -21,10 +23,11 @@ async fn a_million_sessions_never_exceed_the_bound_and_expire_on_their_own() {
     });
     let mut peak = 0;
     for _ in 0..1_000_000 {
-        store
+        let outcome = store
             .create(&StoreKey::random(), &record(Duration::from_secs(1)))
             .await
             .expect("create");
+        assert_eq!(outcome, CreateOutcome::Created);
         peak = peak.max(store.len());
     }
     assert!(peak <= BOUND, "peak {peak} exceeded {BOUND}");
@@ -47,7 +50,8 @@ async fn the_byte_bound_holds_and_evicts_the_soonest_to_expire() {
         let mut r = record(Duration::from_secs(3600 + i));
         r.data.insert("blob".into(), json!("x".repeat(1000)));
         let key = StoreKey::random();
-        store.create(&key, &r).await.expect("create");
+        let outcome = store.create(&key, &r).await.expect("create");
+        assert_eq!(outcome, CreateOutcome::Created);
         assert!(
             store.bytes() <= 50_000,
             "bytes {} over the bound",

@@ -2,4 +2,4 @@
 
 mod common;
 
-session_core::store_conformance_tests!(common::make_store());
+session_core::store_conformance_tests!(common::make_store(), native_expiry);

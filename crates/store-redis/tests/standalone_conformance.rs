@@ -6,4 +6,4 @@ async fn make_store() -> store_redis::RedisStore {
     common::standalone().await
 }
 
-session_core::store_conformance_tests!(make_store());
+session_core::store_conformance_tests!(make_store(), native_expiry);

@@ -25,10 +25,22 @@ use serde_json::{Value, json};
 use crate::{ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, StoreKey, Timestamp};
 
 /// Expands to one `#[tokio::test]` per conformance case, each awaiting `$make` for a store.
+///
+/// `store_conformance_tests!(make)` is for stores whose `delete_expired` does the removing
+/// (it must report every expired record it removed); `store_conformance_tests!(make,
+/// native_expiry)` for stores whose backend expires records by itself (`delete_expired`
+/// then returns 0).
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($make:expr) => {
+        $crate::store_conformance_tests!(@cases $make; delete_expired_removes_expired_records);
+    };
+    ($make:expr, native_expiry) => {
+        $crate::store_conformance_tests!(@cases $make; native_expiry_leaves_nothing_to_sweep);
+    };
+    (@cases $make:expr; $expiry_case:ident) => {
         $crate::__conformance_cases!($make;
+            $expiry_case,
             load_missing_is_none,
             create_then_load_round_trips,
             create_refuses_existing_key,
@@ -54,7 +66,6 @@ macro_rules! store_conformance_tests {
             touch_missing_or_expired_is_false,
             delete_removes_record,
             delete_is_idempotent,
-            delete_expired_keeps_live_records,
             sessions_of_lists_only_live_sessions_of_user,
             sessions_of_forgets_deleted_sessions,
             delete_sessions_of_except_keeps_current,
@@ -499,8 +510,34 @@ pub async fn delete_is_idempotent(store: &dyn SessionStore) {
         .expect("delete of unknown key failed");
 }
 
-/// `delete_expired` never touches live records, and expired ones stay unloadable.
-pub async fn delete_expired_keeps_live_records(store: &dyn SessionStore) {
+/// Ten expired and ten live records; `delete_expired` must report removing at least the
+/// ten expired ones (the cases of this suite run in parallel and add more, but only this
+/// one sweeps), leave every live record exactly as it was, and the expired ones stay
+/// unloadable. A `delete_expired` that does nothing fails here, although `load` already
+/// hides expired records.
+pub async fn delete_expired_removes_expired_records(store: &dyn SessionStore) {
+    let (live, dead) = live_and_dead(store).await;
+    let removed = store.delete_expired().await.expect("delete_expired failed");
+    assert!(
+        removed >= dead.len() as u64,
+        "delete_expired removed {removed}, but {} records of this case had expired",
+        dead.len()
+    );
+    check_live_and_dead(store, &live, &dead).await;
+}
+
+/// For a backend that expires records by itself: `delete_expired` has nothing to do (0)
+/// and touches no live record.
+pub async fn native_expiry_leaves_nothing_to_sweep(store: &dyn SessionStore) {
+    let (live, dead) = live_and_dead(store).await;
+    assert_eq!(
+        store.delete_expired().await.expect("delete_expired failed"),
+        0
+    );
+    check_live_and_dead(store, &live, &dead).await;
+}
+
+async fn live_and_dead(store: &dyn SessionStore) -> (Vec<(StoreKey, Record)>, Vec<StoreKey>) {
     let mut live = Vec::new();
     let mut dead = Vec::new();
     for i in 0..20 {
@@ -508,20 +545,25 @@ pub async fn delete_expired_keeps_live_records(store: &dyn SessionStore) {
         if i % 2 == 0 {
             record.expires_at = in_secs(-5);
             let key = StoreKey::random();
-            assert_eq!(
-                store.create(&key, &record).await.expect("create failed"),
-                CreateOutcome::Created
-            );
+            let outcome = store.create(&key, &record).await.expect("create failed");
+            assert_eq!(outcome, CreateOutcome::Created);
             dead.push(key);
         } else {
             live.push((created(store, &record).await, record));
         }
     }
-    store.delete_expired().await.expect("delete_expired failed");
-    for (key, record) in &live {
+    (live, dead)
+}
+
+async fn check_live_and_dead(
+    store: &dyn SessionStore,
+    live: &[(StoreKey, Record)],
+    dead: &[StoreKey],
+) {
+    for (key, record) in live {
         assert_eq!(&loaded(store, key).await, record);
     }
-    for key in &dead {
+    for key in dead {
         assert_eq!(store.load(key).await.expect("load failed"), None);
     }
 }
