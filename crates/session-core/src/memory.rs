@@ -112,6 +112,17 @@ impl MemoryStore {
     }
 }
 
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("sessions", &inner.entries.len())
+            .field("bytes", &inner.bytes)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
 impl Default for MemoryStore {
     fn default() -> Self {
         Self::new(MemoryLimits::default())

@@ -55,6 +55,22 @@ impl Inner {
     }
 }
 
+impl std::fmt::Debug for Session {
+    /// Never shows the id or the cookie; the data only once loaded, as its keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("Session");
+        out.field("cookies_offered", &self.inner.candidates.len());
+        match self.inner.state.try_lock() {
+            Ok(state) => out
+                .field("loaded", &state.loaded)
+                .field("stored", &state.current.is_some())
+                .field("keys", &state.data.keys().collect::<Vec<_>>()),
+            Err(_) => out.field("state", &"<in use>"),
+        };
+        out.finish_non_exhaustive()
+    }
+}
+
 /// The stored session this request continues, as loaded.
 pub(crate) struct Current {
     pub id: SessionId,

@@ -61,6 +61,15 @@ pub struct ProbeStore<S> {
     counters: Arc<Counters>,
 }
 
+impl<S: std::fmt::Debug> std::fmt::Debug for ProbeStore<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeStore")
+            .field("inner", &self.inner)
+            .field("down", &self.counters.down.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S: SessionStore> ProbeStore<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
