@@ -1,8 +1,10 @@
 //! A bounded in-process store: for tests, examples and single-process apps.
 //!
 //! Unlike express-session's MemoryStore it cannot grow without limit: it holds at most
-//! `max_entries` sessions and `max_bytes` of data, evicting the soonest-to-expire session
-//! when full, and a sweeper task removes expired sessions on its own. It is not shared
+//! `max_entries` sessions and `max_bytes` of data. When full it evicts expired sessions
+//! first, then anonymous ones, then signed-in ones (soonest to expire first), so a flood of
+//! anonymous writes cannot sign users out; a sweeper task removes expired sessions on its
+//! own. It is not shared
 //! between processes: use a database-backed store in production.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -55,6 +57,9 @@ struct Inner {
     entries: HashMap<StoreKey, Entry>,
     /// Every entry by deadline: sweeping and eviction take from the front.
     by_deadline: BTreeSet<(Timestamp, StoreKey)>,
+    /// The anonymous entries (no user) by deadline: evicted before any signed-in one, so
+    /// a flood of anonymous writes cannot push signed-in users out.
+    anonymous: BTreeSet<(Timestamp, StoreKey)>,
     by_user: HashMap<String, HashSet<StoreKey>>,
     /// Each user's latest revocation: when, and the session it kept.
     revocations: HashMap<String, (Timestamp, Option<StoreKey>)>,
@@ -153,6 +158,9 @@ impl Inner {
 
     fn insert(&mut self, key: StoreKey, record: Record, bytes: usize) {
         self.by_deadline.insert((record.expires_at, key.clone()));
+        if record.user.is_none() {
+            self.anonymous.insert((record.expires_at, key.clone()));
+        }
         if let Some(user) = &record.user {
             self.by_user
                 .entry(user.clone())
@@ -165,8 +173,9 @@ impl Inner {
 
     fn remove(&mut self, key: &StoreKey) -> Option<Entry> {
         let entry = self.entries.remove(key)?;
-        self.by_deadline
-            .remove(&(entry.record.expires_at, key.clone()));
+        let slot = (entry.record.expires_at, key.clone());
+        self.by_deadline.remove(&slot);
+        self.anonymous.remove(&slot);
         if let Some(user) = &entry.record.user
             && let Some(keys) = self.by_user.get_mut(user)
         {
@@ -194,14 +203,22 @@ impl Inner {
         removed
     }
 
-    /// Makes room for `bytes` more: the front of `by_deadline` goes first, which is every
-    /// expired entry before any live one, then the soonest to expire. Nothing is removed
-    /// while there is room (the sweeper and `delete_expired` take the expired ones).
-    fn make_room(&mut self, limits: &MemoryLimits, bytes: usize) {
-        while !self.entries.is_empty()
-            && (self.entries.len() >= limits.max_entries || self.bytes + bytes > limits.max_bytes)
-        {
-            let Some((_, key)) = self.by_deadline.first().cloned() else {
+    /// Makes room for `bytes` more: expired entries first, then anonymous ones, then
+    /// signed-in ones, each soonest-to-expire first. Nothing is removed while there is room
+    /// (the sweeper and `delete_expired` take the expired ones).
+    fn make_room(&mut self, limits: &MemoryLimits, bytes: usize, now: Timestamp) {
+        let full = |inner: &Self| {
+            !inner.entries.is_empty()
+                && (inner.entries.len() >= limits.max_entries
+                    || inner.bytes + bytes > limits.max_bytes)
+        };
+        while full(self) {
+            let expired = self.by_deadline.first().filter(|(at, _)| *at <= now);
+            let victim = expired
+                .or_else(|| self.anonymous.first())
+                .or_else(|| self.by_deadline.first())
+                .map(|(_, key)| key.clone());
+            let Some(key) = victim else {
                 break;
             };
             self.remove(&key);
@@ -232,7 +249,7 @@ impl SessionStore for MemoryStore {
             }
         }
         inner.remove(key);
-        inner.make_room(&self.limits, bytes);
+        inner.make_room(&self.limits, bytes, now);
         inner.insert(key.clone(), record.clone(), bytes);
         Ok(CreateOutcome::Created)
     }
@@ -262,7 +279,7 @@ impl SessionStore for MemoryStore {
         record.apply(changes);
         let version = record.version;
         let bytes = record_bytes(key, &record);
-        inner.make_room(&self.limits, bytes);
+        inner.make_room(&self.limits, bytes, now);
         inner.insert(key.clone(), record, bytes);
         Ok(ApplyOutcome::Applied(version))
     }
@@ -300,7 +317,7 @@ impl SessionStore for MemoryStore {
         let version = record.version;
         let bytes = record_bytes(to, &record);
         inner.remove(to);
-        inner.make_room(&self.limits, bytes);
+        inner.make_room(&self.limits, bytes, now);
         inner.insert(to.clone(), record, bytes);
         Ok(RotateOutcome::Rotated(version))
     }

@@ -68,3 +68,51 @@ async fn the_byte_bound_holds_and_evicts_the_soonest_to_expire() {
         "soonest-to-expire evicted"
     );
 }
+
+/// Issue 12's flood: signed-in sessions fill half the bound, then ten times the bound of
+/// anonymous sessions is written (each longer-lived than every signed-in one, so
+/// "soonest to expire" alone would evict the users first); every signed-in session
+/// still loads.
+#[tokio::test]
+async fn an_anonymous_flood_never_evicts_signed_in_sessions() {
+    const FLOOD_BOUND: usize = 10_000;
+    let store = MemoryStore::new(MemoryLimits {
+        max_entries: FLOOD_BOUND,
+        ..MemoryLimits::default()
+    });
+    let mut users = Vec::new();
+    for i in 0..FLOOD_BOUND / 2 {
+        let mut r = record(Duration::from_secs(600));
+        r.user = Some(format!("user-{i}"));
+        let key = StoreKey::random();
+        let outcome = store.create(&key, &r).await.expect("create");
+        assert_eq!(outcome, CreateOutcome::Created);
+        users.push((key, r));
+    }
+    let started = std::time::Instant::now();
+    for _ in 0..FLOOD_BOUND * 10 {
+        let outcome = store
+            .create(&StoreKey::random(), &record(Duration::from_secs(3600)))
+            .await
+            .expect("create");
+        assert_eq!(outcome, CreateOutcome::Created);
+        assert!(store.len() <= FLOOD_BOUND);
+    }
+    let flood = started.elapsed();
+    let mut kept = 0;
+    for (key, r) in &users {
+        if store.load(key).await.expect("load").as_ref() == Some(r) {
+            kept += 1;
+        }
+    }
+    eprintln!(
+        "flood: {} signed-in + {} anonymous writes into a bound of {FLOOD_BOUND} in {flood:?}: \
+         {kept}/{} signed-in kept, {} entries held",
+        users.len(),
+        FLOOD_BOUND * 10,
+        users.len(),
+        store.len()
+    );
+    assert_eq!(kept, users.len(), "signed-in sessions were evicted");
+    assert_eq!(store.len(), FLOOD_BOUND);
+}
