@@ -1,10 +1,12 @@
-//! Project automation. `cargo xtask test-all` is the one command CI runs: lints, the whole
-//! store matrix against real servers, the adapters and examples, and cargo-deny.
+//! Project automation. `cargo xtask test-all` is the one command CI runs: set-up (installing
+//! what is missing), lints, the whole store matrix against real servers, the adapters and
+//! examples, and cargo-deny.
 
 mod mongo;
 mod pg_stats;
 mod redis_cluster;
 mod services;
+mod setup;
 
 use std::process::{Command, ExitCode};
 
@@ -13,8 +15,9 @@ use services::Services;
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
-  test-all   fmt, clippy, every test against every store (starting the services it
-             needs), cargo-deny; stops at the first failure
+  test-all   installs the tools it needs when missing, then fmt, clippy, every test
+             against every store (starting the services it needs), cargo-deny; stops at
+             the first failure
   services   start the test services (Redis Cluster, Mongo stand-in), print their
              URLs, and keep them up until Enter is pressed
   lint       fmt --check, clippy -D warnings, cargo-deny only
@@ -27,6 +30,8 @@ fn main() -> ExitCode {
     let command = std::env::args().nth(1).unwrap_or_default();
     let result = match command.as_str() {
         "test-all" => test_all(),
+        // Only test-all's set-up step (hidden).
+        "setup" => setup::run(),
         "lint" => lint(),
         "services" => services_foreground(),
         "bench" => bench(),
@@ -45,6 +50,7 @@ fn main() -> ExitCode {
 }
 
 fn test_all() -> Result<(), String> {
+    setup::run()?;
     fmt_and_clippy()?;
     let services = Services::start()?;
     let mut test = cargo(&["test", "--workspace", "--all-targets"]);

@@ -15,7 +15,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 /// The pinned SecantusDB release.
-const VERSION: &str = "0.7.0b3";
+pub(crate) const VERSION: &str = "0.7.0b3";
 /// The server script, embedded so it need not be found at run time.
 const SCRIPT: &str = include_str!("../secantus_server.py");
 /// How long the server gets to start listening (the first import is slow).
@@ -63,7 +63,7 @@ impl Drop for MongoServer {
 
 /// Installs SecantusDB under `target_dir` if needed and starts a server on a free port.
 pub fn start(target_dir: &Path) -> Result<MongoServer, String> {
-    let venv = target_dir.join("secantus-venv");
+    let venv = venv_dir(target_dir);
     let python = ensure_venv(&venv)?;
     let script = venv.join("secantus_server.py");
     fs::write(&script, SCRIPT).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
@@ -97,13 +97,37 @@ pub fn start(target_dir: &Path) -> Result<MongoServer, String> {
     Ok(server)
 }
 
-/// The venv's python, after creating the venv and installing the package if needed.
-fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
-    let python = if cfg!(windows) {
+/// The SecantusDB venv under `target_dir`.
+pub(crate) fn venv_dir(target_dir: &Path) -> PathBuf {
+    target_dir.join("secantus-venv")
+}
+
+/// The venv's python.
+fn venv_python(venv: &Path) -> PathBuf {
+    if cfg!(windows) {
         venv.join("Scripts").join("python.exe")
     } else {
         venv.join("bin").join("python")
-    };
+    }
+}
+
+/// Whether the venv exists and holds the pinned release.
+pub(crate) fn venv_ready(venv: &Path) -> bool {
+    let python = venv_python(venv);
+    let code = format!(
+        "import importlib.metadata as m, secantus; assert m.version('secantusdb') == '{VERSION}'"
+    );
+    python.exists()
+        && succeeds(
+            Command::new(&python)
+                .args(["-c", &code])
+                .stderr(Stdio::null()),
+        )
+}
+
+/// The venv's python, after creating the venv and installing the package if needed.
+pub(crate) fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
+    let python = venv_python(venv);
     if !python.exists() {
         let venv_arg = venv.as_os_str();
         let created = ["python3", "python"].iter().any(|interpreter| {
@@ -119,13 +143,8 @@ fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
             ));
         }
     }
-    let check_code = format!(
-        "import importlib.metadata as m, secantus; assert m.version('secantusdb') == '{VERSION}'"
-    );
     let package = format!("secantusdb=={VERSION}");
-    let mut check = Command::new(&python);
-    check.args(["-c", &check_code]).stderr(Stdio::null());
-    if !succeeds(&mut check) {
+    if !venv_ready(venv) {
         let installed = succeeds(Command::new(&python).args([
             "-m",
             "pip",

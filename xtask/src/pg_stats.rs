@@ -215,7 +215,7 @@ fn pg_bin() -> Result<PathBuf, String> {
 }
 
 /// Whether this process runs as root (`id -u` prints 0).
-fn is_root() -> Result<bool, String> {
+pub(crate) fn is_root() -> Result<bool, String> {
     let out = run(Command::new("id").arg("-u"))?;
     Ok(String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
