@@ -66,7 +66,10 @@ write("cookie_signed", {
     "empty_value": "sid=; sid = ; =sid",
 })
 
-sealed = b64(det("nonce", 12) + det("sealed", 48))  # 80 chars, the private shape
+# Private format 1: version byte, 24-byte nonce, 32-byte sealed id, 16-byte tag (98 chars).
+# Random bytes of that shape are what a seal under another key looks like.
+sealed = b64(b"\x01" + det("nonce", 24) + det("sealed", 48))
+legacy = b64(det("nonce", 12) + det("sealed", 48))  # 80 chars: AES-GCM, no version byte
 write("cookie_private", {
     "forged_value": sealed,
     "forged_header": f"theme=dark; sid={sealed}; lang=en",
@@ -76,6 +79,8 @@ write("cookie_private", {
     "std_alphabet": "sid=" + sealed.replace("-", "+").replace("_", "/"),
     "signed_shape": f"sid={good}",
     "name_nul_value": f"other\0{sealed}",
+    "unknown_version": "sid=" + b64(b"\x02" + det("nonce", 24) + det("sealed", 48)),
+    "legacy_aes_gcm": f"sid={legacy}",
 })
 
 # --- redis: lines field=value of an HGETALL reply --------------------------------------
