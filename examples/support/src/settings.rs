@@ -44,7 +44,7 @@ impl SettingsError {
 /// | `SESSION_TOUCH_AFTER_SECS` | 60 | how often an unmodified session's deadline is pushed back |
 /// | `SESSION_COOKIE_SECURE` | `false` | the cookie's `Secure` attribute (turn it on behind https) |
 /// | `SESSION_STRICT` | `false` | strict conflict policy: a lost update becomes a 409 |
-/// | `SESSION_STORE_TIMEOUT_MS` | the store's own (Redis: 4000) | bound on one Redis operation while the server is down or slow |
+/// | `SESSION_STORE_TIMEOUT_MS` | the store's own (4000) | bound on one store operation while the server is down, frozen or slow (every store but memory) |
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The store to use.
@@ -65,7 +65,7 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// Strict conflict policy.
     pub strict: bool,
-    /// Bound on one store operation (Redis), `None` for the store's default.
+    /// Bound on one store operation, `None` for the store's default.
     pub store_timeout: Option<Duration>,
 }
 
@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn values_are_read() {
-        let key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=";
+        let key = "HWC9A1T0vUpdH1Gzbf/U57MQUWBUId+dZuoI8Y2CyUI=";
         let s = read(&[
             ("SESSION_STORE", "memory:"),
             ("SESSION_KEYS", &format!("{key}, {key}")),
