@@ -98,7 +98,7 @@ pub enum ApplyOutcome {
 /// multi-key operations are not atomic as well as on those whose are. Timestamps come from
 /// the application's clock (the manager's), not the backend's.
 ///
-/// Run [`crate::test_suite`] (feature `test-suite`) against an implementation to check it
+/// Run the conformance suite (`session_core::test_suite`, feature `test-suite`) against an implementation to check it
 /// keeps this contract.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
