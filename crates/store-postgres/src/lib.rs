@@ -2,13 +2,15 @@
 
 mod codec;
 mod dialect;
+mod ops;
 mod schema;
+mod sql;
 mod store;
 
 pub use session_core::CleanupHandle;
 pub use sqlx;
 pub use store::{CONNECT_TIMEOUT, DEFAULT_CLEANUP_BATCH, DEFAULT_TABLE, PostgresStore};
-pub use store_sql::InvalidIdentifier;
+pub use store_sql::{DEFAULT_OPERATION_TIMEOUT, InvalidIdentifier};
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API): the `data` column
 /// codec and the NUL escape, forwarded unchanged.

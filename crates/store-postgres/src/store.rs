@@ -5,17 +5,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, SessionStore, SessionSummary,
-    StoreError, StoreKey, Timestamp,
+    ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, RotateOutcome, SessionStore,
+    SessionSummary, StoreError, StoreKey, Timestamp,
 };
 use sqlx::PgPool;
-use sqlx::Row;
 use sqlx::postgres::PgPoolOptions;
-use store_sql::{Dialect, Ident, InvalidIdentifier, Queries, version_from_db, version_to_db};
+use store_sql::{DEFAULT_OPERATION_TIMEOUT, Dialect, Ident, InvalidIdentifier, Queries};
 
-use crate::codec::{encode_data, escape_str};
 use crate::dialect::PgDialect;
-use crate::schema::{self, Table, apply_sql};
+use crate::schema::{self, Table};
+use crate::{ops, sql};
 
 /// The table used unless [`PostgresStore::with_table`] names another.
 pub const DEFAULT_TABLE: &str = "sessions";
@@ -33,14 +32,19 @@ pub struct PostgresStore {
 struct Inner {
     queries: Arc<Queries<PgDialect>>,
     table: Table,
-    /// See [`apply_sql`].
+    /// See [`sql::create`].
+    create: String,
+    /// See [`sql::apply`].
     apply: String,
+    /// See [`sql::rotate`].
+    rotate: String,
 }
 
 impl PostgresStore {
     /// Opens a pool on `url` (`postgres://user:password@host:5432/database`); fails with
     /// [`StoreError::Unavailable`] when the server cannot be reached within
-    /// [`CONNECT_TIMEOUT`].
+    /// [`CONNECT_TIMEOUT`], which also bounds every later wait for a pooled connection
+    /// (instead of sqlx's 30 s; each operation is bounded by the operation timeout anyway).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .acquire_timeout(CONNECT_TIMEOUT)
@@ -54,10 +58,17 @@ impl PostgresStore {
     /// `search_path`.
     pub fn new(pool: PgPool) -> Self {
         let name = Ident::new(DEFAULT_TABLE).unwrap_or_else(|_| unreachable!());
-        Self::build(pool, Table { schema: None, name }, DEFAULT_CLEANUP_BATCH)
+        let table = Table { schema: None, name };
+        Self::build(
+            pool,
+            table,
+            DEFAULT_CLEANUP_BATCH,
+            DEFAULT_OPERATION_TIMEOUT,
+        )
     }
 
-    /// The same store on table `name` (`[A-Za-z0-9_]{1,40}`).
+    /// The same store on table `name` (`[A-Za-z0-9_]{1,40}`), with its revocations in
+    /// `<name>_revocations` beside it.
     pub fn with_table(self, name: &str) -> Result<Self, InvalidIdentifier> {
         let table = Table {
             name: Ident::new(name)?,
@@ -79,19 +90,41 @@ impl PostgresStore {
     /// The same store deleting at most `rows` expired rows per statement (at least 1).
     pub fn with_cleanup_batch(self, rows: u32) -> Self {
         let inner = &self.inner;
-        Self::build(inner.queries.pool().clone(), inner.table.clone(), rows)
+        let limit = inner.queries.operation_timeout();
+        Self::build(
+            inner.queries.pool().clone(),
+            inner.table.clone(),
+            rows,
+            limit,
+        )
+    }
+
+    /// The same store with every operation bounded by `limit` (default
+    /// [`DEFAULT_OPERATION_TIMEOUT`], 4 s): an operation still waiting then — for the
+    /// server, a row lock or a pooled connection — fails with [`StoreError::Unavailable`].
+    /// A write that timed out may still land. `delete_expired` bounds each batch, not the
+    /// whole sweep. Give pools you build yourself an acquire timeout no longer than `limit`.
+    pub fn with_operation_timeout(self, limit: Duration) -> Self {
+        let inner = &self.inner;
+        let (pool, batch) = (inner.queries.pool().clone(), inner.queries.batch());
+        Self::build(pool, inner.table.clone(), batch, limit)
     }
 
     fn rebuild(&self, table: Table) -> Self {
         let queries = &self.inner.queries;
-        Self::build(queries.pool().clone(), table, queries.batch())
+        let limit = queries.operation_timeout();
+        Self::build(queries.pool().clone(), table, queries.batch(), limit)
     }
 
-    fn build(pool: PgPool, table: Table, batch: u32) -> Self {
-        let qualified = table.sql();
+    fn build(pool: PgPool, table: Table, batch: u32, limit: Duration) -> Self {
+        let (qualified, revocations) = (table.sql(), table.revocations());
+        let queries =
+            Queries::new(pool, &qualified, &revocations, batch).with_operation_timeout(limit);
         let inner = Inner {
-            queries: Arc::new(Queries::new(pool, &qualified, batch)),
-            apply: apply_sql(&qualified),
+            queries: Arc::new(queries),
+            create: sql::create(&qualified, &revocations),
+            apply: sql::apply(&qualified, &revocations),
+            rotate: sql::rotate(&qualified, &revocations),
             table,
         };
         Self {
@@ -104,8 +137,9 @@ impl PostgresStore {
         self.inner.queries.pool()
     }
 
-    /// Creates the schema (if set), the table and its indexes if they do not exist yet.
-    /// Idempotent, and safe to call from many processes at once.
+    /// Creates the schema (if set), the tables and their indexes, or upgrades them, with
+    /// the embedded migrations not applied yet. Idempotent, and safe to call from many
+    /// processes at once. Not bounded by the operation timeout.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         schema::migrate(self.pool(), &self.inner.table).await
     }
@@ -120,7 +154,8 @@ impl PostgresStore {
     }
 }
 
-/// Everything but `apply` is the shared [`Queries`].
+/// `create`, `apply` and `rotate` are this crate's own statements ([`sql`]), the rest is the
+/// shared [`Queries`]; every operation is bounded by the operation timeout.
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
@@ -128,7 +163,9 @@ impl SessionStore for PostgresStore {
     }
 
     async fn create(&self, key: &StoreKey, record: &Record) -> Result<CreateOutcome, StoreError> {
-        self.inner.queries.create(key, record).await
+        let inner = &self.inner;
+        let create = ops::create(self.pool(), &inner.create, key, record);
+        inner.queries.bounded(create).await
     }
 
     async fn apply(
@@ -137,36 +174,22 @@ impl SessionStore for PostgresStore {
         changes: &Changeset,
         expected_version: Option<u64>,
     ) -> Result<ApplyOutcome, StoreError> {
-        let removed: Vec<String> = changes
-            .removed
-            .iter()
-            .map(|k| escape_str(k).into_owned())
-            .collect();
-        let new_user = changes
-            .user
-            .as_ref()
-            .and_then(|u| u.as_deref().map(escape_str));
-        let row = sqlx::query(&self.inner.apply)
-            .bind(key.as_str())
-            .bind(Timestamp::now().as_millis())
-            .bind(changes.cleared)
-            .bind(removed)
-            .bind(encode_data(&changes.set))
-            .bind(changes.expires_at.as_millis())
-            .bind(changes.user.is_some())
-            .bind(new_user)
-            .bind(changes.persistent)
-            .bind(expected_version.map(version_to_db).transpose()?)
-            .fetch_one(self.pool())
-            .await
-            .map_err(PgDialect::map_error)?;
-        let applied: Option<i64> = row.try_get("applied").map_err(PgDialect::map_error)?;
-        let live: bool = row.try_get("live").map_err(PgDialect::map_error)?;
-        Ok(match (applied, live) {
-            (Some(version), _) => ApplyOutcome::Applied(version_from_db(version)?),
-            (None, true) if expected_version.is_some() => ApplyOutcome::Conflict,
-            (None, _) => ApplyOutcome::Missing,
-        })
+        let inner = &self.inner;
+        let apply = ops::apply(self.pool(), &inner.apply, key, changes, expected_version);
+        inner.queries.bounded(apply).await
+    }
+
+    async fn rotate(
+        &self,
+        from: &StoreKey,
+        to: &StoreKey,
+        changes: &Changeset,
+        expected_version: Option<u64>,
+    ) -> Result<RotateOutcome, StoreError> {
+        let inner = &self.inner;
+        let keys = (from, to);
+        let rotate = ops::rotate(self.pool(), &inner.rotate, keys, changes, expected_version);
+        inner.queries.bounded(rotate).await
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {

@@ -3,8 +3,10 @@
 
 mod common;
 
+use std::time::Duration;
+
 use serde_json::json;
-use session_core::{ApplyOutcome, Changeset, SessionStore, StoreError, StoreKey};
+use session_core::{ApplyOutcome, Changeset, CreateOutcome, SessionStore, StoreError, StoreKey};
 use store_postgres::PostgresStore;
 use store_sql::testing::{self, live_record};
 
@@ -95,7 +97,8 @@ async fn nul_round_trips_through_the_escape() {
         .data
         .insert("k\0".into(), json!(["v\0", {"\0": "\u{E000}0"}]));
     let key = StoreKey::random();
-    store.create(&key, &record).await.expect("create failed");
+    let outcome = store.create(&key, &record).await.expect("create failed");
+    assert_eq!(outcome, CreateOutcome::Created);
     assert_eq!(store.load(&key).await.expect("load"), Some(record.clone()));
 
     let mut changes = Changeset::new(record.expires_at);
@@ -139,4 +142,121 @@ async fn cleanup_task_sweeps_and_stops_with_the_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_writers_all_land() {
     testing::fifty_concurrent_writers(common::store_on("concurrent").await).await;
+}
+
+/// A table that version 1 of the schema created (no `authenticated_at`, no revocations
+/// table) upgrades in place: its sessions load, and revocations work.
+#[tokio::test]
+async fn migrate_upgrades_a_version_1_table() {
+    let pool = common::pool().await;
+    let schema = common::schema();
+    let store = PostgresStore::new(pool.clone())
+        .with_schema(schema)
+        .and_then(|s| s.with_table("upgraded"))
+        .expect("valid names");
+    let table = format!("\"{schema}\".\"upgraded\"");
+    let v1 = include_str!("../migrations/0001_sessions.sql")
+        .replace("{table}", &table)
+        .replace("{name}", "upgraded");
+    let ledger = format!(
+        "CREATE TABLE \"{schema}\".\"upgraded_migrations\" \
+         (version bigint PRIMARY KEY, applied_at bigint NOT NULL); \
+         INSERT INTO \"{schema}\".\"upgraded_migrations\" VALUES (1, 0)"
+    );
+    let create_schema = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+    sqlx::raw_sql(&format!("{create_schema}; {v1}; {ledger}"))
+        .execute(&pool)
+        .await
+        .expect("creating the version 1 schema failed");
+    let user = format!("user-{}", StoreKey::random());
+    let mut record = live_record();
+    record.user = Some(user.clone());
+    let key = StoreKey::random();
+    sqlx::query(&format!(
+        "INSERT INTO {table} (key, data, created_at, expires_at, user_id, persistent, version) \
+         VALUES ($1, '{{\"n\": 1}}', $2, $3, $4, FALSE, 1)"
+    ))
+    .bind(key.as_str())
+    .bind(record.created_at.as_millis())
+    .bind(record.expires_at.as_millis())
+    .bind(&user)
+    .execute(&pool)
+    .await
+    .expect("inserting a version 1 row failed");
+
+    store.migrate().await.expect("upgrade failed");
+    store.migrate().await.expect("second migrate failed");
+    assert_eq!(store.load(&key).await.expect("load"), Some(record.clone()));
+    let n = store.delete_sessions_of(&user, None).await;
+    assert_eq!(n.expect("delete_sessions_of failed"), 1);
+    let again = store.create(&StoreKey::random(), &record).await;
+    assert_eq!(again.expect("create failed"), CreateOutcome::Revoked);
+}
+
+#[tokio::test]
+async fn delete_expired_prunes_old_revocations() {
+    let fixture = common::fixture_on("sessions").await;
+    fixture.delete_expired_prunes_old_revocations().await;
+}
+
+#[tokio::test]
+async fn blocked_operation_fails_within_the_timeout() {
+    let mut fixture = common::fixture_on("sessions").await;
+    fixture.store = fixture
+        .store
+        .with_operation_timeout(Duration::from_millis(300));
+    fixture.blocked_operation_fails_within_the_timeout().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logins_racing_a_revocation_never_survive() {
+    testing::logins_racing_a_revocation_never_survive(common::store().await).await;
+}
+
+#[tokio::test]
+async fn revocation_spares_the_kept_session() {
+    testing::revocation_spares_the_kept_session(common::store().await).await;
+}
+
+/// A rotation onto a key that a concurrent `create` inserted after the rotation's
+/// snapshot would violate the primary key: that is `KeyTaken`, not an error. (Simulated:
+/// the new key's row is inserted by a transaction that commits while the rotation waits
+/// for the old row's lock.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_onto_a_key_inserted_meanwhile_is_key_taken() {
+    let fixture = common::fixture_on("sessions").await;
+    let store = &fixture.store;
+    let from = testing::created(store).await;
+    let to = StoreKey::random();
+    let mut tx = fixture.pool.begin().await.expect("begin failed");
+    let lock = format!("SELECT 1 FROM {} WHERE key = $1 FOR UPDATE", fixture.table);
+    sqlx::query(&lock)
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await
+        .expect("locking failed");
+    let changes = Changeset::new(live_record().expires_at);
+    let rotation = tokio::spawn({
+        let (store, from, to, changes) = (store.clone(), from.clone(), to.clone(), changes);
+        async move { store.rotate(&from, &to, &changes, None).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let insert = format!(
+        "INSERT INTO {} (key, data, created_at, expires_at, user_id, persistent, version) \
+         VALUES ($1, '{{}}', 0, $2, NULL, FALSE, 1)",
+        fixture.table
+    );
+    sqlx::query(&insert)
+        .bind(to.as_str())
+        .bind(live_record().expires_at.as_millis())
+        .execute(&mut *tx)
+        .await
+        .expect("inserting the new key failed");
+    tx.commit().await.expect("commit failed");
+    let outcome = rotation
+        .await
+        .expect("rotate panicked")
+        .expect("rotate failed");
+    assert_eq!(outcome, session_core::RotateOutcome::KeyTaken);
+    assert!(store.load(&from).await.expect("load").is_some());
 }

@@ -7,7 +7,8 @@ use sqlx::{ColumnIndex, Database, Row};
 use crate::{ColumnType, Dialect};
 
 /// The columns [`record_from_row`] reads, in SELECT order.
-pub const RECORD_COLUMNS: &str = "data, created_at, expires_at, user_id, persistent, version";
+pub const RECORD_COLUMNS: &str =
+    "data, created_at, expires_at, user_id, authenticated_at, persistent, version";
 
 /// A version for the `version` column (signed 64-bit).
 pub fn version_to_db(version: u64) -> Result<i64, StoreError> {
@@ -30,11 +31,13 @@ where
     let get = |column| row.try_get::<i64, _>(column).map_err(D::map_error);
     let data = D::decode_data(row)?;
     let user: Option<String> = row.try_get("user_id").map_err(D::map_error)?;
+    let authenticated_at: Option<i64> = row.try_get("authenticated_at").map_err(D::map_error)?;
     Ok(Record {
         data,
         created_at: Timestamp::from_millis(get("created_at")?),
         expires_at: Timestamp::from_millis(get("expires_at")?),
         user: user.map(D::decode_text).transpose()?,
+        authenticated_at: authenticated_at.map(Timestamp::from_millis),
         persistent: row.try_get("persistent").map_err(D::map_error)?,
         version: version_from_db(get("version")?)?,
     })

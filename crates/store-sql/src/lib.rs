@@ -17,4 +17,4 @@ pub use dialect::{ColumnType, Dialect};
 pub use error::map_error;
 pub use ident::{Ident, InvalidIdentifier};
 pub use migrate::{Ledger, execute, run_migrations};
-pub use queries::Queries;
+pub use queries::{DEFAULT_OPERATION_TIMEOUT, Queries, bounded};

@@ -1,25 +1,49 @@
 //! The operations whose SQL is the same on every backend, run on a pool.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{
-    CleanupHandle, CreateOutcome, Record, SessionSummary, StoreError, StoreKey, Timestamp,
-    spawn_cleanup,
+    CleanupHandle, CreateOutcome, REVOCATION_HORIZON, Record, SessionSummary, StoreError, StoreKey,
+    Timestamp, spawn_cleanup,
 };
-use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Pool, Type};
+use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use crate::codec::{record_from_row, summary_from_row, version_to_db};
 use crate::statements::Statements;
 use crate::{ColumnType, Dialect};
 
+/// How long one store operation may take unless configured otherwise (the same bound as
+/// store-redis's default `Timeouts`): past it, the operation fails with
+/// [`StoreError::Unavailable`].
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Runs `op`, turning "not done within `limit`" into [`StoreError::Unavailable`].
+///
+/// The operation is abandoned, not undone: a write that timed out may still have been
+/// applied (as with any request whose answer was lost).
+pub async fn bounded<T>(
+    limit: Duration,
+    op: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(limit, op).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::unavailable(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the database did not answer within {limit:?}"),
+        ))),
+    }
+}
+
 /// A table's fixed statements and the pool they run on: everything of a session store
-/// but `apply`, which each backend builds its own way.
+/// but `apply` and `rotate`, which each backend builds its own way.
 pub struct Queries<D: Dialect> {
     pool: Pool<D::Db>,
     sql: Statements,
     batch: u32,
+    limit: Duration,
 }
 
 impl<D: Dialect> fmt::Debug for Queries<D> {
@@ -27,20 +51,30 @@ impl<D: Dialect> fmt::Debug for Queries<D> {
         f.debug_struct("Queries")
             .field("sql", &self.sql)
             .field("batch", &self.batch)
+            .field("limit", &self.limit)
             .finish_non_exhaustive()
     }
 }
 
 impl<D: Dialect> Queries<D> {
-    /// The statements on `table` (SQL text naming it: quoted, possibly schema-qualified,
-    /// built from [`crate::Ident`]s), deleting at most `batch` expired rows per statement
-    /// (at least 1).
-    pub fn new(pool: Pool<D::Db>, table: &str, batch: u32) -> Self {
+    /// The statements on `table` and its `revocations` table (SQL text naming them:
+    /// quoted, possibly schema-qualified, built from [`crate::Ident`]s), deleting at most
+    /// `batch` expired rows per statement (at least 1), each operation bounded by
+    /// [`DEFAULT_OPERATION_TIMEOUT`].
+    pub fn new(pool: Pool<D::Db>, table: &str, revocations: &str, batch: u32) -> Self {
         Self {
             pool,
-            sql: Statements::new(table, D::BATCH_LOCK),
+            sql: Statements::new(table, revocations, D::BATCH_LOCK),
             batch: batch.max(1),
+            limit: DEFAULT_OPERATION_TIMEOUT,
         }
+    }
+
+    /// The same statements with every operation bounded by `limit` instead (see
+    /// [`Queries::bounded`]).
+    pub fn with_operation_timeout(mut self, limit: Duration) -> Self {
+        self.limit = limit;
+        self
     }
 
     /// The pool the statements run on.
@@ -52,6 +86,20 @@ impl<D: Dialect> Queries<D> {
     pub fn batch(&self) -> u32 {
         self.batch
     }
+
+    /// The bound on one operation.
+    pub fn operation_timeout(&self) -> Duration {
+        self.limit
+    }
+
+    /// Runs `op` within this store's operation timeout ([`bounded`]); the backends wrap
+    /// their own operations (`apply`, `rotate`) in it too.
+    pub async fn bounded<T>(
+        &self,
+        op: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        bounded(self.limit, op).await
+    }
 }
 
 impl<D: Dialect> Queries<D>
@@ -60,6 +108,7 @@ where
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
     for<'a> &'a str: ColumnIndex<<D::Db as Database>::Row> + Encode<'a, D::Db> + Type<D::Db>,
     for<'a> Option<&'a str>: Encode<'a, D::Db>,
+    for<'a> Option<i64>: Encode<'a, D::Db>,
     usize: ColumnIndex<<D::Db as Database>::Row>,
     i64: ColumnType<D::Db>,
     bool: ColumnType<D::Db>,
@@ -78,75 +127,133 @@ where
 
     /// [`session_core::SessionStore::load`].
     pub async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query(&self.sql.load)
-            .bind(key.as_str())
-            .bind(Timestamp::now().as_millis())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(D::map_error)?;
-        row.as_ref().map(record_from_row::<D>).transpose()
+        self.bounded(async {
+            let row = sqlx::query(&self.sql.load)
+                .bind(key.as_str())
+                .bind(Timestamp::now().as_millis())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(D::map_error)?;
+            row.as_ref().map(record_from_row::<D>).transpose()
+        })
+        .await
     }
 
-    /// [`session_core::SessionStore::create`]: inserts, or replaces an expired row.
+    /// [`session_core::SessionStore::create`]: inserts, or replaces an expired row, unless
+    /// the record's user was revoked after it signed in (checked in the same statement).
+    ///
+    /// When nothing was written for a record with a user, a second query (only on that
+    /// rare path) tells a live row under the key (`AlreadyExists`) from a revocation
+    /// (`Revoked`). The statement reads the revocations table without locking it, so this
+    /// is for backends that run write statements one at a time (SQLite); PostgreSQL's
+    /// store has its own `create`, which locks the user's revocation row.
     pub async fn create(
         &self,
         key: &StoreKey,
         record: &Record,
     ) -> Result<CreateOutcome, StoreError> {
-        let user = record.user.as_deref().map(D::encode_text);
-        let done = sqlx::query(&self.sql.create)
-            .bind(key.as_str())
-            .bind(D::encode_data(&record.data)?)
-            .bind(record.created_at.as_millis())
-            .bind(record.expires_at.as_millis())
-            .bind(user.as_deref())
-            .bind(record.persistent)
-            .bind(version_to_db(record.version)?)
-            .bind(Timestamp::now().as_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(D::map_error)?;
-        Ok(if D::rows_affected(&done) == 1 {
-            CreateOutcome::Created
-        } else {
-            CreateOutcome::AlreadyExists
+        self.bounded(async {
+            let now = Timestamp::now().as_millis();
+            let user = record.user.as_deref().map(D::encode_text);
+            let since = record.authenticated_at.unwrap_or(record.created_at);
+            let done = sqlx::query(&self.sql.create)
+                .bind(key.as_str())
+                .bind(D::encode_data(&record.data)?)
+                .bind(record.created_at.as_millis())
+                .bind(record.expires_at.as_millis())
+                .bind(user.as_deref())
+                .bind(record.authenticated_at.map(Timestamp::as_millis))
+                .bind(record.persistent)
+                .bind(version_to_db(record.version)?)
+                .bind(now)
+                .bind(since.as_millis())
+                .execute(&self.pool)
+                .await
+                .map_err(D::map_error)?;
+            if D::rows_affected(&done) == 1 {
+                return Ok(CreateOutcome::Created);
+            }
+            let Some(user) = user else {
+                return Ok(CreateOutcome::AlreadyExists);
+            };
+            let row = sqlx::query(&self.sql.create_refused)
+                .bind(key.as_str())
+                .bind(now)
+                .bind(&*user)
+                .bind(since.as_millis())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(D::map_error)?;
+            let live: bool = row.try_get("live").map_err(D::map_error)?;
+            let revoked: bool = row.try_get("revoked").map_err(D::map_error)?;
+            // Revocations only accumulate (within the horizon), so a revocation seen now
+            // that was not there at the insert is one a create now would meet as well.
+            Ok(if revoked && !live {
+                CreateOutcome::Revoked
+            } else {
+                CreateOutcome::AlreadyExists
+            })
         })
+        .await
     }
 
     /// [`session_core::SessionStore::touch`].
     pub async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {
-        let done = sqlx::query(&self.sql.touch)
-            .bind(expires_at.as_millis())
-            .bind(key.as_str())
-            .bind(Timestamp::now().as_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(D::map_error)?;
-        Ok(D::rows_affected(&done) > 0)
+        self.bounded(async {
+            let done = sqlx::query(&self.sql.touch)
+                .bind(expires_at.as_millis())
+                .bind(key.as_str())
+                .bind(Timestamp::now().as_millis())
+                .execute(&self.pool)
+                .await
+                .map_err(D::map_error)?;
+            Ok(D::rows_affected(&done) > 0)
+        })
+        .await
     }
 
     /// [`session_core::SessionStore::delete`].
     pub async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        sqlx::query(&self.sql.delete)
-            .bind(key.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(D::map_error)?;
-        Ok(())
-    }
-
-    /// [`session_core::SessionStore::delete_expired`]: one statement per batch until a
-    /// batch comes back short.
-    pub async fn delete_expired(&self) -> Result<u64, StoreError> {
-        let now = Timestamp::now().as_millis();
-        let mut total = 0;
-        loop {
-            let done = sqlx::query(&self.sql.delete_expired_batch)
-                .bind(now)
-                .bind(i64::from(self.batch))
+        self.bounded(async {
+            sqlx::query(&self.sql.delete)
+                .bind(key.as_str())
                 .execute(&self.pool)
                 .await
                 .map_err(D::map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// [`session_core::SessionStore::delete_expired`]: one statement per batch until a
+    /// batch comes back short, then the same for revocations older than
+    /// [`REVOCATION_HORIZON`]; returns how many sessions went. Each statement (not the
+    /// whole sweep, which may be long after an outage) is bounded by the operation timeout.
+    pub async fn delete_expired(&self) -> Result<u64, StoreError> {
+        let now = Timestamp::now();
+        let sessions = self
+            .delete_batches(&self.sql.delete_expired_batch, now)
+            .await?;
+        let horizon = now.sub(REVOCATION_HORIZON);
+        self.delete_batches(&self.sql.prune_revocations_batch, horizon)
+            .await?;
+        Ok(sessions)
+    }
+
+    /// Runs `sql` (`$1` the cutoff, `$2` the batch size) until a batch comes back short.
+    async fn delete_batches(&self, sql: &str, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let done = self
+                .bounded(async {
+                    sqlx::query(sql)
+                        .bind(cutoff.as_millis())
+                        .bind(i64::from(self.batch))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(D::map_error)
+                })
+                .await?;
             let n = D::rows_affected(&done);
             total += n;
             if n < u64::from(self.batch) {
@@ -159,30 +266,53 @@ where
 
     /// [`session_core::SessionStore::sessions_of`].
     pub async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
-        let rows = sqlx::query(&self.sql.sessions_of)
-            .bind(&*D::encode_text(user))
-            .bind(Timestamp::now().as_millis())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(D::map_error)?;
-        rows.iter().map(summary_from_row::<D>).collect()
+        self.bounded(async {
+            let rows = sqlx::query(&self.sql.sessions_of)
+                .bind(&*D::encode_text(user))
+                .bind(Timestamp::now().as_millis())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(D::map_error)?;
+            rows.iter().map(summary_from_row::<D>).collect()
+        })
+        .await
     }
 
-    /// [`session_core::SessionStore::delete_sessions_of`]: deletes the user's rows, expired
-    /// ones too, and counts the live ones.
+    /// [`session_core::SessionStore::delete_sessions_of`]: in one transaction, records the
+    /// revocation (now, keeping `except`; a later one already recorded stays), then deletes
+    /// the user's rows, expired ones too, and counts the live ones.
+    ///
+    /// Two statements, not one: on PostgreSQL the first locks the user's revocation row,
+    /// which every write that binds the user locks too, and the second then reads with a
+    /// fresh snapshot — so a login that committed while the revocation waited for it is
+    /// seen and deleted, and a login that waits for the revocation sees it and is refused.
     pub async fn delete_sessions_of(
         &self,
         user: &str,
         except: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        let now = Timestamp::now().as_millis();
-        let deadlines: Vec<i64> = sqlx::query_scalar(&self.sql.delete_sessions_of)
-            .bind(&*D::encode_text(user))
-            .bind(except.map(StoreKey::as_str))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(D::map_error)?;
-        // Expired rows of the user go too, but only live sessions count as logged out.
-        Ok(deadlines.iter().filter(|&&d| d > now).count() as u64)
+        self.bounded(async {
+            let now = Timestamp::now().as_millis();
+            let user = D::encode_text(user);
+            let except = except.map(StoreKey::as_str);
+            let mut tx = self.pool.begin().await.map_err(D::map_error)?;
+            sqlx::query(&self.sql.revoke)
+                .bind(&*user)
+                .bind(now)
+                .bind(except)
+                .execute(&mut *tx)
+                .await
+                .map_err(D::map_error)?;
+            let deadlines: Vec<i64> = sqlx::query_scalar(&self.sql.delete_sessions_of)
+                .bind(&*user)
+                .bind(except)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(D::map_error)?;
+            tx.commit().await.map_err(D::map_error)?;
+            // Expired rows of the user go too, but only live sessions count as logged out.
+            Ok(deadlines.iter().filter(|&&d| d > now).count() as u64)
+        })
+        .await
     }
 }

@@ -4,32 +4,47 @@
 
 use crate::codec::RECORD_COLUMNS;
 
-/// The fixed statements for one table (`apply` is each backend's own).
+/// The fixed statements for one table and its revocations table (`apply` and `rotate`
+/// are each backend's own).
 #[derive(Debug)]
 pub(crate) struct Statements {
     pub load: String,
     pub create: String,
+    pub create_refused: String,
     pub touch: String,
     pub delete: String,
     pub delete_expired_batch: String,
+    pub prune_revocations_batch: String,
     pub sessions_of: String,
+    pub revoke: String,
     pub delete_sessions_of: String,
 }
 
 impl Statements {
-    /// The statements on table `t` (SQL text: quoted, possibly schema-qualified), with
-    /// `batch_lock` appended to the sub-select that picks a batch of expired rows.
-    pub(crate) fn new(t: &str, batch_lock: &str) -> Self {
+    /// The statements on table `t` and revocations table `r` (SQL text: quoted, possibly
+    /// schema-qualified), with `batch_lock` appended to the sub-selects that pick a batch
+    /// of rows to delete.
+    pub(crate) fn new(t: &str, r: &str, batch_lock: &str) -> Self {
         Self {
             load: format!("SELECT {RECORD_COLUMNS} FROM {t} WHERE key = $1 AND expires_at > $2"),
+            // $1 key, $2 data, $3 created_at, $4 expires_at, $5 user, $6 authenticated_at,
+            // $7 persistent, $8 version, $9 now, $10 authenticated_at or else created_at.
+            // (SQLite needs the WHERE clause on an upsert's SELECT in any case.)
             create: format!(
-                "INSERT INTO {t} AS s (key, data, created_at, expires_at, user_id, persistent, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                "INSERT INTO {t} AS s \
+                 (key, data, created_at, expires_at, user_id, authenticated_at, persistent, version) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+                 WHERE NOT EXISTS (SELECT 1 FROM {r} WHERE user_id = $5 AND revoked_at > $10) \
                  ON CONFLICT (key) DO UPDATE SET data = excluded.data, \
                  created_at = excluded.created_at, expires_at = excluded.expires_at, \
-                 user_id = excluded.user_id, persistent = excluded.persistent, \
-                 version = excluded.version \
-                 WHERE s.expires_at <= $8"
+                 user_id = excluded.user_id, authenticated_at = excluded.authenticated_at, \
+                 persistent = excluded.persistent, version = excluded.version \
+                 WHERE s.expires_at <= $9"
+            ),
+            // Why `create` wrote nothing: $1 key, $2 now, $3 user, $4 as `create`'s $10.
+            create_refused: format!(
+                "SELECT EXISTS (SELECT 1 FROM {t} WHERE key = $1 AND expires_at > $2) AS live, \
+                 EXISTS (SELECT 1 FROM {r} WHERE user_id = $3 AND revoked_at > $4) AS revoked"
             ),
             touch: format!("UPDATE {t} SET expires_at = $1 WHERE key = $2 AND expires_at > $3"),
             delete: format!("DELETE FROM {t} WHERE key = $1"),
@@ -37,9 +52,19 @@ impl Statements {
                 "DELETE FROM {t} WHERE key IN \
                  (SELECT key FROM {t} WHERE expires_at <= $1 LIMIT $2{batch_lock})"
             ),
+            prune_revocations_batch: format!(
+                "DELETE FROM {r} WHERE user_id IN \
+                 (SELECT user_id FROM {r} WHERE revoked_at <= $1 LIMIT $2{batch_lock})"
+            ),
             sessions_of: format!(
                 "SELECT key, created_at, expires_at FROM {t} \
                  WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, key"
+            ),
+            // Keeps the latest revocation per user: $1 user, $2 revoked_at, $3 kept key.
+            revoke: format!(
+                "INSERT INTO {r} AS r (user_id, revoked_at, kept_key) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id) DO UPDATE SET revoked_at = excluded.revoked_at, \
+                 kept_key = excluded.kept_key WHERE r.revoked_at <= excluded.revoked_at"
             ),
             delete_sessions_of: format!(
                 "DELETE FROM {t} WHERE user_id = $1 AND (CAST($2 AS TEXT) IS NULL OR key <> $2) \

@@ -1,15 +1,16 @@
 #![doc = include_str!("../README.md")]
 
-mod apply;
 mod codec;
 mod dialect;
+mod rotate;
 mod schema;
 mod store;
+mod update;
 
 pub use session_core::CleanupHandle;
 pub use sqlx;
 pub use store::{BUSY_TIMEOUT, DEFAULT_CLEANUP_BATCH, DEFAULT_TABLE, SqliteStore};
-pub use store_sql::InvalidIdentifier;
+pub use store_sql::{DEFAULT_OPERATION_TIMEOUT, InvalidIdentifier};
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API): the `data` column
 /// codec, forwarded unchanged.

@@ -6,20 +6,25 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, SessionStore, SessionSummary,
-    StoreError, StoreKey, Timestamp,
+    ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, RotateOutcome, SessionStore,
+    SessionSummary, StoreError, StoreKey, Timestamp,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use store_sql::{Dialect, Ident, InvalidIdentifier, Queries, version_from_db, version_to_db};
+use store_sql::{
+    DEFAULT_OPERATION_TIMEOUT, Dialect, Ident, InvalidIdentifier, Queries, version_from_db,
+    version_to_db,
+};
 
-use crate::apply;
 use crate::dialect::SqliteDialect;
-use crate::schema::{self, exists_sql};
+use crate::rotate::{self, RotateSql};
+use crate::schema::{self, Tables, apply_refused_sql, rotate_refused_sql};
+use crate::update;
 
 /// The table used unless [`SqliteStore::with_table`] names another.
 pub const DEFAULT_TABLE: &str = "sessions";
-/// How long a statement waits for another connection's write lock before failing.
+/// How long a statement waits for another connection's write lock before failing (the
+/// operation timeout, [`DEFAULT_OPERATION_TIMEOUT`] unless configured, ends the wait sooner).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rows deleted per statement by [`SessionStore::delete_expired`] unless configured.
 pub const DEFAULT_CLEANUP_BATCH: u32 = 1000;
@@ -33,20 +38,24 @@ pub struct SqliteStore {
 struct Inner {
     queries: Arc<Queries<SqliteDialect>>,
     table: Ident,
-    /// See [`exists_sql`].
-    exists: String,
+    tables: Tables,
+    /// See [`apply_refused_sql`].
+    apply_refused: String,
+    rotate: RotateSql,
 }
 
 impl SqliteStore {
     /// Opens a pool on `url` (`sqlite://path.db?mode=rwc`, `sqlite::memory:`) set up for
     /// sessions: WAL journal and a busy timeout for files; a single connection that is never
-    /// closed for in-memory databases, so that every query sees the same database.
+    /// closed for in-memory databases, so that every query sees the same database. Waiting
+    /// for a pooled connection gives up after [`DEFAULT_OPERATION_TIMEOUT`] (not sqlx's 30 s).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(SqliteDialect::map_error)?
             .busy_timeout(BUSY_TIMEOUT);
+        let pool_options = SqlitePoolOptions::new().acquire_timeout(DEFAULT_OPERATION_TIMEOUT);
         let pool = if is_in_memory(url) {
-            SqlitePoolOptions::new()
+            pool_options
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
@@ -57,7 +66,7 @@ impl SqliteStore {
             let options = options
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal);
-            SqlitePoolOptions::new().connect_with(options).await
+            pool_options.connect_with(options).await
         }
         .map_err(SqliteDialect::map_error)?;
         Ok(Self::new(pool))
@@ -67,30 +76,63 @@ impl SqliteStore {
     /// WAL and a busy timeout (as [`SqliteStore::connect`] does) for concurrent writers.
     pub fn new(pool: SqlitePool) -> Self {
         let table = Ident::new(DEFAULT_TABLE).unwrap_or_else(|_| unreachable!());
-        Self::build(pool, table, DEFAULT_CLEANUP_BATCH)
+        Self::build(
+            pool,
+            table,
+            DEFAULT_CLEANUP_BATCH,
+            DEFAULT_OPERATION_TIMEOUT,
+        )
     }
 
-    /// The same store on table `name` (`[A-Za-z0-9_]{1,40}`).
+    /// The same store on table `name` (`[A-Za-z0-9_]{1,40}`), with its revocations in
+    /// `<name>_revocations`.
     pub fn with_table(self, name: &str) -> Result<Self, InvalidIdentifier> {
         let queries = &self.inner.queries;
         Ok(Self::build(
             queries.pool().clone(),
             Ident::new(name)?,
             queries.batch(),
+            queries.operation_timeout(),
         ))
     }
 
     /// The same store deleting at most `rows` expired rows per statement (at least 1).
     pub fn with_cleanup_batch(self, rows: u32) -> Self {
         let inner = &self.inner;
-        Self::build(inner.queries.pool().clone(), inner.table.clone(), rows)
+        let limit = inner.queries.operation_timeout();
+        Self::build(
+            inner.queries.pool().clone(),
+            inner.table.clone(),
+            rows,
+            limit,
+        )
     }
 
-    fn build(pool: SqlitePool, table: Ident, batch: u32) -> Self {
-        let quoted = format!("\"{table}\"");
+    /// The same store with every operation bounded by `limit` (default
+    /// [`DEFAULT_OPERATION_TIMEOUT`], 4 s): an operation still waiting then — for the
+    /// write lock, for a pooled connection, for the disk — fails with
+    /// [`StoreError::Unavailable`]. A write that timed out may still land. `delete_expired`
+    /// bounds each batch, not the whole sweep. Pools built by [`SqliteStore::connect`] also
+    /// stop waiting for a connection after 4 s; give pools you build yourself an acquire
+    /// timeout no longer than `limit`.
+    pub fn with_operation_timeout(self, limit: Duration) -> Self {
+        let inner = &self.inner;
+        let (pool, batch) = (inner.queries.pool().clone(), inner.queries.batch());
+        Self::build(pool, inner.table.clone(), batch, limit)
+    }
+
+    fn build(pool: SqlitePool, table: Ident, batch: u32, limit: Duration) -> Self {
+        let tables = Tables::new(&table);
+        let queries = Queries::new(pool, &tables.sessions, &tables.revocations, batch)
+            .with_operation_timeout(limit);
         let inner = Inner {
-            queries: Arc::new(Queries::new(pool, &quoted, batch)),
-            exists: exists_sql(&quoted),
+            queries: Arc::new(queries),
+            apply_refused: apply_refused_sql(&tables),
+            rotate: RotateSql {
+                refused: rotate_refused_sql(&tables),
+                delete: format!("DELETE FROM {} WHERE key = $1", tables.sessions),
+            },
+            tables,
             table,
         };
         Self {
@@ -103,7 +145,8 @@ impl SqliteStore {
         self.inner.queries.pool()
     }
 
-    /// Creates the table and its indexes if they do not exist yet. Idempotent.
+    /// Creates the tables and their indexes, or upgrades them, with the embedded
+    /// migrations not applied yet. Idempotent. Not bounded by the operation timeout.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         schema::migrate(self.pool(), &self.inner.table).await
     }
@@ -123,7 +166,8 @@ fn is_in_memory(url: &str) -> bool {
     path.ends_with(":memory:") || query.split('&').any(|p| p == "mode=memory")
 }
 
-/// Everything but `apply` is the shared [`Queries`].
+/// Everything but `apply` and `rotate` is the shared [`Queries`]; every operation is bounded
+/// by the operation timeout.
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
@@ -140,37 +184,55 @@ impl SessionStore for SqliteStore {
         changes: &Changeset,
         expected_version: Option<u64>,
     ) -> Result<ApplyOutcome, StoreError> {
-        let now = Timestamp::now();
-        let expected = expected_version.map(version_to_db).transpose()?;
-        let mut statement = apply::statement(&self.inner.table, key, changes, expected, now)?;
-        // `fetch_all`, not `fetch_optional`: step the statement to completion here, so its
-        // implicit transaction ends before the connection goes back to the pool rather than
-        // whenever the statement is next reset (it yields at most one row either way).
-        let applied: Option<i64> = statement
-            .build_query_scalar()
-            .fetch_all(self.pool())
-            .await
-            .map_err(SqliteDialect::map_error)?
-            .pop();
-        match (applied, expected) {
-            (Some(version), _) => Ok(ApplyOutcome::Applied(version_from_db(version)?)),
-            (None, None) => Ok(ApplyOutcome::Missing),
-            // Strict mode and nothing matched: a second query (only on this rare path) tells
-            // a live row at another version (Conflict) from no live row (Missing).
-            (None, Some(_)) => {
-                let live: bool = sqlx::query_scalar(&self.inner.exists)
-                    .bind(key.as_str())
-                    .bind(now.as_millis())
-                    .fetch_one(self.pool())
+        let inner = &self.inner;
+        inner
+            .queries
+            .bounded(async {
+                let expected = expected_version.map(version_to_db).transpose()?;
+                let now = Timestamp::now();
+                let mut statement = update::apply(&inner.tables, key, changes, expected, now)?;
+                // `fetch_all`, not `fetch_optional`: step the statement to completion here, so
+                // its implicit transaction ends before the connection goes back to the pool
+                // rather than whenever the statement is next reset (it yields at most one row).
+                let applied: Option<i64> = statement
+                    .build_query_scalar()
+                    .fetch_all(self.pool())
                     .await
-                    .map_err(SqliteDialect::map_error)?;
-                Ok(if live {
-                    ApplyOutcome::Conflict
-                } else {
-                    ApplyOutcome::Missing
-                })
-            }
-        }
+                    .map_err(SqliteDialect::map_error)?
+                    .pop();
+                match (applied, expected) {
+                    (Some(version), _) => Ok(ApplyOutcome::Applied(version_from_db(version)?)),
+                    // Not live, or refused by the revocation rule: Missing either way.
+                    (None, None) => Ok(ApplyOutcome::Missing),
+                    // Strict mode and nothing matched: a second query (only on this rare path)
+                    // tells a live row at another version (Conflict) from the rest (Missing).
+                    (None, Some(expected)) => {
+                        let sql = &inner.apply_refused;
+                        rotate::apply_refused(self.pool(), sql, key, changes, expected).await
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn rotate(
+        &self,
+        from: &StoreKey,
+        to: &StoreKey,
+        changes: &Changeset,
+        expected_version: Option<u64>,
+    ) -> Result<RotateOutcome, StoreError> {
+        let inner = &self.inner;
+        let keys = (from, to);
+        let rotation = rotate::rotate(
+            self.pool(),
+            &inner.tables,
+            &inner.rotate,
+            keys,
+            changes,
+            expected_version,
+        );
+        inner.queries.bounded(rotation).await
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {

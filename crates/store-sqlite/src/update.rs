@@ -1,4 +1,5 @@
-//! The one `UPDATE … RETURNING` statement behind `apply`.
+//! The one-statement `UPDATE … RETURNING` behind `apply`, and its `UPDATE OR REPLACE`
+//! sibling behind `rotate`.
 //!
 //! Only the keys named in the changeset are touched, inside SQLite with its JSON
 //! functions, so concurrent writers of different keys never overwrite each other:
@@ -6,47 +7,129 @@
 //! ```sql
 //! UPDATE "sessions" SET
 //!   data = json_set(json_remove(data, ?, …), ?, json(?), …),  -- or '{}' as base when cleared
-//!   expires_at = ?, [user_id = ?,] [persistent = ?,] version = version + 1
+//!   expires_at = ?, [user_id = ?, authenticated_at = ?,] [persistent = ?,] version = version + 1
 //! WHERE key = ? AND expires_at > ? [AND version = ?]
+//!   [AND NOT EXISTS (<a revocation of the user the changeset binds, after it began>)]
 //! RETURNING version
 //! ```
+//!
+//! `rotate` is the same `SET` with `key = ?` in front, as `UPDATE OR REPLACE` (so an
+//! expired leftover under the new key gives way), guarded against a live row under the new
+//! key and against a revocation of the resulting owner (see [`rotate`]).
 //!
 //! Keys travel as bound JSON paths (see [`crate::codec::json_path`]) and values as bound
 //! JSON text, never spliced into the SQL.
 
 use session_core::{Changeset, StoreError, StoreKey, Timestamp};
 use sqlx::{QueryBuilder, Sqlite};
-use store_sql::Ident;
 
 use crate::codec::{encode_value, json_path};
+use crate::schema::Tables;
 
-/// Builds the statement for `changes`; it returns one row (the new version) when applied.
-pub(crate) fn statement<'a>(
-    table: &Ident,
+/// The statement for `apply`; it returns one row (the new version) when applied.
+pub(crate) fn apply<'a>(
+    tables: &Tables,
     key: &'a StoreKey,
     changes: &'a Changeset,
     expected_version: Option<i64>,
     now: Timestamp,
 ) -> Result<QueryBuilder<'a, Sqlite>, StoreError> {
-    let mut q = QueryBuilder::new(format!("UPDATE \"{table}\" SET "));
-    push_data(&mut q, changes)?;
+    let mut q = QueryBuilder::new(format!("UPDATE {} SET ", tables.sessions));
+    push_set(&mut q, changes)?;
+    push_live(&mut q, key, expected_version, now);
+    if let Some(user) = changes.binds_user() {
+        q.push(" AND NOT EXISTS (SELECT 1 FROM ")
+            .push(&tables.revocations)
+            .push(" AS r WHERE r.user_id = ")
+            .push_bind(user);
+        push_revoked_tail(&mut q, changes, key);
+    }
+    q.push(" RETURNING version");
+    Ok(q)
+}
+
+/// The statement for `rotate`'s common case; it returns one row (the new version) when the
+/// record moved. Nothing matches when the record under `from` is not live (or not at the
+/// expected version), a live record holds `to`, or the resulting owner was revoked after
+/// the request began (unless by a revocation that kept `from`).
+pub(crate) fn rotate<'a>(
+    tables: &Tables,
+    from: &'a StoreKey,
+    to: &'a StoreKey,
+    changes: &'a Changeset,
+    expected_version: Option<i64>,
+    now: Timestamp,
+) -> Result<QueryBuilder<'a, Sqlite>, StoreError> {
+    let t = &tables.sessions;
+    let mut q = QueryBuilder::new(format!("UPDATE OR REPLACE {t} SET key = "));
+    q.push_bind(to.as_str()).push(", ");
+    push_set(&mut q, changes)?;
+    push_live(&mut q, from, expected_version, now);
+    q.push(format!(
+        " AND NOT EXISTS (SELECT 1 FROM {t} AS taken WHERE taken.key = "
+    ))
+    .push_bind(to.as_str())
+    .push(" AND taken.expires_at > ")
+    .push_bind(now.as_millis());
+    q.push(") AND NOT EXISTS (SELECT 1 FROM ")
+        .push(&tables.revocations)
+        .push(" AS r WHERE r.user_id = ");
+    match &changes.user {
+        Some(user) => q.push_bind(user.as_deref()),
+        None => q.push(format!("{t}.user_id")),
+    };
+    push_revoked_tail(&mut q, changes, from);
+    q.push(" RETURNING version");
+    Ok(q)
+}
+
+/// `data = …, expires_at = ?, …, version = version + 1`: the record with `changes`
+/// applied, as `session_core::Record::apply` defines it.
+fn push_set<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    changes: &'a Changeset,
+) -> Result<(), StoreError> {
+    push_data(q, changes)?;
     q.push("expires_at = ")
         .push_bind(changes.expires_at.as_millis());
     if let Some(user) = &changes.user {
+        let authenticated_at = changes.authenticated_at.filter(|_| user.is_some());
         q.push(", user_id = ").push_bind(user.as_deref());
+        q.push(", authenticated_at = ")
+            .push_bind(authenticated_at.map(Timestamp::as_millis));
     }
     if let Some(persistent) = changes.persistent {
         q.push(", persistent = ").push_bind(persistent);
     }
-    q.push(", version = version + 1 WHERE key = ")
+    q.push(", version = version + 1");
+    Ok(())
+}
+
+/// ` WHERE key = ? AND expires_at > ? [AND version = ?]`.
+fn push_live<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    key: &'a StoreKey,
+    expected_version: Option<i64>,
+    now: Timestamp,
+) {
+    q.push(" WHERE key = ")
         .push_bind(key.as_str())
         .push(" AND expires_at > ")
         .push_bind(now.as_millis());
     if let Some(version) = expected_version {
         q.push(" AND version = ").push_bind(version);
     }
-    q.push(" RETURNING version");
-    Ok(q)
+}
+
+/// The rest of a revocation sub-select: later than the request's start, and not the
+/// revocation that kept `key`. Strict: a revocation at the very instant the request began
+/// does not refuse it.
+fn push_revoked_tail<'a>(q: &mut QueryBuilder<'a, Sqlite>, changes: &Changeset, key: &'a StoreKey) {
+    q.push(" AND r.revoked_at > ")
+        .push_bind(changes.began_at.as_millis())
+        .push(" AND (r.kept_key IS NULL OR r.kept_key <> ")
+        .push_bind(key.as_str())
+        .push("))");
 }
 
 /// Pushes `data = <new value>, ` unless the changeset leaves `data` alone.
@@ -87,18 +170,22 @@ fn push_data<'a>(
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use store_sql::Ident;
 
     use super::*;
 
+    fn tables() -> Tables {
+        Tables::new(&Ident::new("sessions").expect("valid"))
+    }
+
     fn sql(changes: &Changeset, expected: Option<i64>) -> String {
-        let table = Ident::new("sessions").expect("valid");
         let key = StoreKey::random();
-        let q = statement(&table, &key, changes, expected, Timestamp::now()).expect("builds");
+        let q = apply(&tables(), &key, changes, expected, Timestamp::now()).expect("builds");
         q.sql().to_owned()
     }
 
     #[test]
-    fn only_named_keys_are_touched() {
+    fn only_named_keys_are_touched_and_a_login_checks_revocations() {
         let mut changes = Changeset::new(Timestamp::from_millis(1));
         changes.removed.insert("old".into());
         changes.set.insert("a".into(), json!(1));
@@ -107,8 +194,10 @@ mod tests {
         assert_eq!(
             sql(&changes, Some(3)),
             "UPDATE \"sessions\" SET data = json_set(json_remove(data, ?), ?, json(?), ?, json(?)), \
-             expires_at = ?, user_id = ?, version = version + 1 \
-             WHERE key = ? AND expires_at > ? AND version = ? RETURNING version"
+             expires_at = ?, user_id = ?, authenticated_at = ?, version = version + 1 \
+             WHERE key = ? AND expires_at > ? AND version = ? \
+             AND NOT EXISTS (SELECT 1 FROM \"sessions_revocations\" AS r WHERE r.user_id = ? \
+             AND r.revoked_at > ? AND (r.kept_key IS NULL OR r.kept_key <> ?)) RETURNING version"
         );
     }
 
@@ -123,10 +212,29 @@ mod tests {
             "UPDATE \"sessions\" SET data = '{}', expires_at = ?, persistent = ?, \
              version = version + 1 WHERE key = ? AND expires_at > ? RETURNING version"
         );
+        let mut logout = Changeset::new(Timestamp::from_millis(1));
+        logout.user = Some(None);
         assert_eq!(
-            sql(&Changeset::new(Timestamp::from_millis(1)), None),
-            "UPDATE \"sessions\" SET expires_at = ?, version = version + 1 \
-             WHERE key = ? AND expires_at > ? RETURNING version"
+            sql(&logout, None),
+            "UPDATE \"sessions\" SET expires_at = ?, user_id = ?, authenticated_at = ?, \
+             version = version + 1 WHERE key = ? AND expires_at > ? RETURNING version"
+        );
+    }
+
+    #[test]
+    fn rotation_moves_the_key_and_checks_the_stored_owner() {
+        let (from, to) = (StoreKey::random(), StoreKey::random());
+        let changes = Changeset::new(Timestamp::from_millis(1));
+        let q = rotate(&tables(), &from, &to, &changes, None, Timestamp::now()).expect("builds");
+        assert_eq!(
+            q.sql(),
+            "UPDATE OR REPLACE \"sessions\" SET key = ?, expires_at = ?, version = version + 1 \
+             WHERE key = ? AND expires_at > ? \
+             AND NOT EXISTS (SELECT 1 FROM \"sessions\" AS taken WHERE taken.key = ? \
+             AND taken.expires_at > ?) \
+             AND NOT EXISTS (SELECT 1 FROM \"sessions_revocations\" AS r \
+             WHERE r.user_id = \"sessions\".user_id \
+             AND r.revoked_at > ? AND (r.kept_key IS NULL OR r.kept_key <> ?)) RETURNING version"
         );
     }
 }

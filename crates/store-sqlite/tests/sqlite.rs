@@ -3,9 +3,11 @@
 
 mod common;
 
-use session_core::SessionStore;
-use store_sql::testing::{self, created};
-use store_sqlite::SqliteStore;
+use std::time::Duration;
+
+use session_core::{CreateOutcome, SessionStore, StoreKey};
+use store_sql::testing::{self, created, live_record};
+use store_sqlite::{DEFAULT_OPERATION_TIMEOUT, SqliteStore};
 
 #[tokio::test]
 async fn migrate_is_idempotent_and_creates_the_indexes() {
@@ -86,4 +88,76 @@ async fn fifty_concurrent_writers_on_a_file_get_no_busy_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_writers_in_memory_share_one_database() {
     testing::fifty_concurrent_writers(common::memory_store().await).await;
+}
+
+/// A database that version 1 of the schema created (no `authenticated_at`, no
+/// revocations table) upgrades in place: its sessions load, and revocations work.
+#[tokio::test]
+async fn migrate_upgrades_a_version_1_database() {
+    let store = SqliteStore::connect(&common::fresh_file_url())
+        .await
+        .expect("cannot open the SQLite test database");
+    let v1 = include_str!("../migrations/0001_sessions.sql").replace("{name}", "sessions");
+    let ledger = "CREATE TABLE sessions_migrations \
+        (version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL); \
+        INSERT INTO sessions_migrations VALUES (1, 0)";
+    sqlx::raw_sql(&format!("{v1}; {ledger}"))
+        .execute(store.pool())
+        .await
+        .expect("creating the version 1 schema failed");
+    let user = format!("user-{}", StoreKey::random());
+    let mut record = live_record();
+    record.user = Some(user.clone());
+    let key = StoreKey::random();
+    sqlx::query(
+        "INSERT INTO sessions (key, data, created_at, expires_at, user_id, persistent, version) \
+         VALUES ($1, '{\"n\": 1}', $2, $3, $4, FALSE, 1)",
+    )
+    .bind(key.as_str())
+    .bind(record.created_at.as_millis())
+    .bind(record.expires_at.as_millis())
+    .bind(&user)
+    .execute(store.pool())
+    .await
+    .expect("inserting a version 1 row failed");
+
+    store.migrate().await.expect("upgrade failed");
+    store.migrate().await.expect("second migrate failed");
+    assert_eq!(store.load(&key).await.expect("load"), Some(record.clone()));
+    let n = store.delete_sessions_of(&user, None).await;
+    assert_eq!(n.expect("delete_sessions_of failed"), 1);
+    let again = store.create(&StoreKey::random(), &record).await;
+    assert_eq!(again.expect("create failed"), CreateOutcome::Revoked);
+}
+
+#[tokio::test]
+async fn delete_expired_prunes_old_revocations() {
+    let fixture = common::file_fixture().await;
+    fixture.delete_expired_prunes_old_revocations().await;
+}
+
+#[tokio::test]
+async fn blocked_operation_fails_within_the_timeout() {
+    let mut fixture = common::file_fixture().await;
+    fixture.store = fixture
+        .store
+        .with_operation_timeout(Duration::from_millis(300));
+    fixture.blocked_operation_fails_within_the_timeout().await;
+}
+
+#[tokio::test]
+async fn connect_bounds_the_wait_for_a_connection() {
+    let store = common::file_store().await;
+    let acquire = store.pool().options().get_acquire_timeout();
+    assert_eq!(acquire, DEFAULT_OPERATION_TIMEOUT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logins_racing_a_revocation_never_survive() {
+    testing::logins_racing_a_revocation_never_survive(common::file_store().await).await;
+}
+
+#[tokio::test]
+async fn revocation_spares_the_kept_session() {
+    testing::revocation_spares_the_kept_session(common::file_store().await).await;
 }

@@ -106,6 +106,7 @@ pub async fn fixture_on(table: &str) -> Fixture<PostgresStore, Postgres> {
     Fixture {
         pool: store.pool().clone(),
         table: format!("\"{}\".\"{table}\"", schema()),
+        revocations: format!("\"{}\".\"{table}_revocations\"", schema()),
         store,
     }
 }

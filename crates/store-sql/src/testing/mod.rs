@@ -4,6 +4,12 @@
 //! in each backend crate with a [`Fixture`]: a migrated store, its pool and its table.
 //! Raw SQL in here uses `$N` placeholders and types both backends accept.
 
+mod revocation;
+
+pub use revocation::{
+    logins_racing_a_revocation_never_survive, revocation_spares_the_kept_session,
+};
+
 use std::time::Duration;
 
 use serde_json::json;
@@ -24,6 +30,8 @@ pub struct Fixture<S, DB: Database> {
     pub pool: Pool<DB>,
     /// Its table as SQL text (quoted, possibly schema-qualified).
     pub table: String,
+    /// Its revocations table, likewise.
+    pub revocations: String,
 }
 
 /// A live record (one hour left) holding `{"n": 1}`.
@@ -140,10 +148,12 @@ where
             record.data.insert(k.into(), json!("old"));
         }
         let key = StoreKey::random();
-        self.store
+        let outcome = self
+            .store
             .create(&key, &record)
             .await
             .expect("create failed");
+        assert_eq!(outcome, CreateOutcome::Created);
         let mut changes = Changeset::new(record.expires_at);
         for k in keys {
             changes.set.insert(k.into(), json!({ "new": k }));
@@ -176,10 +186,11 @@ where
         let mut record = live_record();
         record.expires_at = Timestamp::now().sub(Duration::from_secs(1));
         let store = &self.store;
-        store
+        let outcome = store
             .create(&StoreKey::random(), &record)
             .await
             .expect("create");
+        assert_eq!(outcome, CreateOutcome::Created);
         let live = created(store).await;
         let handle = spawn(store, Duration::from_millis(50));
         let mut swept = false;
@@ -226,7 +237,10 @@ pub async fn fifty_concurrent_writers<S: SessionStore + Clone + 'static>(store: 
         let shared = shared.clone();
         tasks.push(tokio::spawn(async move {
             let own = StoreKey::random();
-            store.create(&own, &live_record()).await?;
+            assert_eq!(
+                store.create(&own, &live_record()).await?,
+                CreateOutcome::Created
+            );
             for round in 0..10 {
                 let mut changes = Changeset::new(Timestamp::now().add(Duration::from_secs(60)));
                 changes.set.insert(format!("w{i}"), json!(round));

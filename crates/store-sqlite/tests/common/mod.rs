@@ -77,6 +77,7 @@ pub async fn file_fixture() -> Fixture<SqliteStore, Sqlite> {
     Fixture {
         pool: store.pool().clone(),
         table: "\"sessions\"".to_owned(),
+        revocations: "\"sessions_revocations\"".to_owned(),
         store,
     }
 }
