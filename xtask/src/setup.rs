@@ -337,7 +337,7 @@ impl Step {
                 );
                 mongo::ensure_venv(venv)
                     .map(drop)
-                    .map_err(|e| format!("setup: {e} (is PyPI reachable?); nothing after it ran"))
+                    .map_err(|e| format!("setup: {e}; is PyPI reachable? Nothing after it ran."))
             }
             Self::NpmCi(dir) => {
                 exec(
