@@ -208,16 +208,6 @@ async fn blocked_operation_fails_within_the_timeout() {
     fixture.blocked_operation_fails_within_the_timeout().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn logins_racing_a_revocation_never_survive() {
-    testing::logins_racing_a_revocation_never_survive(common::store().await).await;
-}
-
-#[tokio::test]
-async fn revocation_spares_the_kept_session() {
-    testing::revocation_spares_the_kept_session(common::store().await).await;
-}
-
 /// A rotation onto a key that a concurrent `create` inserted after the rotation's
 /// snapshot would violate the primary key: that is `KeyTaken`, not an error. (Simulated:
 /// the new key's row is inserted by a transaction that commits while the rotation waits

@@ -151,13 +151,3 @@ async fn connect_bounds_the_wait_for_a_connection() {
     let acquire = store.pool().options().get_acquire_timeout();
     assert_eq!(acquire, DEFAULT_OPERATION_TIMEOUT);
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn logins_racing_a_revocation_never_survive() {
-    testing::logins_racing_a_revocation_never_survive(common::file_store().await).await;
-}
-
-#[tokio::test]
-async fn revocation_spares_the_kept_session() {
-    testing::revocation_spares_the_kept_session(common::file_store().await).await;
-}

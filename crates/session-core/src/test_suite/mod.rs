@@ -83,6 +83,8 @@ macro_rules! store_conformance_tests {
             revocation_wins_against_rotation_in_flight,
             revocation_refuses_logins_begun_before_it,
             authenticated_at_round_trips,
+            logins_racing_a_revocation_never_survive,
+            revocation_spares_the_kept_session,
         );
     };
 }

@@ -288,3 +288,76 @@ pub async fn authenticated_at_round_trips(store: &dyn SessionStore) {
     let key = created(store, &record).await;
     assert_eq!(loaded(store, &key).await, record);
 }
+
+/// Logins begun before a revocation of their user, racing it many times — by rotation of
+/// an anonymous session, by `apply` on one, and by `create` — never leave a live session
+/// of that user, whichever goes first. (A store whose revocation reads one snapshot can
+/// miss a row that becomes the user's while it runs: this case catches that.)
+pub async fn logins_racing_a_revocation_never_survive(store: &dyn SessionStore) {
+    for _ in 0..30 {
+        let user = random_user();
+        let mut login = begun_earlier(set(&[]));
+        login.user = Some(Some(user.clone()));
+        login.authenticated_at = Some(login.began_at);
+        let anonymous = created(store, &live_record()).await;
+        let other = created(store, &live_record()).await;
+        let to = StoreKey::random();
+        let mut record = owned_by(&user);
+        record.authenticated_at = login.authenticated_at;
+        let fresh = StoreKey::random();
+        let (rotated, applied, made, revoked) = tokio::join!(
+            store.rotate(&anonymous, &to, &login, None),
+            store.apply(&other, &login, None),
+            store.create(&fresh, &record),
+            store.delete_sessions_of(&user, None),
+        );
+        let rotated = rotated.expect("rotate failed");
+        assert!(
+            matches!(rotated, RotateOutcome::Rotated(_) | RotateOutcome::Missing),
+            "{rotated:?}"
+        );
+        let applied = applied.expect("apply failed");
+        assert!(
+            matches!(applied, ApplyOutcome::Applied(_) | ApplyOutcome::Missing),
+            "{applied:?}"
+        );
+        let made = made.expect("create failed");
+        assert!(
+            matches!(made, CreateOutcome::Created | CreateOutcome::Revoked),
+            "{made:?}"
+        );
+        revoked.expect("delete_sessions_of failed");
+        let left = store.sessions_of(&user).await.expect("sessions_of failed");
+        assert!(left.is_empty(), "a login survived the revocation: {left:?}");
+        for key in [&anonymous, &to, &fresh] {
+            let got = store.load(key).await.expect("load failed");
+            assert!(got.is_none_or(|r| r.user.is_none()), "{key:?} survived");
+        }
+    }
+}
+
+/// The session a revocation kept may still bind its user in a request begun before the
+/// revocation (the request that asked to log out everywhere else), by `apply` and by
+/// `rotate`; a live record under the key keeps `create` at `AlreadyExists` even for a
+/// revoked user.
+pub async fn revocation_spares_the_kept_session(store: &dyn SessionStore) {
+    let user = random_user();
+    let record = owned_by(&user);
+    let kept = created(store, &record).await;
+    let mut login = begun_earlier(set(&[]));
+    login.user = Some(Some(user.clone()));
+    login.authenticated_at = Some(login.began_at);
+    assert_eq!(revoke(store, &user, Some(&kept)).await, 0);
+    let applied = store
+        .apply(&kept, &login, None)
+        .await
+        .expect("apply failed");
+    assert_eq!(applied, ApplyOutcome::Applied(record.version + 1));
+    let again = store.create(&kept, &record).await.expect("create failed");
+    assert_eq!(again, CreateOutcome::AlreadyExists);
+    let to = StoreKey::random();
+    let rotated = rotate(store, &kept, &to, &login, None).await;
+    assert_eq!(rotated, RotateOutcome::Rotated(record.version + 2));
+    let left = store.sessions_of(&user).await.expect("sessions_of failed");
+    assert_eq!(keys_of(&left), [to].into());
+}

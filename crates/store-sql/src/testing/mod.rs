@@ -6,10 +6,6 @@
 
 mod revocation;
 
-pub use revocation::{
-    logins_racing_a_revocation_never_survive, revocation_spares_the_kept_session,
-};
-
 use std::time::Duration;
 
 use serde_json::json;
