@@ -2,6 +2,8 @@
 //!
 //! A session is one hash. Data keys live in fields `d:<key>` holding JSON text; metadata
 //! fields are single letters without that prefix, so no data key can collide with them.
+//! A hash with a `s` field is not a session but a marker of the rotation and revocation
+//! protocols (see the README); `load` treats it as no session.
 
 use std::collections::HashMap;
 
@@ -25,17 +27,53 @@ pub(crate) const PERSISTENT: &str = "p";
 /// Index horizon: the score under which this key sits in its user's index. Absent when
 /// the session has no user. Invariant: `i >= e` whenever `u` is set.
 pub(crate) const HORIZON: &str = "i";
+/// `authenticated_at`, ms since the epoch; absent when `None` (and in hashes written
+/// before the field existed).
+pub(crate) const AUTHENTICATED: &str = "a";
+/// Prefix of a revocation fence, `z:<user>` = the revocation instant (ms): written into a
+/// hash by `delete_sessions_of` so a write in flight cannot bind that user afterwards.
+pub(crate) const FENCE: &str = "z:";
+/// Marks a hash that is not a session: `pending` (a rotation's reserved new key),
+/// `moved` (a rotated-away old key) or `fenced` (a revocation fence on a missing key).
+pub(crate) const STATE: &str = "s";
+
+/// How long the protocol markers live: a rotation's `pending` reservation, a `moved` note
+/// and a `fenced` key. Longer than any operation (each is bounded by
+/// `Timeouts::operation`, seconds) with a wide margin for commands delivered late.
+pub(crate) const MARKER_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Key names under one prefix.
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
     prefix: String,
+    /// Whether the prefix holds a Redis Cluster hash tag (then every key shares its slot).
+    tagged: bool,
 }
 
 impl Keys {
     pub(crate) fn new(prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
         Self {
-            prefix: prefix.into(),
+            tagged: has_hash_tag(&prefix),
+            prefix,
+        }
+    }
+
+    /// Whether [`revocation`](Self::revocation) keys share their index's cluster slot:
+    /// true unless the prefix contains `}` without a non-empty hash tag before it.
+    pub(crate) fn cluster_safe(&self) -> bool {
+        self.tagged || !self.prefix.contains('}')
+    }
+
+    /// The user's latest revocation (a string `"<ms> <kept key>"`), in the same cluster
+    /// slot as [`user_index`](Self::user_index): `{<index>}:revoked`, whose hash tag is
+    /// the whole index name (or `<index>:revoked` when the prefix carries a tag itself).
+    pub(crate) fn revocation(&self, user: &str) -> String {
+        let index = self.user_index(user);
+        if self.tagged {
+            format!("{index}:revoked")
+        } else {
+            format!("{{{index}}}:revoked")
         }
     }
 
@@ -54,6 +92,14 @@ impl Keys {
         }
         format!("{}user:{hex}", self.prefix)
     }
+}
+
+/// Whether `key` has a Redis Cluster hash tag: a `{` with a `}` after it and at least
+/// one character between the first `{` and the first `}` that follows it.
+pub(crate) fn has_hash_tag(key: &str) -> bool {
+    key.find('{')
+        .and_then(|open| key[open + 1..].find('}'))
+        .is_some_and(|len| len > 0)
 }
 
 /// The data field of a data key.
@@ -90,6 +136,9 @@ pub(crate) fn encode_record(
         record.expires_at.as_millis().to_string(),
     ));
     fields.push((PERSISTENT.to_owned(), flag(record.persistent).to_owned()));
+    if let Some(at) = record.authenticated_at {
+        fields.push((AUTHENTICATED.to_owned(), at.as_millis().to_string()));
+    }
     if let Some(user) = &record.user {
         fields.push((USER.to_owned(), user.clone()));
         fields.push((HORIZON.to_owned(), horizon.as_millis().to_string()));
@@ -105,12 +154,13 @@ pub(crate) fn flag(b: bool) -> &'static str {
     if b { "1" } else { "0" }
 }
 
-/// Rebuilds a record from `HGETALL`; `None` for a missing or expired hash.
+/// Rebuilds a record from `HGETALL`; `None` for a missing or expired hash, or a marker
+/// (a hash with an `s` field) of the rotation and revocation protocols.
 pub(crate) fn decode_record(
     fields: HashMap<Vec<u8>, Vec<u8>>,
     now: Timestamp,
 ) -> Result<Option<Record>, StoreError> {
-    if fields.is_empty() {
+    if fields.is_empty() || fields.contains_key(STATE.as_bytes()) {
         return Ok(None);
     }
     let expires_at = timestamp(fields.get(EXPIRES.as_bytes()), EXPIRES)?;
@@ -122,6 +172,10 @@ pub(crate) fn decode_record(
         created_at: timestamp(fields.get(CREATED.as_bytes()), CREATED)?,
         expires_at,
         user: None,
+        authenticated_at: fields
+            .get(AUTHENTICATED.as_bytes())
+            .map(|at| timestamp(Some(at), AUTHENTICATED))
+            .transpose()?,
         persistent: match required(fields.get(PERSISTENT.as_bytes()), PERSISTENT)? {
             "1" => true,
             "0" => false,
@@ -137,7 +191,17 @@ pub(crate) fn decode_record(
             record.data.insert(key.to_owned(), value);
         } else if field == USER {
             record.user = Some(text(value, "field u")?.to_owned());
-        } else if ![VERSION, CREATED, EXPIRES, PERSISTENT, HORIZON].contains(&field) {
+        } else if !field.starts_with(FENCE)
+            && ![
+                VERSION,
+                CREATED,
+                EXPIRES,
+                PERSISTENT,
+                HORIZON,
+                AUTHENTICATED,
+            ]
+            .contains(&field)
+        {
             return Err(corrupt("unknown metadata field"));
         }
     }

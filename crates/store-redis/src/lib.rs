@@ -3,6 +3,10 @@
 mod conn;
 mod index;
 mod layout;
+#[cfg(test)]
+mod protocol_tests;
+mod revoke;
+mod rotate;
 mod scripts;
 mod store;
 

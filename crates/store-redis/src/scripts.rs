@@ -1,5 +1,7 @@
-//! The Lua scripts. Each touches exactly one key, so each runs atomically on the node that
-//! owns the key's slot, standalone or cluster alike.
+//! The Lua scripts of single-session operations and of the index. Each touches one key
+//! (or a user's index and revocation record, which share a slot), so each runs atomically
+//! on the node that owns that slot, standalone or cluster alike. The rotation and
+//! revocation protocols keep their scripts in `rotate.rs` and `revoke.rs`.
 
 use std::sync::LazyLock;
 
@@ -11,8 +13,9 @@ use crate::layout::{self, data_field, encode_value, flag};
 
 /// Helpers: `call_chunked` runs `cmd k <items>` in chunks (Lua's `unpack` has a stack
 /// limit, and a session may have thousands of keys); `pairs_from` collects ARGV[pos],
-/// ARGV[pos+1], ... as a flat field/value list.
-const HELPERS: &str = r"
+/// ARGV[pos+1], ... as a flat field/value list; `occupied` says whether `k` holds a live
+/// or undecodable session or a rotation marker (`pending`, `moved`) at `now`.
+pub(crate) const HELPERS: &str = r"
 local function call_chunked(cmd, k, items, step)
   for i = 1, #items, step do
     redis.call(cmd, k, unpack(items, i, math.min(i + step - 1, #items)))
@@ -26,18 +29,30 @@ local function pairs_from(pos, into)
   end
   return into
 end
+local function occupied(k, now)
+  if redis.call('EXISTS', k) == 0 then return false end
+  local meta = redis.call('HMGET', k, 's', 'e')
+  if meta[1] then return meta[1] == 'pending' or meta[1] == 'moved' end
+  local e = tonumber(meta[2])
+  return not e or e > now
+end
 ";
 
-/// `create`. ARGV: now, deadline, then field/value pairs. Returns 1 (created) or 0
-/// (a live or undecodable hash is there).
+/// `create`. ARGV: 1 now, 2 deadline, 3 the record's user or '', 4 its
+/// `authenticated_at` (else `created_at`), then field/value pairs. Returns 1 (created),
+/// 0 (a live or undecodable hash, or a rotation marker, is there) or 2 (a revocation fence
+/// of that user is later than ARGV[4]).
 const CREATE: &str = r"
 local k = KEYS[1]
+if occupied(k, tonumber(ARGV[1])) then return 0 end
 if redis.call('EXISTS', k) == 1 then
-  local e = tonumber(redis.call('HGET', k, 'e'))
-  if not e or e > tonumber(ARGV[1]) then return 0 end
+  if ARGV[3] ~= '' then
+    local fence = tonumber(redis.call('HGET', k, 'z:' .. ARGV[3]))
+    if fence and fence > tonumber(ARGV[4]) then return 2 end
+  end
   redis.call('DEL', k)
 end
-call_chunked('HSET', k, pairs_from(3, {}), 2000)
+call_chunked('HSET', k, pairs_from(5, {}), 2000)
 redis.call('PEXPIREAT', k, ARGV[2])
 return 1
 ";
@@ -46,8 +61,10 @@ return 1
 ///  1 now, 2 new deadline, 3 expected version or '', 4 bump version '1'/'0',
 ///  5 cleared '1'/'0', 6 user op 'k' keep / 'n' none / 's' set, 7 new user,
 ///  8 persistent '' / '0' / '1', 9 index written '1'/'0', 10 its user, 11 its horizon,
-///  12 count of removed fields, then those fields, then field/value pairs to set.
-/// Returns {1, version} applied, {0} missing, {2} conflict, {3, user} index entry for
+///  12 began_at, 13 authenticated_at: '' keep / '-' remove / ms,
+///  14 count of removed fields, then those fields, then field/value pairs to set.
+/// Returns {1, version} applied, {0} missing (or: binding user ARGV[7] while a revocation
+/// fence of that user is later than began_at), {2} conflict, {3, user} index entry for
 /// `user` must first reach the new deadline, {4} undecodable deadline, {5} undecodable
 /// version. The common case is three commands inside the server: HMGET, HSET, PEXPIREAT.
 const WRITE: &str = r"
@@ -61,6 +78,10 @@ local deadline = tonumber(ARGV[2])
 if e <= tonumber(ARGV[1]) then return {0} end
 local v = meta[2]
 if ARGV[3] ~= '' and v ~= ARGV[3] then return {2} end
+if ARGV[6] == 's' then
+  local fence = tonumber(redis.call('HGET', k, 'z:' .. ARGV[7]))
+  if fence and fence > tonumber(ARGV[12]) then return {0} end
+end
 local current = meta[3]
 local user = current
 if ARGV[6] == 'n' then user = false elseif ARGV[6] == 's' then user = ARGV[7] end
@@ -85,8 +106,8 @@ if ARGV[5] == '1' then
   call_chunked('HDEL', k, stale, 4000)
 end
 local removed = {}
-local pos = 13
-for _ = 1, tonumber(ARGV[12]) do
+local pos = 15
+for _ = 1, tonumber(ARGV[14]) do
   removed[#removed + 1] = ARGV[pos]
   pos = pos + 1
 end
@@ -94,6 +115,7 @@ if not user then
   removed[#removed + 1] = 'u'
   removed[#removed + 1] = 'i'
 end
+if ARGV[13] == '-' then removed[#removed + 1] = 'a' end
 call_chunked('HDEL', k, removed, 4000)
 local set = pairs_from(pos, {'e', ARGV[2]})
 if user then
@@ -106,6 +128,10 @@ if ARGV[8] ~= '' then
   set[#set + 1] = 'p'
   set[#set + 1] = ARGV[8]
 end
+if ARGV[13] ~= '' and ARGV[13] ~= '-' then
+  set[#set + 1] = 'a'
+  set[#set + 1] = ARGV[13]
+end
 if ARGV[4] == '1' then
   set[#set + 1] = 'v'
   set[#set + 1] = string.format('%d', v)
@@ -115,22 +141,30 @@ redis.call('PEXPIREAT', k, ARGV[2])
 return {1, v}
 ";
 
-/// Deletes KEYS[1] only if its user is ARGV[1]. ARGV[2] = now. Returns 0 (not that
-/// user's, or gone), 1 (deleted a live session), 2 (deleted an expired leftover).
-const DELETE_OWNED: &str = r"
-local k = KEYS[1]
-if redis.call('HGET', k, 'u') ~= ARGV[1] then return 0 end
-local e = tonumber(redis.call('HGET', k, 'e'))
-redis.call('DEL', k)
-if e and e > tonumber(ARGV[2]) then return 1 end
-return 2
+/// `delete`: removes the session, but leaves a `moved` note (the key was rotated away
+/// already; a revocation that listed it must still be able to follow it; it expires).
+const DELETE: &str = r"
+if redis.call('HGET', KEYS[1], 's') == 'moved' then return 0 end
+return redis.call('DEL', KEYS[1])
 ";
 
 /// Adds member ARGV[3] with score ARGV[2] (its horizon) to the index KEYS[1] (`GT`: a
 /// concurrent writer's later horizon is never lowered), drops members whose horizon is
 /// before ARGV[1] (now), and lets the index itself expire with its last member.
+/// With ARGV[4] = '1' it first applies the revocation rule against KEYS[2] (same slot):
+/// refused, adding nothing, when the user was revoked after ARGV[5] unless the revocation
+/// kept ARGV[6] ('' = no exception). Returns 1 added, 0 refused, 2 undecodable revocation.
 const INDEX_ADD: &str = r"
 local k = KEYS[1]
+if ARGV[4] == '1' then
+  local rev = redis.call('GET', KEYS[2])
+  if rev then
+    local at, kept = string.match(rev, '^(%-?%d+) (.*)$')
+    at = tonumber(at)
+    if not at then return 2 end
+    if at > tonumber(ARGV[5]) and (ARGV[6] == '' or kept ~= ARGV[6]) then return 0 end
+  end
+end
 redis.call('ZADD', k, 'GT', ARGV[2], ARGV[3])
 redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[1])
 local top = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
@@ -141,8 +175,18 @@ return 1
 static CREATE_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(&format!("{HELPERS}{CREATE}")));
 static WRITE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&format!("{HELPERS}{WRITE}")));
-static DELETE_OWNED_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_OWNED));
 static INDEX_ADD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(INDEX_ADD));
+static DELETE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE));
+
+/// Deletes the session hash (not a `moved` note).
+pub(crate) async fn delete(conn: &mut Conn, hash: &str) -> Result<(), StoreError> {
+    DELETE_SCRIPT
+        .key(hash)
+        .invoke_async::<i64>(conn)
+        .await
+        .map(drop)
+        .map_err(map_err)
+}
 
 /// What the write script decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,21 +208,44 @@ pub(crate) struct Write<'a> {
     pub(crate) bump: bool,
 }
 
-/// Creates the hash unless a live one is there; returns whether it did.
+/// What the create script decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CreateReply {
+    /// Written.
+    Created,
+    /// A live (or undecodable) hash or a rotation marker holds the key.
+    Exists,
+    /// A revocation fence of the record's user is later than its authentication.
+    Fenced,
+}
+
+/// The instant the revocation rule compares for a new record: `authenticated_at`, else
+/// `created_at`.
+pub(crate) fn signed_in_at(record: &Record) -> Timestamp {
+    record.authenticated_at.unwrap_or(record.created_at)
+}
+
+/// Creates the hash unless a live one (or a fence of the record's user) is there.
 pub(crate) async fn create(
     conn: &mut Conn,
     hash: &str,
     record: &Record,
     horizon: Timestamp,
     now: Timestamp,
-) -> Result<bool, StoreError> {
+) -> Result<CreateReply, StoreError> {
     let mut call = CREATE_SCRIPT.key(hash);
-    call.arg(now.as_millis()).arg(record.expires_at.as_millis());
+    call.arg(now.as_millis())
+        .arg(record.expires_at.as_millis())
+        .arg(record.user.as_deref().unwrap_or(""))
+        .arg(signed_in_at(record).as_millis());
     for (field, value) in layout::encode_record(record, horizon)? {
         call.arg(field).arg(value);
     }
-    let created: i64 = call.invoke_async(conn).await.map_err(map_err)?;
-    Ok(created == 1)
+    match call.invoke_async::<i64>(conn).await.map_err(map_err)? {
+        1 => Ok(CreateReply::Created),
+        2 => Ok(CreateReply::Fenced),
+        _ => Ok(CreateReply::Exists),
+    }
 }
 
 /// Runs the write script; `indexed` names the index entry (user, horizon) the caller has
@@ -206,6 +273,12 @@ pub(crate) async fn write(
     match indexed {
         Some((user, horizon)) => call.arg("1").arg(user.as_str()).arg(horizon.as_millis()),
         None => call.arg("0").arg("").arg(0),
+    };
+    call.arg(changes.began_at.as_millis());
+    match (&changes.user, changes.authenticated_at) {
+        (None, _) => call.arg(""),
+        (Some(Some(_)), Some(at)) => call.arg(at.as_millis()),
+        (Some(_), _) => call.arg("-"),
     };
     call.arg(changes.removed.len());
     for key in &changes.removed {
@@ -247,37 +320,42 @@ fn parse_write_reply(reply: &[Value]) -> Result<WriteReply, StoreError> {
     }
 }
 
-/// Deletes the hash if it belongs to `user`: 0 not deleted, 1 deleted live, 2 deleted expired.
-pub(crate) async fn delete_owned(
-    conn: &mut Conn,
-    hash: &str,
-    user: &str,
-    now: Timestamp,
-) -> Result<i64, StoreError> {
-    DELETE_OWNED_SCRIPT
-        .key(hash)
-        .arg(user)
-        .arg(now.as_millis())
-        .invoke_async(conn)
-        .await
-        .map_err(map_err)
+/// The revocation rule as the index script checks it: refused when the user was revoked
+/// after `since`, unless the revocation kept `kept` (`None`: no exception, as for `create`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rule<'a> {
+    pub(crate) since: Timestamp,
+    pub(crate) kept: Option<&'a StoreKey>,
 }
 
-/// Puts `key` into the index `index` with score `horizon`, pruning lapsed entries.
+/// Puts `key` into the index `index` with score `horizon`, pruning lapsed entries; with a
+/// `rule`, first checks it against the user's revocation `revocation` (same slot).
+/// Returns whether the entry was added (`false`: the rule refused).
 pub(crate) async fn index_add(
     conn: &mut Conn,
-    index: &str,
+    (index, revocation): (&str, &str),
     key: &StoreKey,
     horizon: Timestamp,
+    rule: Option<Rule<'_>>,
     now: Timestamp,
-) -> Result<(), StoreError> {
-    INDEX_ADD_SCRIPT
-        .key(index)
+) -> Result<bool, StoreError> {
+    let mut call = INDEX_ADD_SCRIPT.key(index);
+    call.key(revocation)
         .arg(now.as_millis())
         .arg(horizon.as_millis())
-        .arg(key.as_str())
-        .invoke_async::<i64>(conn)
-        .await
-        .map(drop)
-        .map_err(map_err)
+        .arg(key.as_str());
+    match rule {
+        Some(rule) => call
+            .arg("1")
+            .arg(rule.since.as_millis())
+            .arg(rule.kept.map_or("", StoreKey::as_str)),
+        None => call.arg("0").arg(0).arg(""),
+    };
+    match call.invoke_async::<i64>(conn).await.map_err(map_err)? {
+        1 => Ok(true),
+        0 => Ok(false),
+        _ => Err(StoreError::Corrupt(
+            "redis revocation record is not \"<ms> <kept key>\"".into(),
+        )),
+    }
 }

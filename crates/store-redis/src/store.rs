@@ -8,13 +8,13 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Client, IntoConnectionInfo};
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, SessionSummary, StoreError,
-    StoreKey, Timestamp,
+    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, SessionSummary,
+    StoreError, StoreKey, Timestamp,
 };
 
 use crate::conn::{Conn, Timeouts, bounded, map_err};
 use crate::layout::{self, Keys};
-use crate::scripts::{self, Write, WriteReply};
+use crate::scripts::{self, CreateReply, Rule, Write, WriteReply};
 
 /// The key prefix used unless [`RedisStore::with_prefix`] says otherwise.
 pub const DEFAULT_PREFIX: &str = "session:";
@@ -120,9 +120,20 @@ impl RedisStore {
 
     /// Puts every key of this store under `prefix` instead of [`DEFAULT_PREFIX`], e.g. to
     /// share a database between applications.
+    ///
+    /// # Panics
+    /// On a cluster, if `prefix` contains `}` without a non-empty hash tag (`{…}`) before
+    /// it: a user's revocation record could then not share its index's slot. (A prefix
+    /// with a hash tag is fine; it puts every key of the store in one slot.)
     #[must_use]
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.keys = Keys::new(prefix);
+        let keys = Keys::new(prefix);
+        assert!(
+            matches!(self.conn, Conn::Standalone(_)) || keys.cluster_safe(),
+            "store-redis: on a cluster the key prefix must not contain '}}' unless it \
+             carries a non-empty hash tag"
+        );
+        self.keys = keys;
         self
     }
 
@@ -140,7 +151,9 @@ impl RedisStore {
             let now = Timestamp::now();
             match scripts::write(&mut conn, &hash, write, indexed.as_ref(), now).await? {
                 WriteReply::NeedIndex(user) => {
-                    indexed = Some(self.index(&user, key, write.changes.expires_at).await?);
+                    indexed = self
+                        .index(&user, key, write.changes.expires_at, None)
+                        .await?;
                 }
                 reply => return Ok(reply),
             }
@@ -148,6 +161,22 @@ impl RedisStore {
         Err(StoreError::backend(
             "the session's user kept changing while its index entry was being written",
         ))
+    }
+
+    /// The outcome of an `apply` the revocation rule refused: `Missing`, unless a strict
+    /// write meets another version (the reference store checks versions first).
+    async fn refused_apply(
+        &self,
+        key: &StoreKey,
+        expected: Option<u64>,
+    ) -> Result<ApplyOutcome, StoreError> {
+        let Some(expected) = expected else {
+            return Ok(ApplyOutcome::Missing);
+        };
+        Ok(match self.probe(key, Timestamp::now()).await? {
+            Some(version) if version != expected => ApplyOutcome::Conflict,
+            _ => ApplyOutcome::Missing,
+        })
     }
 }
 
@@ -172,16 +201,29 @@ impl SessionStore for RedisStore {
             let horizon = match &record.user {
                 // Index first: a crash in between leaves a stray index entry (filtered
                 // out when read), never a session missing from its user's index.
-                Some(user) => self.index(user, key, record.expires_at).await?.1,
+                Some(user) => {
+                    let rule = Rule {
+                        since: scripts::signed_in_at(record),
+                        kept: None,
+                    };
+                    match self.index(user, key, record.expires_at, Some(rule)).await? {
+                        Some((_, horizon)) => horizon,
+                        // The reference store reports a live key before a revocation.
+                        None if self.probe(key, now).await?.is_some() => {
+                            return Ok(CreateOutcome::AlreadyExists);
+                        }
+                        None => return Ok(CreateOutcome::Revoked),
+                    }
+                }
                 None => layout::horizon(record.expires_at, now),
             };
             let mut conn = self.conn.clone();
             let hash = self.keys.session(key);
             Ok(
-                if scripts::create(&mut conn, &hash, record, horizon, now).await? {
-                    CreateOutcome::Created
-                } else {
-                    CreateOutcome::AlreadyExists
+                match scripts::create(&mut conn, &hash, record, horizon, now).await? {
+                    CreateReply::Created => CreateOutcome::Created,
+                    CreateReply::Exists => CreateOutcome::AlreadyExists,
+                    CreateReply::Fenced => CreateOutcome::Revoked,
                 },
             )
         })
@@ -195,9 +237,21 @@ impl SessionStore for RedisStore {
         expected_version: Option<u64>,
     ) -> Result<ApplyOutcome, StoreError> {
         bounded(self.limit, async {
-            let indexed = match &changes.user {
-                Some(Some(user)) => Some(self.index(user, key, changes.expires_at).await?),
-                _ => None,
+            let indexed = match changes.binds_user() {
+                Some(user) => {
+                    let rule = Rule {
+                        since: changes.began_at,
+                        kept: Some(key),
+                    };
+                    match self
+                        .index(user, key, changes.expires_at, Some(rule))
+                        .await?
+                    {
+                        Some(indexed) => Some(indexed),
+                        None => return self.refused_apply(key, expected_version).await,
+                    }
+                }
+                None => None,
             };
             let write = Write {
                 changes,
@@ -210,6 +264,20 @@ impl SessionStore for RedisStore {
                 WriteReply::Missing | WriteReply::NeedIndex(_) => ApplyOutcome::Missing,
             })
         })
+        .await
+    }
+
+    async fn rotate(
+        &self,
+        from: &StoreKey,
+        to: &StoreKey,
+        changes: &Changeset,
+        expected_version: Option<u64>,
+    ) -> Result<RotateOutcome, StoreError> {
+        bounded(
+            self.limit,
+            self.rotate_session(from, to, changes, expected_version),
+        )
         .await
     }
 
@@ -232,12 +300,7 @@ impl SessionStore for RedisStore {
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         bounded(self.limit, async {
             let mut conn = self.conn.clone();
-            redis::cmd("DEL")
-                .arg(self.keys.session(key))
-                .query_async::<i64>(&mut conn)
-                .await
-                .map(drop)
-                .map_err(map_err)
+            scripts::delete(&mut conn, &self.keys.session(key)).await
         })
         .await
     }
@@ -256,6 +319,6 @@ impl SessionStore for RedisStore {
         user: &str,
         except: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        bounded(self.limit, self.delete_user_sessions(user, except)).await
+        bounded(self.limit, self.revoke_user_sessions(user, except)).await
     }
 }

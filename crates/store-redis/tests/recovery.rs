@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use session_core::{Changeset, Record, SessionStore, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Changeset, CreateOutcome, Record, SessionStore, StoreError, StoreKey, Timestamp,
+};
 use store_redis::{RedisStore, Timeouts};
 
 /// A private server; killed when dropped, so a failing test leaves nothing behind.
@@ -110,6 +112,10 @@ async fn every_operation_fails(phase: &str, store: &RedisStore, key: &StoreKey, 
     expect_unavailable!("load", store.load(key));
     expect_unavailable!("create", store.create(&StoreKey::random(), &record()));
     expect_unavailable!("apply", store.apply(key, &changes, None));
+    expect_unavailable!(
+        "rotate",
+        store.rotate(key, &StoreKey::random(), &changes, None)
+    );
     expect_unavailable!("touch", store.touch(key, deadline));
     expect_unavailable!("delete", store.delete(key));
     expect_unavailable!("sessions_of", store.sessions_of("recovery-user"));
@@ -158,10 +164,11 @@ async fn outage_is_typed_and_bounded_then_the_same_store_recovers() {
         .expect("cannot connect to the private redis-server");
 
     let key = StoreKey::random();
-    store
+    let created = store
         .create(&key, &record())
         .await
         .expect("create before the outage");
+    assert_eq!(created, CreateOutcome::Created);
     assert!(
         store
             .load(&key)
@@ -195,10 +202,11 @@ async fn outage_is_typed_and_bounded_then_the_same_store_recovers() {
     assert_eq!(found, None, "a server without persistence starts empty");
 
     let fresh = StoreKey::random();
-    store
+    let created = store
         .create(&fresh, &record())
         .await
         .expect("create after recovery");
+    assert_eq!(created, CreateOutcome::Created);
     assert!(
         store
             .load(&fresh)

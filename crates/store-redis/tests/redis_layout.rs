@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use serde_json::json;
-use session_core::{Record, SessionStore, StoreError, StoreKey, Timestamp};
+use session_core::{CreateOutcome, Record, SessionStore, StoreError, StoreKey, Timestamp};
 
 fn record_until(expires_at: Timestamp) -> Record {
     let mut record = Record::new(Timestamp::now(), expires_at, false);
@@ -23,7 +23,8 @@ async fn redis_itself_drops_the_hash_at_the_deadline() {
     let deadline = Timestamp::now().add(Duration::from_secs(1));
     let mut record = record_until(deadline);
     record.user = Some("ttl-user".into());
-    store.create(&key, &record).await.expect("create failed");
+    let created = store.create(&key, &record).await.expect("create failed");
+    assert_eq!(created, CreateOutcome::Created);
     let hash = format!("{prefix}{key}");
     let exists: i64 = raw.exists(&hash).await.expect("EXISTS failed");
     assert_eq!(
@@ -84,7 +85,8 @@ async fn load_after(
     let mut raw = common::raw().await;
     let key = StoreKey::random();
     let record = record_until(Timestamp::now().add(Duration::from_secs(60)));
-    store.create(&key, &record).await.expect("create failed");
+    let created = store.create(&key, &record).await.expect("create failed");
+    assert_eq!(created, CreateOutcome::Created);
     let hash = format!("{prefix}{key}");
     for (field, value) in spoil {
         let _: i64 = raw.hset(&hash, *field, *value).await.expect("HSET failed");
@@ -127,7 +129,8 @@ async fn data_keys_cannot_shadow_metadata() {
     for name in ["v", "c", "e", "u", "p", "i", "d:", "d:d:x"] {
         record.data.insert(name.into(), json!(name));
     }
-    store.create(&key, &record).await.expect("create failed");
+    let created = store.create(&key, &record).await.expect("create failed");
+    assert_eq!(created, CreateOutcome::Created);
     assert_eq!(store.load(&key).await.expect("load failed"), Some(record));
 }
 
@@ -141,7 +144,8 @@ async fn index_entry_is_extended_before_the_deadline_passes_it() {
     let hash = format!("{prefix}{key}");
     let mut record = record_until(Timestamp::now().add(Duration::from_secs(60)));
     record.user = Some(user.clone());
-    store.create(&key, &record).await.expect("create failed");
+    let created = store.create(&key, &record).await.expect("create failed");
+    assert_eq!(created, CreateOutcome::Created);
     let first: f64 = raw
         .zscore(&index, key.as_str())
         .await
@@ -185,7 +189,7 @@ async fn index_entry_is_extended_before_the_deadline_passes_it() {
 /// session far wider than one chunk is created, rewritten, trimmed and cleared intact.
 #[tokio::test]
 async fn sessions_wider_than_a_script_chunk_round_trip() {
-    use session_core::{ApplyOutcome, Changeset, CreateOutcome};
+    use session_core::{ApplyOutcome, Changeset};
 
     const WIDTH: usize = 9_000;
     let store = common::standalone().await;
