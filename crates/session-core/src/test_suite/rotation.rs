@@ -186,18 +186,34 @@ pub async fn rotate_racing_delete_is_linearizable(store: &dyn SessionStore) {
     }
 }
 
-/// "Log out everywhere" racing a rotation begun before it, many times: afterwards the
+/// "Log out everywhere" racing a rotation begun before it, many times and at spread-out
+/// offsets (a multi-step rotation must be caught in each of its gaps): afterwards the
 /// user has no live session under either key, whichever went first.
 pub async fn revocation_wins_against_rotation_in_flight(store: &dyn SessionStore) {
-    for _ in 0..20 {
+    for round in 0..40u64 {
         let user = random_user();
         let from = created(store, &owned_by(&user)).await;
         let to = StoreKey::random();
         let changes = begun_earlier(set(&[("x", json!(1))]));
-        let (rotated, _) = tokio::join!(
-            rotate(store, &from, &to, &changes, None),
-            revoke(store, &user, None)
-        );
+        // Even rounds delay the revocation, odd rounds the rotation, by 0-4 ms.
+        let delay = Duration::from_micros((round / 2 % 5) * 1000);
+        let (rotation_delay, revocation_delay) = if round % 2 == 0 {
+            (Duration::ZERO, delay)
+        } else {
+            (delay, Duration::ZERO)
+        };
+        let rotation = async {
+            tokio::time::sleep(rotation_delay).await;
+            rotate(store, &from, &to, &changes, None).await
+        };
+        let revocation = async {
+            tokio::time::sleep(revocation_delay).await;
+            store
+                .delete_sessions_of(&user, None)
+                .await
+                .expect("delete_sessions_of failed")
+        };
+        let (rotated, _) = tokio::join!(rotation, revocation);
         assert!(
             matches!(rotated, RotateOutcome::Rotated(_) | RotateOutcome::Missing),
             "{rotated:?}"
@@ -206,7 +222,10 @@ pub async fn revocation_wins_against_rotation_in_flight(store: &dyn SessionStore
             absent(store, &from).await,
             "the rotated-from session survived"
         );
-        assert!(absent(store, &to).await, "the rotated-to session survived");
+        assert!(
+            absent(store, &to).await,
+            "the rotated-to session survived ({rotated:?})"
+        );
         assert!(
             store
                 .sessions_of(&user)
