@@ -90,7 +90,7 @@ pub async fn run(path: &str, session: &Session) -> Result<RouteReply, SessionErr
             Ok(RouteReply::ok(value.unwrap_or_default().to_string()))
         }
         ["set", k, v] => session.insert(k, *v).await.and_then(|()| ok()),
-        ["remove", k] => session.remove(k).await.and_then(|_| ok()),
+        ["remove", k] => session.remove_value(k).await.and_then(|_| ok()),
         ["keys"] => Ok(RouteReply::ok(session.keys().await?.join(","))),
         ["user"] => Ok(RouteReply::ok(session.user().await?.unwrap_or_default())),
         ["login", user] => {

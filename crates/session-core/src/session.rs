@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tokio::sync::{Mutex, MutexGuard};
+
+mod data;
+
+pub use data::MAX_VALUE_DEPTH;
 
 use crate::codec::Verified;
 use crate::manager::Shared;
@@ -116,7 +117,7 @@ pub(crate) struct State {
     /// The stored session `destroy` ended, to be deleted at the end of the request.
     pub destroyed: Option<StoreKey>,
     /// Serialized size per key, built on the first write.
-    sizes: Option<(BTreeMap<String, usize>, usize)>,
+    pub(crate) sizes: Option<(BTreeMap<String, usize>, usize)>,
 }
 
 impl State {
@@ -143,7 +144,7 @@ impl State {
     }
 
     /// Drops every data key, as [`Session::clear`] does.
-    fn clear_data(&mut self) {
+    pub(crate) fn clear_data(&mut self) {
         if self.data.is_empty() && !self.pending.cleared {
             return;
         }
@@ -177,6 +178,21 @@ impl Session {
                 cookie: OnceLock::new(),
                 state: Mutex::default(),
             }),
+        }
+    }
+
+    /// A session of a fresh memory-store manager, for the examples in these docs.
+    #[doc(hidden)]
+    #[cfg(feature = "memory-store")]
+    pub fn for_docs() -> Self {
+        let config = crate::SessionConfig::builder([crate::Key::generate()])
+            .secure(false)
+            .build();
+        match config {
+            Ok(config) => {
+                crate::SessionManager::new(crate::MemoryStore::default(), config).start([])
+            }
+            Err(e) => panic!("the documentation's configuration is valid: {e}"),
         }
     }
 
@@ -223,84 +239,17 @@ impl Session {
         Ok(state)
     }
 
-    /// The value under `key`, deserialized; `None` when absent.
-    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        let state = self.loaded().await?;
-        match state.data.get(key) {
-            None => Ok(None),
-            Some(v) => T::deserialize(v)
-                .map(Some)
-                .map_err(|source| SessionError::Value {
-                    key: key.to_owned(),
-                    source,
-                }),
-        }
-    }
-
-    /// The raw JSON value under `key`.
-    pub async fn get_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
-        Ok(self.loaded().await?.data.get(key).cloned())
-    }
-
-    /// Stores `value` under `key`. Fails with [`SessionError::TooLarge`], changing nothing,
-    /// when the session would exceed the configured size.
-    pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
-        let value = serde_json::to_value(value).map_err(|source| SessionError::Value {
-            key: key.to_owned(),
-            source,
-        })?;
-        let depth = depth_of(&value);
-        if depth > MAX_VALUE_DEPTH {
-            return Err(SessionError::TooDeep {
-                key: key.to_owned(),
-                depth,
-                limit: MAX_VALUE_DEPTH,
-            });
-        }
-        let size = key.len() + encoded_len(&value);
-        let limit = self.inner.shared.config.max_data_bytes;
-        let mut state = self.loaded().await?;
-        let (sizes, total) = sizes_of(&mut state);
-        let new_total = *total - sizes.get(key).copied().unwrap_or(0) + size;
-        if new_total > limit {
-            return Err(SessionError::TooLarge {
-                size: new_total,
-                limit,
-            });
-        }
-        sizes.insert(key.to_owned(), size);
-        *total = new_total;
-        state.pending.removed.remove(key);
-        state.pending.set.insert(key.to_owned());
-        state.data.insert(key.to_owned(), value);
-        Ok(())
-    }
-
-    /// Removes `key`, returning its value.
-    pub async fn remove(&self, key: &str) -> Result<Option<Value>, SessionError> {
-        let mut state = self.loaded().await?;
-        let old = state.data.remove(key);
-        if old.is_some() {
-            let (sizes, total) = sizes_of(&mut state);
-            *total -= sizes.remove(key).unwrap_or(0);
-            state.pending.set.remove(key);
-            state.pending.removed.insert(key.to_owned());
-        }
-        Ok(old)
-    }
-
-    /// Removes every key (the user and the session itself stay).
-    pub async fn clear(&self) -> Result<(), SessionError> {
-        self.loaded().await?.clear_data();
-        Ok(())
-    }
-
-    /// The data keys present.
-    pub async fn keys(&self) -> Result<Vec<String>, SessionError> {
-        Ok(self.loaded().await?.data.keys().cloned().collect())
-    }
-
     /// The signed-in user, if any.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::SessionError> {
+    /// # let session = session_core::Session::for_docs();
+    /// assert_eq!(session.user().await?, None);
+    /// session.set_user("alice").await?;
+    /// assert_eq!(session.user().await?.as_deref(), Some("alice"));
+    /// # Ok(()) }
+    /// ```
     pub async fn user(&self) -> Result<Option<String>, SessionError> {
         Ok(self.loaded().await?.user().map(str::to_owned))
     }
@@ -312,6 +261,15 @@ impl Session {
     /// [`flush_on_principal_change`](crate::SessionConfigBuilder::flush_on_principal_change)
     /// is off); an anonymous visitor's data survives. The login is dated from the start of
     /// this request ([`authenticated_at`](Self::authenticated_at)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::SessionError> {
+    /// # let session = session_core::Session::for_docs();
+    /// // After checking the credentials:
+    /// session.set_user("alice").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn set_user(&self, user: impl Into<String>) -> Result<(), SessionError> {
         let flush = self.inner.shared.config.flush_on_principal_change;
         self.loaded()
@@ -324,6 +282,16 @@ impl Session {
     /// data dropped (the next principal must not see it) unless
     /// [`flush_on_principal_change`](crate::SessionConfigBuilder::flush_on_principal_change)
     /// is off. Use [`destroy`](Self::destroy) to end the session altogether.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::SessionError> {
+    /// # let session = session_core::Session::for_docs();
+    /// session.set_user("alice").await?;
+    /// session.clear_user().await?;
+    /// assert_eq!(session.user().await?, None);
+    /// # Ok(()) }
+    /// ```
     pub async fn clear_user(&self) -> Result<(), SessionError> {
         let flush = self.inner.shared.config.flush_on_principal_change;
         self.loaded().await?.change_principal(None, flush);
@@ -332,6 +300,15 @@ impl Session {
 
     /// When the current user signed in: the start of the request that called
     /// [`set_user`](Self::set_user); `None` when nobody is signed in.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::SessionError> {
+    /// # let session = session_core::Session::for_docs();
+    /// session.set_user("alice").await?;
+    /// assert!(session.authenticated_at().await?.is_some());
+    /// # Ok(()) }
+    /// ```
     pub async fn authenticated_at(&self) -> Result<Option<Timestamp>, SessionError> {
         let state = self.loaded().await?;
         Ok(match &state.pending.user {
@@ -345,6 +322,16 @@ impl Session {
     /// signed in and signed in at most `max_age` ago. Otherwise
     /// [`SessionError::ReauthRequired`], which adapters answer with 401: ask for the
     /// credentials again, then call [`set_user`](Self::set_user).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::SessionError> {
+    /// # let session = session_core::Session::for_docs();
+    /// use std::time::Duration;
+    /// session.set_user("alice").await?;
+    /// session.require_recent_auth(Duration::from_secs(300)).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn require_recent_auth(&self, max_age: Duration) -> Result<(), SessionError> {
         let recent = self
             .authenticated_at()
@@ -358,6 +345,15 @@ impl Session {
     }
 
     /// "Remember me": a persistent cookie (`true`) or a browser-session cookie (`false`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::SessionError> {
+    /// # let session = session_core::Session::for_docs();
+    /// // The "remember me" box was ticked:
+    /// session.set_persistent(true).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn set_persistent(&self, persistent: bool) -> Result<(), SessionError> {
         self.loaded().await?.pending.persistent = Some(persistent);
         Ok(())
@@ -369,6 +365,16 @@ impl Session {
     /// ([`set_user`](Self::set_user)) rotate by themselves; call this at other privilege
     /// changes. Even when the handler answers 5xx the old id ends (the session moves on
     /// without this request's data changes).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::SessionError> {
+    /// # let session = session_core::Session::for_docs();
+    /// // Privileges changed (e.g. the user confirmed a second factor):
+    /// session.insert("mfa", true).await?;
+    /// session.regenerate().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn regenerate(&self) -> Result<(), SessionError> {
         self.loaded().await?.regenerate = true;
         Ok(())
@@ -377,6 +383,16 @@ impl Session {
     /// Ends the session: its record is deleted and the cookie expired, whatever status the
     /// response has (if the delete fails, the client still gets the expiring cookie, with a
     /// 503). Writes made after this in the same request start a new session with a new id.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::SessionError> {
+    /// # let session = session_core::Session::for_docs();
+    /// // Sign out:
+    /// session.destroy().await?;
+    /// assert_eq!(session.user().await?, None);
+    /// # Ok(()) }
+    /// ```
     pub async fn destroy(&self) -> Result<(), SessionError> {
         let mut state = self.inner.state.lock().await;
         state.accessed = true;
@@ -397,6 +413,15 @@ impl Session {
 
     /// The store key of the stored session this request continues (`None` for a new one):
     /// compare it with [`SessionSummary::key`] to mark the current session in a list.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::SessionError> {
+    /// # let session = session_core::Session::for_docs();
+    /// // A session not stored yet has no key.
+    /// assert_eq!(session.store_key().await?, None);
+    /// # Ok(()) }
+    /// ```
     pub async fn store_key(&self) -> Result<Option<StoreKey>, SessionError> {
         Ok(self
             .loaded()
@@ -407,6 +432,16 @@ impl Session {
     }
 
     /// The live sessions of this session's user.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::SessionError> {
+    /// # let session = session_core::Session::for_docs();
+    /// session.set_user("alice").await?;
+    /// // The session is stored when the request ends, so none is listed yet.
+    /// assert!(session.sessions_of_user().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub async fn sessions_of_user(&self) -> Result<Vec<SessionSummary>, SessionError> {
         let user = self.user().await?.ok_or(SessionError::NoUser)?;
         Ok(self.inner.shared.store.sessions_of(&user).await?)
@@ -414,6 +449,16 @@ impl Session {
 
     /// Deletes every other session of this session's user ("sign out other devices");
     /// returns how many went. Takes effect immediately.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::SessionError> {
+    /// # let session = session_core::Session::for_docs();
+    /// session.set_user("alice").await?;
+    /// let signed_out = session.revoke_other_sessions().await?;
+    /// assert_eq!(signed_out, 0);
+    /// # Ok(()) }
+    /// ```
     pub async fn revoke_other_sessions(&self) -> Result<u64, SessionError> {
         let user = self.user().await?.ok_or(SessionError::NoUser)?;
         let current = self.store_key().await?;
@@ -424,56 +469,4 @@ impl Session {
             .delete_sessions_of(&user, current.as_ref())
             .await?)
     }
-}
-
-/// The deepest nesting of arrays and objects a session value may have. Deeper values are
-/// refused at [`Session::insert`]: JSON parsers of the backends stop at 128 levels (some
-/// sooner), so a deeper value would be written and then fail to load on every request.
-pub const MAX_VALUE_DEPTH: usize = 64;
-
-/// Nesting depth of `value`: 0 for a scalar, 1 for a flat array or object. Iterative, so
-/// a hostile value cannot overflow the stack here.
-fn depth_of(value: &Value) -> usize {
-    let mut deepest = 0;
-    let mut stack = vec![(value, 0usize)];
-    while let Some((v, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
-        deepest = deepest.max(depth + 1);
-        stack.extend(children.map(|c| (c, depth + 1)));
-    }
-    deepest
-}
-
-fn sizes_of(state: &mut State) -> (&mut BTreeMap<String, usize>, &mut usize) {
-    let data = &state.data;
-    let (sizes, total) = state.sizes.get_or_insert_with(|| {
-        let sizes: BTreeMap<String, usize> = data
-            .iter()
-            .map(|(k, v)| (k.clone(), k.len() + encoded_len(v)))
-            .collect();
-        let total = sizes.values().sum();
-        (sizes, total)
-    });
-    (sizes, total)
-}
-
-fn encoded_len(value: &Value) -> usize {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    // Writing a `Value` to an infallible sink cannot fail.
-    let _ = serde_json::to_writer(&mut counter, value);
-    counter.0
 }

@@ -155,7 +155,7 @@ pub async fn get_data(session: &Session, key: &str) -> Result<Option<Value>, Ses
 
 /// Removes the data key `key` (idempotent).
 pub async fn delete_data(session: &Session, key: &str) -> Result<(), SessionError> {
-    session.remove(&data_key(key)).await.map(drop)
+    session.remove_value(&data_key(key)).await.map(drop)
 }
 
 fn data_key(key: &str) -> String {
