@@ -10,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, COOKIE, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpResponse};
 use session_core::{HeaderPatch, ResponseInfo, SessionManager};
+use tracing::Instrument;
 
 /// Adds sessions to every request of the wrapped app or scope: `.wrap(SessionMiddleware::new(manager))`.
 #[derive(Clone, Debug)]
@@ -74,25 +75,31 @@ where
         let session = self.manager.start(cookies.map(HeaderValue::as_bytes));
         request.extensions_mut().insert(session.clone());
         let (inner, manager) = (Rc::clone(&self.inner), self.manager.clone());
-        Box::pin(async move {
-            // An inner error carries no response to patch: nothing is saved.
-            let response = inner.call(request).await?;
-            let info = ResponseInfo {
-                status: response.status().as_u16(),
-                cache_control: response
-                    .headers()
-                    .get(CACHE_CONTROL)
-                    .map(|v| v.to_str().unwrap_or_default().to_owned()),
-            };
-            let (mut response, patch) = match manager.finish_or_status(&session, info).await {
-                Ok(patch) => (response.map_into_left_body(), patch),
-                Err((code, patch)) => (error_response(response, code), patch),
-            };
-            if let Err(code) = write_patch(response.headers_mut(), &patch) {
-                response = error_response(response, code);
+        // One span per request, so the store events of `session_core` carry the request's
+        // method; never an id or a cookie.
+        let span = tracing::info_span!("session", method = %request.method());
+        Box::pin(
+            async move {
+                // An inner error carries no response to patch: nothing is saved.
+                let response = inner.call(request).await?;
+                let info = ResponseInfo {
+                    status: response.status().as_u16(),
+                    cache_control: response
+                        .headers()
+                        .get(CACHE_CONTROL)
+                        .map(|v| v.to_str().unwrap_or_default().to_owned()),
+                };
+                let (mut response, patch) = match manager.finish_or_status(&session, info).await {
+                    Ok(patch) => (response.map_into_left_body(), patch),
+                    Err((code, patch)) => (error_response(response, code), patch),
+                };
+                if let Err(code) = write_patch(response.headers_mut(), &patch) {
+                    response = error_response(response, code);
+                }
+                Ok(response)
             }
-            Ok(response)
-        })
+            .instrument(span),
+        )
     }
 }
 

@@ -9,6 +9,7 @@ use http::{Request, Response, StatusCode};
 use session_core::{HeaderPatch, ResponseInfo, SessionManager};
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument;
 
 /// Adds sessions to every request of the wrapped service.
 #[derive(Clone, Debug)]
@@ -65,28 +66,34 @@ where
         // The clone is not driven to readiness; the ready one serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            // An inner error carries no response to patch: nothing is saved.
-            let mut response = inner.call(request).await?;
-            let info = ResponseInfo {
-                status: response.status().as_u16(),
-                cache_control: response
-                    .headers()
-                    .get(CACHE_CONTROL)
-                    .map(|v| v.to_str().unwrap_or_default().to_owned()),
-            };
-            let patch = match manager.finish_or_status(&session, info).await {
-                Ok(patch) => patch,
-                Err((code, patch)) => {
+        // One span per request, so the store events of `session_core` carry the request's
+        // method; never an id or a cookie.
+        let span = tracing::info_span!("session", method = %request.method());
+        Box::pin(
+            async move {
+                // An inner error carries no response to patch: nothing is saved.
+                let mut response = inner.call(request).await?;
+                let info = ResponseInfo {
+                    status: response.status().as_u16(),
+                    cache_control: response
+                        .headers()
+                        .get(CACHE_CONTROL)
+                        .map(|v| v.to_str().unwrap_or_default().to_owned()),
+                };
+                let patch = match manager.finish_or_status(&session, info).await {
+                    Ok(patch) => patch,
+                    Err((code, patch)) => {
+                        response = empty(code);
+                        patch
+                    }
+                };
+                if let Err(code) = write_patch(response.headers_mut(), &patch) {
                     response = empty(code);
-                    patch
                 }
-            };
-            if let Err(code) = write_patch(response.headers_mut(), &patch) {
-                response = empty(code);
+                Ok(response)
             }
-            Ok(response)
-        })
+            .instrument(span),
+        )
     }
 }
 

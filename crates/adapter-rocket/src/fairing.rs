@@ -4,6 +4,7 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Status;
 use rocket::{Data, Request, Response};
 use session_core::{ResponseInfo, SessionManager};
+use tracing::Instrument;
 
 use crate::Slot;
 
@@ -50,7 +51,14 @@ impl Fairing for SessionFairing {
                 .get_one("Cache-Control")
                 .map(str::to_owned),
         };
-        let patch = match self.manager.finish_or_status(session, info).await {
+        // Rocket runs the handler outside any span of ours; the save gets one, so its store
+        // events carry the request's method (never an id or a cookie).
+        let span = tracing::info_span!("session", method = %request.method());
+        let finish = self
+            .manager
+            .finish_or_status(session, info)
+            .instrument(span);
+        let patch = match finish.await {
             Ok(patch) => patch,
             Err((status, patch)) => {
                 *response = Response::build().status(Status::new(status)).finalize();

@@ -10,6 +10,7 @@ mod id;
 mod manager;
 #[cfg(feature = "memory-store")]
 mod memory;
+mod observe;
 mod record;
 mod response;
 mod session;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::codec::Verified;
 use crate::config::{ConflictPolicy, SessionConfig};
 use crate::cookie_header::candidates;
+use crate::observe::store_call;
 use crate::response::{HeaderPatch, Lifetime, ResponseInfo, set_cookie};
 use crate::session::{Current, State};
 use crate::{
@@ -235,7 +236,7 @@ impl SessionManager {
         let store = &self.shared.store;
         let mut action = CookieAction::Keep;
         if let Some(key) = state.destroyed.take() {
-            if let Err(e) = store.delete(&key).await {
+            if let Err(e) = store_call("delete", store.delete(&key), |()| "deleted").await {
                 return Saved::failed(e.into());
             }
             action = CookieAction::Expire;
@@ -348,17 +349,29 @@ impl SessionManager {
                     .rotate(&current, &changes, expected, persistent, signed_in)
                     .await;
             }
-            return match store.apply(&key, &changes, expected).await {
+            let applied = store_call(
+                "apply",
+                store.apply(&key, &changes, expected),
+                |o| match o {
+                    ApplyOutcome::Applied(_) => "applied",
+                    ApplyOutcome::Missing => "missing",
+                    ApplyOutcome::Conflict => "conflict",
+                },
+            );
+            return match applied.await {
                 Ok(ApplyOutcome::Applied(_)) => {
                     Saved::ok(keep_or_reissue(current.id, deadline), signed_in)
                 }
                 // Deleted meanwhile (e.g. a concurrent logout): never resurrect it.
                 Ok(ApplyOutcome::Missing) => Saved::ok(CookieAction::Expire, false),
-                Ok(ApplyOutcome::Conflict) => Saved {
-                    action: CookieAction::Keep,
-                    signed_in,
-                    error: Some(SessionError::Conflict),
-                },
+                Ok(ApplyOutcome::Conflict) => {
+                    tracing::info!(target: "session_core", "strict-mode conflict: 409");
+                    Saved {
+                        action: CookieAction::Keep,
+                        signed_in,
+                        error: Some(SessionError::Conflict),
+                    }
+                }
                 Err(e) => Saved {
                     action: CookieAction::Keep,
                     signed_in,
@@ -368,7 +381,10 @@ impl SessionManager {
         }
 
         if self.touch_due(&current, deadline, now) {
-            return match store.touch(&key, deadline).await {
+            let touched = store_call("touch", store.touch(&key, deadline), |live| {
+                if *live { "touched" } else { "missing" }
+            });
+            return match touched.await {
                 Ok(true) => Saved::ok(keep_or_reissue(current.id, deadline), signed_in),
                 Ok(false) => Saved::ok(CookieAction::Expire, false),
                 Err(e) => Saved {
@@ -406,12 +422,15 @@ impl SessionManager {
         // even against a broken random source.
         for _ in 0..3 {
             let id = SessionId::generate();
-            match self
-                .shared
-                .store
-                .rotate(&from, &id.store_key(), changes, expected)
-                .await
-            {
+            let to = id.store_key();
+            let call = self.shared.store.rotate(&from, &to, changes, expected);
+            let rotated = store_call("rotate", call, |o| match o {
+                RotateOutcome::Rotated(_) => "rotated",
+                RotateOutcome::Missing => "missing",
+                RotateOutcome::Conflict => "conflict",
+                RotateOutcome::KeyTaken => "key taken",
+            });
+            match rotated.await {
                 Ok(RotateOutcome::Rotated(_)) => {
                     let action = CookieAction::Issue {
                         id,
@@ -421,7 +440,13 @@ impl SessionManager {
                     return Saved::ok(action, signed_in);
                 }
                 Ok(RotateOutcome::KeyTaken) => continue,
-                Ok(RotateOutcome::Missing) => return Saved::ok(CookieAction::Expire, false),
+                Ok(RotateOutcome::Missing) => {
+                    tracing::info!(
+                        target: "session_core",
+                        "rotation found the session ended or revoked: nothing created"
+                    );
+                    return Saved::ok(CookieAction::Expire, false);
+                }
                 Ok(RotateOutcome::Conflict) => return Saved::failed(SessionError::Conflict),
                 Err(e) => return Saved::failed(e.into()),
             }
@@ -442,7 +467,14 @@ impl SessionManager {
     async fn create_with_fresh_id(&self, record: &Record) -> Result<CookieAction, SessionError> {
         for _ in 0..3 {
             let id = SessionId::generate();
-            match self.shared.store.create(&id.store_key(), record).await? {
+            let key = id.store_key();
+            let call = self.shared.store.create(&key, record);
+            let created = store_call("create", call, |o| match o {
+                CreateOutcome::Created => "created",
+                CreateOutcome::AlreadyExists => "already exists",
+                CreateOutcome::Revoked => "revoked",
+            });
+            match created.await? {
                 CreateOutcome::Created => {
                     let (expires_at, persistent) = (record.expires_at, record.persistent);
                     return Ok(CookieAction::Issue {

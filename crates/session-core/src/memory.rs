@@ -70,6 +70,17 @@ impl MemoryStore {
     /// A store with the given limits. Inside a tokio runtime it also starts the sweeper,
     /// which stops when the last clone of the store is dropped.
     pub fn new(limits: MemoryLimits) -> Self {
+        static TOLD: std::sync::Once = std::sync::Once::new();
+        TOLD.call_once(|| {
+            tracing::warn!(
+                target: "session_core",
+                max_entries = limits.max_entries,
+                max_bytes = limits.max_bytes,
+                "sessions are kept in this process's memory (MemoryStore): bounded, but lost \
+                 on restart and not shared with other processes; use a database store in \
+                 production"
+            );
+        });
         let store = Self {
             inner: Arc::default(),
             limits,

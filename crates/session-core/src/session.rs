@@ -13,6 +13,7 @@ pub use data::MAX_VALUE_DEPTH;
 
 use crate::codec::Verified;
 use crate::manager::Shared;
+use crate::observe::store_call;
 use crate::{Data, SessionError, SessionId, SessionSummary, StoreError, StoreKey, Timestamp};
 
 /// One request's view of its session.
@@ -214,7 +215,9 @@ impl Session {
         }
         if let Some(cookie) = self.inner.cookie() {
             let key = cookie.id.store_key();
-            match self.inner.shared.store.load(&key).await {
+            let load = self.inner.shared.store.load(&key);
+            let found = store_call("load", load, |r| if r.is_some() { "found" } else { "none" });
+            match found.await {
                 Ok(Some(record)) if self.inner.shared.is_live(&record, Timestamp::now()) => {
                     state.current = Some(Current {
                         id: cookie.id.clone(),
