@@ -7,7 +7,7 @@
 //! `session_bench::micro::collect` reads. Backends: `memory`, `sqlite` (a file in a temp
 //! directory), `postgres` (`POSTGRES_URL`), `redis` (`REDIS_URL`), `mongo` (`MONGO_URI`).
 //! A backend whose service is missing makes the run fail loudly; filter with criterion's
-//! usual arguments (`cargo bench -p session-bench --bench stores -- memory`) to run fewer.
+//! usual arguments (`cargo bench --manifest-path bench/Cargo.toml --bench stores -- memory`) to run fewer.
 //! A backend is only set up when at least one of its benchmarks is selected.
 //!
 //! Every session holds the same small record: data `{"n": 1}`, a user, not persistent,

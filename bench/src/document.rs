@@ -232,12 +232,13 @@ pub fn render(results: &Results, machine: &str, chart: &str) -> String {
         "## How to run\n\n\
          ```sh\n\
          cargo xtask bench            # everything below; starts the services it needs\n\
-         cargo xtask services         # or: keep the services up and run one part by hand:\n\
-         cargo run --release -p session-bench --bin http_load -- --only redis --secs 3 --rounds 3\n\
-         cargo bench -p session-bench --bench stores -- redis\n\
-         cargo run --release -p session-bench --bin round_trips\n\
-         cargo run --release -p session-bench --bin memory_churn\n\
-         cargo run --release -p session-bench --bin report   # rewrites this file from target/bench-results\n\
+         cargo xtask services         # or: keep the services up and run one part by hand,\n\
+         export CARGO_TARGET_DIR=$PWD/target   # from the repository root, in its target dir\n\
+         cargo run --release --manifest-path bench/Cargo.toml --bin http_load -- --only redis --secs 3 --rounds 3\n\
+         cargo bench --manifest-path bench/Cargo.toml --bench stores -- redis\n\
+         cargo run --release --manifest-path bench/Cargo.toml --bin round_trips\n\
+         cargo run --release --manifest-path bench/Cargo.toml --bin memory_churn\n\
+         cargo run --release --manifest-path bench/Cargo.toml --bin report   # rewrites this file from target/bench-results\n\
          ```\n\n## Machine\n\n{machine}\n"
     );
 

@@ -15,9 +15,9 @@ use services::Services;
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
-  test-all   installs the tools it needs when missing, then fmt, clippy, every test
-             against every store (starting the services it needs), cargo-deny; stops at
-             the first failure
+  test-all   installs the tools it needs when missing, then fmt, clippy (bench/ too),
+             every test against every store (starting the services it needs), a compile
+             check of fuzz/, cargo-deny; stops at the first failure
   services   start the test services (Redis Cluster, Mongo stand-in), print their
              URLs, and keep them up until Enter is pressed
   lint       fmt --check, clippy -D warnings, cargo-deny only
@@ -63,7 +63,19 @@ fn test_all() -> Result<(), String> {
     services.export_to(&mut doc);
     run("doc tests", &mut doc)?;
     drop(services);
+    check_fuzz()?;
     deny()
+}
+
+/// fuzz/ is its own workspace (nightly-only flags to run, but it builds on stable): its
+/// targets must keep compiling against the crates they fuzz.
+fn check_fuzz() -> Result<(), String> {
+    run(
+        "fuzz targets compile (cargo check, fuzz/ workspace)",
+        cargo(&["check", "--manifest-path"])
+            .arg(workspace_root().join("fuzz/Cargo.toml"))
+            .env("CARGO_TARGET_DIR", services::target_dir()),
+    )
 }
 
 fn bench() -> Result<(), String> {
@@ -81,39 +93,27 @@ fn bench() -> Result<(), String> {
             _ => {}
         }
     }
+    // bench/ is its own workspace: every cargo command names its manifest and runs from the
+    // repository root in our target dir, so the relative result paths and criterion's
+    // `target/criterion` stay where `report` reads them.
+    let bench_cargo = |args: &[&str]| {
+        let mut command = cargo(&[args[0], "--release", "-q", "--manifest-path"]);
+        command
+            .arg(root.join("bench/Cargo.toml"))
+            .args(&args[1..])
+            .current_dir(&root)
+            .env("CARGO_TARGET_DIR", &target);
+        command
+    };
     run(
         "build the benchmarks (release)",
-        cargo(&[
-            "build",
-            "--release",
-            "-p",
-            "session-bench",
-            "--bins",
-            "--benches",
-        ])
-        .current_dir(&root),
+        &mut bench_cargo(&["build", "--bins", "--benches"]),
     )?;
     let services = Services::start()?;
     let stats_postgres = pg_stats::start(&target.join("pg-stats"))?;
-    // `cargo run` of one session-bench binary, from the workspace root, in our target dir.
-    let bench_bin = |name: &str| {
-        let mut command = cargo(&[
-            "run",
-            "--release",
-            "-q",
-            "-p",
-            "session-bench",
-            "--bin",
-            name,
-            "--",
-        ]);
-        command.current_dir(&root).env("CARGO_TARGET_DIR", &target);
-        command
-    };
-    let mut criterion_run = cargo(&["bench", "-q", "-p", "session-bench", "--bench", "stores"]);
-    criterion_run
-        .current_dir(&root)
-        .env("CARGO_TARGET_DIR", &target);
+    // `cargo run` of one session-bench binary.
+    let bench_bin = |name: &str| bench_cargo(&["run", "--bin", name, "--"]);
+    let criterion_run = bench_cargo(&["bench", "--bench", "stores"]);
     let mut steps = vec![("store micro-benchmarks (criterion)", criterion_run)];
     for (what, name) in [
         ("memory store churn", "memory_churn"),
@@ -162,9 +162,14 @@ fn lint() -> Result<(), String> {
 }
 
 fn fmt_and_clippy() -> Result<(), String> {
+    let bench = workspace_root().join("bench/Cargo.toml");
     run(
         "cargo fmt --check",
         &mut cargo(&["fmt", "--all", "--check"]),
+    )?;
+    run(
+        "cargo fmt --check (bench/ workspace)",
+        cargo(&["fmt", "--check", "--manifest-path"]).arg(&bench),
     )?;
     run(
         "cargo clippy",
@@ -176,6 +181,15 @@ fn fmt_and_clippy() -> Result<(), String> {
             "-D",
             "warnings",
         ]),
+    )?;
+    // bench/ is its own workspace (the peers' lock): compile-checked and linted here, in our
+    // target dir.
+    run(
+        "cargo clippy (bench/ workspace, all targets)",
+        cargo(&["clippy", "--all-targets", "--manifest-path"])
+            .arg(&bench)
+            .args(["--", "-D", "warnings"])
+            .env("CARGO_TARGET_DIR", services::target_dir()),
     )
 }
 

@@ -1,7 +1,7 @@
 //! HTTP load comparison: our adapters against tower-sessions (axum) and actix-session (actix),
 //! on the same handlers and the same backends, plus bare axum.
 //!
-//! `cargo run --release -p session-bench --bin http_load -- [--concurrency 32] [--secs 3]
+//! `cargo run --release --manifest-path bench/Cargo.toml --bin http_load -- [--concurrency 32] [--secs 3]
 //! [--requests 1000000] [--rounds 3] [--only memory,sqlite,postgres,redis,actix] [--workloads abcde]
 //! [--out target/bench-results/http_load.json]`. `REDIS_URL` and `POSTGRES_URL` default to the
 //! local servers. Progress goes to stderr, a markdown table to stdout, the rows to `--out`.

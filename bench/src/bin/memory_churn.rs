@@ -1,7 +1,7 @@
 //! The memory store under churn: resident memory while short-lived sessions pass through a
 //! bounded `MemoryStore`, and bytes per live session.
 //!
-//! `cargo run --release -p session-bench --bin memory_churn -- [--sessions 5000000]
+//! `cargo run --release --manifest-path bench/Cargo.toml --bin memory_churn -- [--sessions 5000000]
 //! [--bound 100000] [--live 1000000] [--ttl-ms 2000]
 //! [--out target/bench-results/memory_churn.json]`. Each part runs in a child process of
 //! this binary (`--part live|churn`, which prints that part's JSON on stdout), so the two do

@@ -1,6 +1,6 @@
 //! Writes BENCHMARKS.md and its chart from the result files of the other bench tools.
 //!
-//! `cargo run --release -p session-bench --bin report -- [--results target/bench-results]
+//! `cargo run --release --manifest-path bench/Cargo.toml --bin report -- [--results target/bench-results]
 //! [--criterion target/criterion] [--doc BENCHMARKS.md] [--chart bench/chart.svg]`. A missing
 //! result file is reported as "not measured" in the document and named on stderr; a file that
 //! exists and does not parse is an error.

@@ -1,7 +1,7 @@
 //! Store round trips per HTTP request, ours against the peers, read from the servers' own
 //! counters (see `session_bench::round_trips`).
 //!
-//! `cargo run --release -p session-bench --bin round_trips -- [--requests 200]
+//! `cargo run --release --manifest-path bench/Cargo.toml --bin round_trips -- [--requests 200]
 //! [--warmup 20] [--only redis,postgres,mongo,sqlite] [--out PATH] [--verbose]`.
 //! Needs `PG_STATS_URL` (a PostgreSQL preloading `pg_stat_statements`) and `MONGO_URI`,
 //! which `cargo xtask bench` provides; `REDIS_URL` defaults to `redis://127.0.0.1:6379`.
