@@ -4,8 +4,14 @@
 //! { _id: "<store key hex>",
 //!   data: { "<escaped key>": "<value as JSON text>", ... },
 //!   created_at: Date, expires_at: Date, user: "<principal>" | null,
+//!   authenticated_at: Date | null,   // absent in documents written before it existed
 //!   persistent: bool, version: Int64 }
 //! ```
+//!
+//! Two transient shapes share the collection (see the crate README, "Rotation and
+//! revocation"): a rotation's *pending* placeholder `{ _id, user, pending_until: Date }`,
+//! which has no `expires_at` and so matches no liveness filter, and a binding `apply`'s
+//! intents `binds: [{ u: "<user>", t: ObjectId }]` inside a session document.
 //!
 //! Values are stored as their JSON text, not as native BSON: BSON has no integer above
 //! `i64::MAX` (so `u64::MAX` would not survive), and object keys inside a value may hold
@@ -31,10 +37,20 @@ pub mod field {
     pub const EXPIRES_AT: &str = "expires_at";
     /// The principal, or null; carries the per-user index.
     pub const USER: &str = "user";
+    /// When the principal signed in (BSON date), or null.
+    pub const AUTHENTICATED_AT: &str = "authenticated_at";
     /// The "remember me" flag.
     pub const PERSISTENT: &str = "persistent";
     /// Bumped by every write (Int64).
     pub const VERSION: &str = "version";
+    /// Only on a rotation's pending placeholder: when the TTL monitor may drop it.
+    pub const PENDING_UNTIL: &str = "pending_until";
+    /// A binding `apply`'s intents in flight: an array of `{ u: user, t: token }`.
+    pub const BINDS: &str = "binds";
+    /// The user of one intent in [`BINDS`].
+    pub const BIND_USER: &str = "u";
+    /// The token of one intent in [`BINDS`].
+    pub const BIND_TOKEN: &str = "t";
 }
 
 /// A timestamp as a BSON date (both are milliseconds since the epoch, so it is exact).
@@ -60,6 +76,7 @@ pub fn record_to_doc(key: &StoreKey, record: &Record) -> Result<Document, StoreE
         field::CREATED_AT: date(record.created_at),
         field::EXPIRES_AT: date(record.expires_at),
         field::USER: user_bson(record.user.as_deref()),
+        field::AUTHENTICATED_AT: optional_date(record.authenticated_at),
         field::PERSISTENT: record.persistent,
         field::VERSION: version_to_i64(record.version)?,
     })
@@ -70,7 +87,8 @@ pub fn record_to_doc(key: &StoreKey, record: &Record) -> Result<Document, StoreE
 /// Not cleared: `$set` of `data.<k>` for every set key, `$unset` of `data.<k>` for every
 /// removed key that is not set again. Cleared: `$set` of the whole `data` subdocument to
 /// just the set keys (clear, remove, then set leaves exactly those). Both also `$set` the
-/// deadline (and `user`/`persistent` when they changed) and `$inc` the version.
+/// deadline (and `user` with `authenticated_at`, or `persistent`, when they changed) and
+/// `$inc` the version, as [`Record::apply`] does.
 pub fn apply_update(changes: &Changeset) -> Result<Document, StoreError> {
     let mut set = Document::new();
     let mut unset = Document::new();
@@ -91,6 +109,8 @@ pub fn apply_update(changes: &Changeset) -> Result<Document, StoreError> {
     set.insert(field::EXPIRES_AT, date(changes.expires_at));
     if let Some(user) = &changes.user {
         set.insert(field::USER, user_bson(user.as_deref()));
+        let since = changes.authenticated_at.filter(|_| user.is_some());
+        set.insert(field::AUTHENTICATED_AT, optional_date(since));
     }
     if let Some(persistent) = changes.persistent {
         set.insert(field::PERSISTENT, persistent);
@@ -102,12 +122,42 @@ pub fn apply_update(changes: &Changeset) -> Result<Document, StoreError> {
     Ok(update)
 }
 
-fn data_path(key: &str) -> String {
-    format!("{}.{}", field::DATA, escape_key(key))
+/// A rotation's pending placeholder for `key`: owned by `user` (so a revocation's
+/// cleanup finds it), without `expires_at` (so nothing loads, lists or updates it), and
+/// dropped by the TTL monitor after `until` if the rotation never finishes.
+pub fn pending_doc(key: &StoreKey, user: Option<&str>, until: Timestamp) -> Document {
+    doc! {
+        field::ID: key.as_str(),
+        field::USER: user_bson(user),
+        field::PENDING_UNTIL: date(until),
+    }
 }
 
-fn user_bson(user: Option<&str>) -> Bson {
+/// The filter matching the pending placeholder under `key`.
+pub fn pending(key: &StoreKey) -> Document {
+    doc! { field::ID: key.as_str(), field::PENDING_UNTIL: { "$exists": true } }
+}
+
+/// The `user` field of a stored (or projected) document.
+pub fn user(doc: &Document) -> Result<Option<String>, StoreError> {
+    match doc.get(field::USER) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(Bson::String(u)) => Ok(Some(u.clone())),
+        Some(_) => Err(corrupt("`user` is not a string")),
+    }
+}
+
+/// The filter value matching a stored `user` field equal to `user` (null for none).
+pub fn user_bson(user: Option<&str>) -> Bson {
     user.map_or(Bson::Null, |u| Bson::String(u.to_owned()))
+}
+
+fn optional_date(t: Option<Timestamp>) -> Bson {
+    t.map_or(Bson::Null, |t| Bson::DateTime(date(t)))
+}
+
+fn data_path(key: &str) -> String {
+    format!("{}.{}", field::DATA, escape_key(key))
 }
 
 fn data_to_doc(data: &Data) -> Result<Document, StoreError> {
@@ -144,16 +194,18 @@ pub fn doc_to_record(doc: &Document) -> Result<Record, StoreError> {
         let value = serde_json::from_str(text).map_err(|e| corrupt(format!("data value: {e}")))?;
         data.insert(key, value);
     }
-    let user = match doc.get(field::USER) {
+    let authenticated_at = match doc.get(field::AUTHENTICATED_AT) {
+        // Documents written before the field existed have none.
         None | Some(Bson::Null) => None,
-        Some(Bson::String(u)) => Some(u.clone()),
-        Some(_) => return Err(corrupt("`user` is not a string")),
+        Some(Bson::DateTime(d)) => Some(Timestamp::from_millis(d.timestamp_millis())),
+        Some(_) => return Err(corrupt("`authenticated_at` is not a date")),
     };
     Ok(Record {
         data,
         created_at: timestamp(doc, field::CREATED_AT)?,
         expires_at: timestamp(doc, field::EXPIRES_AT)?,
-        user,
+        user: user(doc)?,
+        authenticated_at,
         persistent: doc
             .get_bool(field::PERSISTENT)
             .map_err(|_| corrupt("`persistent` is missing or not a bool"))?,
@@ -206,8 +258,36 @@ mod tests {
             .insert("a.b$".into(), json!({"x.y": u64::MAX, "$z": [null, 1.5]}));
         r.data.insert(String::new(), json!("nul\0"));
         r.user = Some("u".into());
+        r.authenticated_at = Some(Timestamp::from_millis(1_234));
         r.version = 4;
         r
+    }
+
+    #[test]
+    fn a_document_without_authenticated_at_decodes_to_none() {
+        let mut doc = record_to_doc(&StoreKey::random(), &record()).expect("encode");
+        doc.remove(field::AUTHENTICATED_AT);
+        let decoded = doc_to_record(&doc).expect("decode");
+        assert_eq!(decoded.authenticated_at, None);
+        doc.insert(field::AUTHENTICATED_AT, "yesterday");
+        assert!(matches!(doc_to_record(&doc), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn binding_update_sets_authenticated_at_and_unbinding_clears_it() {
+        let mut c = Changeset::new(Timestamp::from_millis(5));
+        c.user = Some(Some("u".into()));
+        c.authenticated_at = Some(Timestamp::from_millis(3));
+        let update = apply_update(&c).expect("encode");
+        let set = update.get_document("$set").expect("$set");
+        assert_eq!(
+            set.get("authenticated_at"),
+            Some(&Bson::DateTime(DateTime::from_millis(3)))
+        );
+        c.user = Some(None);
+        let update = apply_update(&c).expect("encode");
+        let set = update.get_document("$set").expect("$set");
+        assert_eq!(set.get("authenticated_at"), Some(&Bson::Null));
     }
 
     #[test]
@@ -226,7 +306,12 @@ mod tests {
         c.user = Some(None);
         let update = apply_update(&c).expect("encode");
         let expected = doc! {
-            "$set": { "data.a%2Eb": "1", "expires_at": DateTime::from_millis(5), "user": null },
+            "$set": {
+                "data.a%2Eb": "1",
+                "expires_at": DateTime::from_millis(5),
+                "user": null,
+                "authenticated_at": null,
+            },
             "$inc": { "version": 1_i64 },
             "$unset": { "data.%24gone": "" },
         };

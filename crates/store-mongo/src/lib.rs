@@ -1,13 +1,18 @@
 #![doc = include_str!("../README.md")]
 
+mod apply;
 mod codec;
 mod error;
 mod escape;
+mod revoke;
+mod rotate;
 mod schema;
 mod store;
+mod timeout;
 
 pub use escape::{escape_key, unescape_key};
-pub use store::{DEFAULT_COLLECTION, DEFAULT_DATABASE, MongoStore};
+pub use store::{DEFAULT_COLLECTION, DEFAULT_DATABASE, MongoStore, REVOCATIONS_SUFFIX};
+pub use timeout::{DEFAULT_DRIVER_TIMEOUT, DEFAULT_OPERATION_TIMEOUT};
 
 /// The MongoDB driver this crate is built on, re-exported so callers can build a client
 /// or collection with custom options for [`MongoStore::new`] without a version mismatch.

@@ -1,4 +1,4 @@
-//! The collection's indexes, created idempotently by [`crate::MongoStore::migrate`].
+//! The indexes of both collections, created idempotently by [`crate::MongoStore::migrate`].
 
 use std::time::Duration;
 
@@ -6,31 +6,59 @@ use mongodb::Collection;
 use mongodb::IndexModel;
 use mongodb::bson::{Document, doc};
 use mongodb::options::IndexOptions;
-use session_core::StoreError;
+use session_core::{REVOCATION_HORIZON, StoreError};
 
 use crate::codec::field;
 use crate::error::store_error;
+use crate::revoke::rfield;
 
-/// Creates the TTL index on `expires_at` (the server deletes a document once its deadline
-/// passes; `expireAfterSeconds: 0`) and the per-user index on `user`. Creating an index
-/// that already exists with the same definition is a no-op on the server.
-pub async fn create_indexes(collection: &Collection<Document>) -> Result<(), StoreError> {
-    let ttl = IndexModel::builder()
-        .keys(doc! { field::EXPIRES_AT: 1 })
-        .options(
-            IndexOptions::builder()
-                .name("expires_at_ttl".to_owned())
-                .expire_after(Duration::ZERO)
-                .build(),
-        )
-        .build();
-    let by_user = IndexModel::builder()
-        .keys(doc! { field::USER: 1 })
-        .options(IndexOptions::builder().name("user".to_owned()).build())
-        .build();
-    collection
-        .create_indexes([ttl, by_user])
+/// Creates, on the sessions collection, the TTL index on `expires_at` (the server deletes a
+/// document once its deadline passes; `expireAfterSeconds: 0`), the TTL index on
+/// `pending_until` (an abandoned rotation's placeholder goes the same way), the per-user
+/// index on `user`, and a sparse index on `binds.u` (a revocation finds the binding
+/// intents of its user without a scan); on the revocations collection, the TTL index on
+/// `at` that forgets a revocation after [`REVOCATION_HORIZON`]. Creating an index that
+/// already exists with the same definition is a no-op on the server.
+pub async fn create_indexes(
+    sessions: &Collection<Document>,
+    revocations: &Collection<Document>,
+) -> Result<(), StoreError> {
+    let session_indexes = [
+        ttl(field::EXPIRES_AT, "expires_at_ttl", Duration::ZERO),
+        ttl(field::PENDING_UNTIL, "pending_until_ttl", Duration::ZERO),
+        IndexModel::builder()
+            .keys(doc! { field::USER: 1 })
+            .options(IndexOptions::builder().name("user".to_owned()).build())
+            .build(),
+        IndexModel::builder()
+            .keys(doc! { format!("{}.{}", field::BINDS, field::BIND_USER): 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("binds_user".to_owned())
+                    .sparse(true)
+                    .build(),
+            )
+            .build(),
+    ];
+    sessions
+        .create_indexes(session_indexes)
+        .await
+        .map_err(store_error)?;
+    revocations
+        .create_index(ttl(rfield::AT, "at_ttl", REVOCATION_HORIZON))
         .await
         .map(drop)
         .map_err(store_error)
+}
+
+fn ttl(field: &str, name: &str, after: Duration) -> IndexModel {
+    IndexModel::builder()
+        .keys(doc! { field: 1 })
+        .options(
+            IndexOptions::builder()
+                .name(name.to_owned())
+                .expire_after(after)
+                .build(),
+        )
+        .build()
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use session_core::{Record, SessionStore, StoreKey, Timestamp};
+use session_core::{CreateOutcome, Record, SessionStore, StoreKey, Timestamp};
 use store_mongo::mongodb::bson::doc;
 
 #[tokio::test]
@@ -13,7 +13,8 @@ async fn server_deletes_expired_documents_by_itself() {
     let key = StoreKey::random();
     let now = Timestamp::now();
     let record = Record::new(now, now.add(Duration::from_millis(1500)), false);
-    store.create(&key, &record).await.expect("create failed");
+    let created = store.create(&key, &record).await.expect("create failed");
+    assert_eq!(created, CreateOutcome::Created);
     let raw = store.collection();
     let present = || async {
         raw.count_documents(doc! { "_id": key.as_str() })

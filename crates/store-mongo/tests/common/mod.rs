@@ -25,8 +25,13 @@ pub async fn fresh_collection() -> Collection<Document> {
 }
 
 /// A migrated store on a fresh collection (see [`fresh_collection`]).
+///
+/// Its operation timeout is 10 s, not the default 4 s: the test server (one Python process)
+/// is shared by parallel cases and other crates' tests, and a case that sends 50 writes at
+/// once must not fail on latency. `tests/timeout.rs` checks the bound itself.
 pub async fn make_store() -> MongoStore {
-    let store = MongoStore::new(fresh_collection().await);
+    let store =
+        MongoStore::new(fresh_collection().await).with_operation_timeout(Duration::from_secs(10));
     store.migrate().await.unwrap_or_else(|e| {
         panic!(
             "cannot reach MongoDB at {}: set MONGO_URI or run cargo xtask test-all ({e})",
