@@ -125,9 +125,10 @@ pub async fn connect(url: &StoreUrl) -> Result<Arc<dyn SessionStore>, ConnectErr
     connect_with(url, None).await
 }
 
-/// [`connect`], with `timeout` bounding each Redis operation (split evenly between
-/// connecting and waiting for the answer); `None` keeps the store's defaults. Other
-/// stores ignore it (MongoDB: set `serverSelectionTimeoutMS` in the URI).
+/// [`connect`], with `timeout` bounding each store operation (Redis: split evenly between
+/// connecting and waiting for the answer; SQLite, PostgreSQL, MongoDB: the store's
+/// `with_operation_timeout`); `None` keeps the store's default (4 s for each of them).
+/// The memory store ignores it.
 pub async fn connect_with(
     url: &StoreUrl,
     timeout: Option<Duration>,
@@ -141,20 +142,35 @@ pub async fn connect_with(
 
 async fn open(
     url: &StoreUrl,
-    #[cfg_attr(not(feature = "redis"), allow(unused_variables))] timeout: Option<Duration>,
+    #[cfg_attr(
+        not(any(
+            feature = "sqlite",
+            feature = "postgres",
+            feature = "redis",
+            feature = "mongo"
+        )),
+        allow(unused_variables)
+    )]
+    timeout: Option<Duration>,
 ) -> Result<Arc<dyn SessionStore>, StoreError> {
     match url {
         StoreUrl::Memory => Ok(Arc::new(MemoryStore::default())),
         #[cfg(feature = "sqlite")]
         StoreUrl::Sqlite(u) => {
-            let store = store_sqlite::SqliteStore::connect(&create_if_missing(u)).await?;
+            let mut store = store_sqlite::SqliteStore::connect(&create_if_missing(u)).await?;
+            if let Some(limit) = timeout {
+                store = store.with_operation_timeout(limit);
+            }
             store.migrate().await?;
             drop(store.spawn_cleanup(CLEANUP_EVERY));
             Ok(Arc::new(store))
         }
         #[cfg(feature = "postgres")]
         StoreUrl::Postgres(u) => {
-            let store = store_postgres::PostgresStore::connect(u).await?;
+            let mut store = store_postgres::PostgresStore::connect(u).await?;
+            if let Some(limit) = timeout {
+                store = store.with_operation_timeout(limit);
+            }
             store.migrate().await?;
             drop(store.spawn_cleanup(CLEANUP_EVERY));
             Ok(Arc::new(store))
@@ -174,9 +190,12 @@ async fn open(
         #[cfg(feature = "mongo")]
         StoreUrl::Mongo(u) => {
             let database = mongo_database(u).unwrap_or(store_mongo::DEFAULT_DATABASE);
-            let store =
+            let mut store =
                 store_mongo::MongoStore::connect(u, database, store_mongo::DEFAULT_COLLECTION)
                     .await?;
+            if let Some(limit) = timeout {
+                store = store.with_operation_timeout(limit);
+            }
             Ok(Arc::new(store))
         }
         #[allow(unreachable_patterns)]

@@ -1,6 +1,13 @@
-//! Private store servers a test can kill and restart on the same loopback port: a
-//! `redis-server` without persistence, and SecantusDB (a MongoDB wire-protocol server from
-//! PyPI, run the way `cargo xtask` runs it: `xtask/secantus_server.py` in a venv).
+//! Private store servers a test can kill and restart on the same loopback port, or freeze
+//! (SIGSTOP) and thaw (SIGCONT): a `redis-server` without persistence, SecantusDB (a
+//! MongoDB wire-protocol server from PyPI, run the way `cargo xtask` runs it:
+//! `xtask/secantus_server.py` in a venv), and a private PostgreSQL cluster.
+//!
+//! Every signal reaches the server's whole process tree (PostgreSQL's backends are
+//! children of the postmaster). Unix only, like the rest of the test harness.
+
+mod postgres;
+mod procs;
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -25,12 +32,15 @@ pub struct Daemon {
     port: u16,
     program: String,
     args: Vec<String>,
-    /// A file to delete with the daemon (SecantusDB's script).
-    script: Option<PathBuf>,
+    /// A file or directory to delete with the daemon (SecantusDB's script, PostgreSQL's
+    /// cluster).
+    scratch: Option<PathBuf>,
     log: PathBuf,
     child: Option<Child>,
     /// Held open while SecantusDB runs: it exits when its stdin closes.
     stdin: Option<ChildStdin>,
+    /// The processes [`Daemon::freeze`] stopped, until [`Daemon::thaw`].
+    frozen: Vec<u32>,
 }
 
 impl Daemon {
@@ -65,22 +75,34 @@ impl Daemon {
         Self::launch("SecantusDB", port, python, args, Some(script)).await
     }
 
+    /// Creates a fresh PostgreSQL cluster (see the `postgres` module: `initdb`, as the
+    /// `postgres` user when this process is root) and starts its server on a free port
+    /// from 55432 up. Connect as `postgres://postgres@127.0.0.1:<port>/postgres`. Panics,
+    /// naming what is missing or failed, when the cluster cannot be made.
+    pub async fn postgres() -> Self {
+        let cluster =
+            postgres::create().unwrap_or_else(|e| panic!("cannot make a PostgreSQL cluster: {e}"));
+        let (name, port, root) = ("PostgreSQL", cluster.port, Some(cluster.root));
+        Self::launch(name, port, cluster.program, cluster.args, root).await
+    }
+
     async fn launch(
         name: &'static str,
         port: u16,
         program: String,
         args: Vec<String>,
-        script: Option<PathBuf>,
+        scratch: Option<PathBuf>,
     ) -> Self {
         let mut daemon = Self {
             name,
             port,
             program,
             args,
-            script,
+            scratch,
             log: temp_path("log"),
             child: None,
             stdin: None,
+            frozen: Vec::new(),
         };
         daemon.start().await;
         daemon
@@ -98,13 +120,34 @@ impl Daemon {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
-    /// Kills the server (SIGKILL: a crash, nothing flushed) and waits for it to exit.
+    /// Kills the server and its descendants (SIGKILL: a crash, nothing flushed, frozen
+    /// or not) and waits for all of them to exit.
     pub fn kill(&mut self) {
         drop(self.stdin.take());
+        self.frozen.clear();
         if let Some(mut child) = self.child.take() {
+            if matches!(child.try_wait(), Ok(None)) {
+                procs::kill_tree(child.id());
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Freezes the server: SIGSTOP to it and every descendant, returning once all of them
+    /// are stopped. Its sockets stay open and the kernel still accepts connections, but
+    /// nothing answers until [`Daemon::thaw`]. Panics when it is not running.
+    pub fn freeze(&mut self) {
+        let pid = match self.child.as_mut().map(|c| (c.id(), c.try_wait())) {
+            Some((pid, Ok(None))) => pid,
+            _ => panic!("{} is not running: nothing to freeze", self.name),
+        };
+        self.frozen = procs::stop_tree(pid);
+    }
+
+    /// Thaws what [`Daemon::freeze`] stopped (SIGCONT).
+    pub fn thaw(&mut self) {
+        procs::continue_all(&std::mem::take(&mut self.frozen));
     }
 
     /// Starts the server (again) on the same port and waits until it accepts connections;
@@ -119,6 +162,7 @@ impl Daemon {
             .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.log.display()));
         let mut child = Command::new(&self.program)
             .args(&self.args)
+            .current_dir(std::env::temp_dir())
             .stdin(Stdio::piped())
             .stdout(log.0)
             .stderr(log.1)
@@ -151,8 +195,10 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_file(&self.log);
-        if let Some(script) = &self.script {
-            let _ = std::fs::remove_file(script);
+        match &self.scratch {
+            Some(dir) if dir.is_dir() => drop(std::fs::remove_dir_all(dir)),
+            Some(file) => drop(std::fs::remove_file(file)),
+            None => {}
         }
     }
 }

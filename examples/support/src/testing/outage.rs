@@ -1,7 +1,12 @@
-//! A store outage under load: an example process serves [`CLIENTS`] concurrent clients while
-//! its store server is killed and restarted on the same port. Session routes must fail
-//! fast with 503 (never hang, never take the process down), `/health` must stay 200, and
-//! session routes must work again soon after the store is back, without restarting the app.
+//! A store fault under load: an example process serves [`CLIENTS`] concurrent clients while
+//! its store server is either killed and restarted on the same port ([`Fault::Kill`]) or
+//! frozen with SIGSTOP and thawed with SIGCONT ([`Fault::Freeze`]: its sockets stay open,
+//! nothing answers). Session routes must fail fast with 503 (within the store's operation
+//! bound, never hang, never take the process down), `/health` must stay 200, and session
+//! routes must work again within [`RECOVERY_LIMIT`] of the repair, without restarting the
+//! app.
+
+mod timeline;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,6 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::task::JoinSet;
 
+pub use self::timeline::Timings;
+use self::timeline::{Bounds, Route, Sample, Timeline, first_success_after};
 use super::daemon::Daemon;
 use super::{Client, Server, test_key};
 
@@ -19,66 +26,79 @@ pub const CLIENTS: usize = 50;
 const MAX_REQUESTS_PER_CLIENT: usize = 500;
 /// A client's pause between two requests.
 const PAUSE: Duration = Duration::from_millis(25);
-/// Load with the store up, before the kill.
+/// Load with the store up, before the fault.
 const BASELINE: Duration = Duration::from_millis(1500);
-/// How long the store stays down.
+/// How long the store stays down at least (and at least twice the operation bound, so
+/// that requests started early in a freeze time out while the store is still frozen).
 const OUTAGE: Duration = Duration::from_secs(4);
-/// Session routes must succeed again within this long after the store listens again.
+/// Session routes must succeed again within this long after the repair.
 pub const RECOVERY_LIMIT: Duration = Duration::from_secs(5);
-/// Load kept up after the first success following the restart.
+/// Load kept up after the first success following the repair.
 const AFTER_RECOVERY: Duration = Duration::from_secs(1);
+/// What a session request started while the store is down may take beyond the operation
+/// bound: the HTTP round trip over loopback, the app's 503, and the scheduling of the
+/// app's and this test's tasks on a two-core machine, in debug builds, when the requests
+/// that started together as the store stopped time out together. Measured there: at
+/// most about 0.2 s. Well below a second store operation (another full bound), which
+/// would mean the request did not stop at its first failure.
+pub const DOWN_SLACK: Duration = Duration::from_millis(500);
+/// What any other session request (a load and a save, each within the operation bound)
+/// may take beyond twice the operation bound.
+const REQUEST_SLACK: Duration = Duration::from_secs(2);
 
-/// What one outage run measured (times since the kill or since the store listened again).
-#[derive(Debug, Clone)]
-pub struct Timings {
-    /// From the kill to the first 503 answer.
-    pub first_503: Duration,
-    /// The slowest session request among those started while the store was down.
-    pub max_outage_latency: Duration,
-    /// How long the store server took to listen again.
-    pub restart: Duration,
-    /// From the store listening again to the first 200 of a session request started
-    /// after that.
-    pub first_success: Duration,
-    /// Session requests sent, and how many of them were answered 503.
-    pub session_requests: (usize, usize),
-    /// `/health` requests sent (every one answered 200).
-    pub health_requests: usize,
-}
-
+/// What happens to the store server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Health,
-    Session,
+pub enum Fault {
+    /// SIGKILL (a crash), then a restart on the same port.
+    Kill,
+    /// SIGSTOP to the server's processes, then SIGCONT.
+    Freeze,
 }
 
-/// One answered request; times since the load started.
-#[derive(Debug, Clone)]
-struct Sample {
-    route: Route,
-    what: &'static str,
-    start: Duration,
-    end: Duration,
-    status: u16,
-}
+/// Set while an outage run holds its turn (see [`one_at_a_time`]).
+static BUSY: AtomicBool = AtomicBool::new(false);
 
-impl Sample {
-    fn latency(&self) -> Duration {
-        self.end.saturating_sub(self.start)
+/// A turn from [`one_at_a_time`]; dropping it (a panic included) ends the turn.
+pub struct Turn(());
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        BUSY.store(false, Ordering::Release);
     }
 }
 
-/// Runs `bin` on `store_url` (served by `daemon`) with the extra environment `env`, kills
-/// and restarts the store under load, checks the behaviour described in the module docs
-/// and returns the timings. `bound` is the longest a session request may take, outage
-/// or not (the configured store timeout, twice — load and save — plus slack).
+/// Waits for the other outage runs of this test process to end. Take it before starting
+/// the store server: each run puts [`CLIENTS`] clients on the machine and asserts
+/// latency bounds, and several at once (or a SecantusDB import, an `initdb`) would
+/// measure each other.
+pub async fn one_at_a_time() -> Turn {
+    while BUSY
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Turn(())
+}
+
+/// Runs `bin` on `store_url` (served by `daemon`) with the extra environment `env`, makes
+/// `fault` happen to the store under load, checks the behaviour described in the module
+/// docs and returns the timings. `operation` is the bound on one store operation the app
+/// was configured with: a session request started while the store is down (at least
+/// that bound plus [`DOWN_SLACK`] before the repair) must be answered 503 within it plus
+/// [`DOWN_SLACK`]; any other within twice it plus 2 s (a load and a save).
 pub async fn outage_and_recovery(
     bin: &str,
     daemon: &mut Daemon,
     store_url: &str,
     env: &[(&str, &str)],
-    bound: Duration,
+    fault: Fault,
+    operation: Duration,
 ) -> Timings {
+    let bounds = Bounds {
+        down: operation + DOWN_SLACK,
+        any: 2 * operation + REQUEST_SLACK,
+    };
     let mut server = Server::spawn_with(bin, store_url, &test_key(), env)
         .await
         .unwrap_or_else(|e| panic!("the example did not start on {store_url}: {e}"));
@@ -93,28 +113,32 @@ pub async fn outage_and_recovery(
     }
 
     tokio::time::sleep(BASELINE).await;
-    // The kill takes effect somewhere between these two instants (it also waits for the
-    // process to be reaped): answers before the first must all succeed, requests started
-    // after the second must all fail, and either is fine in between.
-    let kill_sent = t0.elapsed();
-    daemon.kill();
-    let killed = t0.elapsed();
-    tokio::time::sleep(OUTAGE).await;
+    let fault_sent = t0.elapsed();
+    match fault {
+        Fault::Kill => daemon.kill(),
+        Fault::Freeze => daemon.freeze(),
+    }
+    let fault_done = t0.elapsed();
+    tokio::time::sleep(OUTAGE.max(2 * operation)).await;
     assert!(
         server.is_running(),
         "the app exited during the outage:\n{}",
         server.log_text()
     );
-    let restarting = t0.elapsed();
-    daemon.start().await;
-    let listening = t0.elapsed();
-    let deadline = listening + RECOVERY_LIMIT + Duration::from_secs(1);
-    while first_success_after(&snapshot(&samples), listening).is_none() && t0.elapsed() < deadline {
+    let repair_sent = t0.elapsed();
+    match fault {
+        Fault::Kill => daemon.start().await,
+        Fault::Freeze => daemon.thaw(),
+    }
+    let repaired = t0.elapsed();
+    let deadline = repaired + RECOVERY_LIMIT + Duration::from_secs(1);
+    while first_success_after(&snapshot(&samples), repaired).is_none() && t0.elapsed() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(AFTER_RECOVERY).await;
     stop.store(true, Ordering::Relaxed);
-    let joined = tokio::time::timeout(bound + Duration::from_secs(5), async {
+    let patience = bounds.any + Duration::from_secs(5);
+    let joined = tokio::time::timeout(patience, async {
         while let Some(result) = load.join_next().await {
             if let Err(e) = result {
                 panic!("a load client failed (the app stopped answering?): {e}");
@@ -124,12 +148,16 @@ pub async fn outage_and_recovery(
     .await;
     assert!(
         joined.is_ok(),
-        "requests still unanswered {:?} after the load stopped: the app hangs",
-        bound + Duration::from_secs(5)
+        "requests still unanswered {patience:?} after the load stopped: the app hangs"
     );
 
-    let samples = snapshot(&samples);
-    let timings = check(&samples, kill_sent, killed, restarting, listening, bound);
+    let timeline = Timeline {
+        fault_sent,
+        fault_done,
+        repair_sent,
+        repaired,
+    };
+    let timings = timeline::check(&snapshot(&samples), &timeline, bounds);
     assert!(
         server.is_running(),
         "the app exited after the outage:\n{}",
@@ -199,92 +227,6 @@ fn lock(samples: &Mutex<Vec<Sample>>) -> std::sync::MutexGuard<'_, Vec<Sample>> 
 
 fn snapshot(samples: &Mutex<Vec<Sample>>) -> Vec<Sample> {
     lock(samples).clone()
-}
-
-/// The first successful session request started at or after `since`.
-fn first_success_after(samples: &[Sample], since: Duration) -> Option<&Sample> {
-    samples
-        .iter()
-        .filter(|s| s.route == Route::Session && s.start >= since && s.status == 200)
-        .min_by_key(|s| s.end)
-}
-
-/// Checks every sample against the timeline and measures the timings.
-fn check(
-    samples: &[Sample],
-    kill_sent: Duration,
-    killed: Duration,
-    restarting: Duration,
-    listening: Duration,
-    bound: Duration,
-) -> Timings {
-    let (health, session): (Vec<&Sample>, Vec<&Sample>) =
-        samples.iter().partition(|s| s.route == Route::Health);
-    for s in &health {
-        assert_eq!(
-            s.status, 200,
-            "{} at {:?} answered {}",
-            s.what, s.start, s.status
-        );
-    }
-    for s in &session {
-        let (phase, allowed): (&str, &[u16]) = if s.end < kill_sent {
-            ("with the store up", &[200])
-        } else if s.start >= killed && s.end < restarting {
-            ("with the store down", &[503])
-        } else {
-            ("around a kill or restart", &[200, 503])
-        };
-        assert!(
-            allowed.contains(&s.status),
-            "{} {phase} (started {:?}, store killed between {kill_sent:?} and {killed:?}, \
-             restarted at {restarting:?}) answered {}, expected one of {allowed:?}",
-            s.what,
-            s.start,
-            s.status
-        );
-        assert!(
-            s.latency() <= bound,
-            "{} started at {:?} took {:?}, more than the bound {bound:?} (store killed at \
-             {killed:?})",
-            s.what,
-            s.start,
-            s.latency()
-        );
-    }
-    let first_503 = session
-        .iter()
-        .filter(|s| s.status == 503)
-        .map(|s| s.end)
-        .min()
-        .unwrap_or_else(|| panic!("no session request answered 503 while the store was down"));
-    let max_outage_latency = session
-        .iter()
-        .filter(|s| s.start >= killed && s.start < restarting)
-        .map(|s| s.latency())
-        .max()
-        .unwrap_or_default();
-    let first_success = first_success_after(samples, listening)
-        .map(|s| s.end - listening)
-        .unwrap_or_else(|| {
-            panic!("no session request succeeded within {RECOVERY_LIMIT:?} of the store's restart")
-        });
-    assert!(
-        first_success <= RECOVERY_LIMIT,
-        "session routes took {first_success:?} to succeed again after the store came back \
-         (limit {RECOVERY_LIMIT:?})"
-    );
-    Timings {
-        first_503: first_503 - killed,
-        max_outage_latency,
-        restart: listening - restarting,
-        first_success,
-        session_requests: (
-            session.len(),
-            session.iter().filter(|s| s.status == 503).count(),
-        ),
-        health_requests: health.len(),
-    }
 }
 
 /// After the outage, every client writes and reads a value through its session.
