@@ -12,7 +12,7 @@ mod timeout;
 
 pub use escape::{escape_key, unescape_key};
 pub use store::{DEFAULT_COLLECTION, DEFAULT_DATABASE, MongoStore, REVOCATIONS_SUFFIX};
-pub use timeout::{DEFAULT_DRIVER_TIMEOUT, DEFAULT_OPERATION_TIMEOUT};
+pub use timeout::{DEFAULT_DRIVER_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_OPERATION_TIMEOUT};
 
 /// The MongoDB driver this crate is built on, re-exported so callers can build a client
 /// or collection with custom options for [`MongoStore::new`] without a version mismatch.

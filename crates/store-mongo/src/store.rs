@@ -14,7 +14,9 @@ use session_core::{
 
 use crate::codec::{self, field};
 use crate::error::{is_duplicate_key, store_error};
-use crate::timeout::{DEFAULT_DRIVER_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, bounded};
+use crate::timeout::{
+    DEFAULT_DRIVER_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_OPERATION_TIMEOUT, bounded,
+};
 use crate::{apply, revoke, rotate, schema};
 
 /// The default database name used by examples and `cargo xtask`.
@@ -69,6 +71,12 @@ impl MongoStore {
         options
             .server_selection_timeout
             .get_or_insert(DEFAULT_DRIVER_TIMEOUT);
+        // A server that stopped answering (frozen, or a network that drops everything) is
+        // marked unavailable until the monitor's next check succeeds; our operation bound
+        // cancels requests without telling the monitor, so its heartbeat sets how soon the
+        // store recovers. The driver's 10 s would keep sessions down that long after the
+        // server is back.
+        options.heartbeat_freq.get_or_insert(DEFAULT_HEARTBEAT);
         let client = Client::with_options(options).map_err(store_error)?;
         Ok(Self::new(client.database(database).collection(collection)))
     }

@@ -17,6 +17,11 @@ pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
 /// [`MongoStore::connect`](crate::MongoStore::connect), unless the URI names them: 2 s each.
 pub const DEFAULT_DRIVER_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How often the driver checks the server when the URI does not say
+/// (`heartbeatFrequencyMS`): it bounds how long sessions stay down after a server that
+/// stopped answering is back (the driver's own default is 10 s).
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
+
 /// Runs `fut`, turning "no answer within `limit`" into `Unavailable`.
 ///
 /// Dropping the future abandons the operation on the client side; a request already sent
