@@ -20,7 +20,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_main};
@@ -35,6 +35,7 @@ use session_core::{
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 use store_mongo::MongoStore;
 use store_postgres::PostgresStore;
 use store_redis::RedisStore;
@@ -410,30 +411,39 @@ fn memory(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------
 
 /// The raw statements on one table, in `$N` placeholders (both backends accept them).
+/// Held as shared [`SqlStr`]s, as our stores hold theirs, so neither side copies the text
+/// per query.
 struct RawSql {
-    load: String,
-    apply: String,
-    create: String,
-    touch: String,
+    load: SqlStr,
+    apply: SqlStr,
+    create: SqlStr,
+    touch: SqlStr,
+}
+
+/// Our own SQL text (table names we chose), shared.
+fn sql_text(text: String) -> SqlStr {
+    AssertSqlSafe(Arc::<str>::from(text)).into_sql_str()
 }
 
 impl RawSql {
     fn new(table: &str) -> Self {
         Self {
             // Mirrors `load`: the whole row by primary key (columns as ours selects them).
-            load: format!(
+            load: sql_text(format!(
                 "SELECT data, created_at, expires_at, user_id, persistent, version \
                  FROM {table} WHERE key = $1"
-            ),
+            )),
             // Mirrors `apply`: one row by primary key, new data and deadline.
-            apply: format!("UPDATE {table} SET data = $1, expires_at = $2 WHERE key = $3"),
+            apply: sql_text(format!(
+                "UPDATE {table} SET data = $1, expires_at = $2 WHERE key = $3"
+            )),
             // Mirrors `create`: a plain insert of a whole new row.
-            create: format!(
+            create: sql_text(format!(
                 "INSERT INTO {table} (key, data, created_at, expires_at, user_id, persistent, \
                  version) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            ),
+            )),
             // Mirrors `touch`: the deadline of one row by primary key.
-            touch: format!("UPDATE {table} SET expires_at = $1 WHERE key = $2"),
+            touch: sql_text(format!("UPDATE {table} SET expires_at = $1 WHERE key = $2")),
         }
     }
 }
@@ -472,7 +482,7 @@ fn sqlite_raw_ddl() -> Vec<String> {
 
 impl Raw for SqliteRaw {
     async fn load(&self, key: &StoreKey) {
-        let row = sqlx::query(&self.sql.load)
+        let row = sqlx::query(self.sql.load.clone())
             .bind(key.as_str())
             .fetch_optional(&self.pool)
             .await
@@ -481,7 +491,7 @@ impl Raw for SqliteRaw {
     }
 
     async fn apply(&self, key: &StoreKey, n: u64, expires_at: Timestamp) {
-        let done = sqlx::query(&self.sql.apply)
+        let done = sqlx::query(self.sql.apply.clone())
             .bind(json!({ "n": n }).to_string())
             .bind(expires_at.as_millis())
             .bind(key.as_str())
@@ -493,7 +503,7 @@ impl Raw for SqliteRaw {
 
     async fn create(&self, key: &StoreKey, record: &Record) {
         let data = serde_json::to_string(&record.data).expect("encodable data");
-        sqlx::query(&self.sql.create)
+        sqlx::query(self.sql.create.clone())
             .bind(key.as_str())
             .bind(data)
             .bind(record.created_at.as_millis())
@@ -507,7 +517,7 @@ impl Raw for SqliteRaw {
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: Timestamp) {
-        let done = sqlx::query(&self.sql.touch)
+        let done = sqlx::query(self.sql.touch.clone())
             .bind(expires_at.as_millis())
             .bind(key.as_str())
             .execute(&self.pool)
@@ -545,7 +555,7 @@ fn sqlite(c: &mut Criterion) {
             .await
             .expect("cannot open the raw SQLite pool");
         for ddl in sqlite_raw_ddl() {
-            sqlx::query(&ddl)
+            sqlx::query(AssertSqlSafe(ddl))
                 .execute(&pool)
                 .await
                 .expect("cannot create the raw SQLite table");
@@ -573,7 +583,7 @@ struct PostgresRaw {
 
 impl Raw for PostgresRaw {
     async fn load(&self, key: &StoreKey) {
-        let row = sqlx::query(&self.sql.load)
+        let row = sqlx::query(self.sql.load.clone())
             .bind(key.as_str())
             .fetch_optional(&self.pool)
             .await
@@ -582,7 +592,7 @@ impl Raw for PostgresRaw {
     }
 
     async fn apply(&self, key: &StoreKey, n: u64, expires_at: Timestamp) {
-        let done = sqlx::query(&self.sql.apply)
+        let done = sqlx::query(self.sql.apply.clone())
             .bind(Json(json!({ "n": n })))
             .bind(expires_at.as_millis())
             .bind(key.as_str())
@@ -593,7 +603,7 @@ impl Raw for PostgresRaw {
     }
 
     async fn create(&self, key: &StoreKey, record: &Record) {
-        sqlx::query(&self.sql.create)
+        sqlx::query(self.sql.create.clone())
             .bind(key.as_str())
             .bind(Json(&record.data))
             .bind(record.created_at.as_millis())
@@ -607,7 +617,7 @@ impl Raw for PostgresRaw {
     }
 
     async fn touch(&self, key: &StoreKey, expires_at: Timestamp) {
-        let done = sqlx::query(&self.sql.touch)
+        let done = sqlx::query(self.sql.touch.clone())
             .bind(expires_at.as_millis())
             .bind(key.as_str())
             .execute(&self.pool)
@@ -623,10 +633,12 @@ impl Raw for PostgresRaw {
 }
 
 async fn drop_pg_schema(pool: &PgPool) {
-    sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{PG_SCHEMA}\" CASCADE"))
-        .execute(pool)
-        .await
-        .expect("cannot drop the PostgreSQL bench schema");
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{PG_SCHEMA}\" CASCADE"
+    )))
+    .execute(pool)
+    .await
+    .expect("cannot drop the PostgreSQL bench schema");
 }
 
 fn postgres(c: &mut Criterion) {
@@ -653,7 +665,7 @@ fn postgres(c: &mut Criterion) {
                 .replace("{name}", "raw_sessions"),
         );
         for statement in &ddl {
-            sqlx::query(statement)
+            sqlx::query(AssertSqlSafe(statement.as_str()))
                 .execute(&pool)
                 .await
                 .expect("cannot create the raw PostgreSQL table");

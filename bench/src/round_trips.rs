@@ -773,7 +773,7 @@ async fn postgres(config: &Config) -> Result<BackendResult, Error> {
     let ours = measure_all("PostgreSQL", "ours", server.addr, config, &mut counter).await?;
     drop(server);
 
-    let pool = sqlx::PgPool::connect(&url).await?;
+    let pool = sqlx08::PgPool::connect(&url).await?;
     let peer_store = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
     peer_store.migrate().await?;
     let server = apps::serve(apps::peer(peer_store)).await?;

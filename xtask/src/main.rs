@@ -194,6 +194,8 @@ fn fmt_and_clippy() -> Result<(), String> {
 }
 
 fn deny() -> Result<(), String> {
+    // cargo-deny reads every platform's packages (offline); a build fetched only this one's.
+    run("cargo fetch", &mut cargo(&["fetch"]))?;
     run(
         "cargo deny",
         &mut cargo(&["deny", "--offline", "check", "bans", "licenses", "sources"]),

@@ -208,26 +208,33 @@ async fn memory(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> Res
 /// Both sides get a pool with the same options (WAL, synchronous=NORMAL, busy timeout) on a
 /// file of their own in a fresh directory.
 async fn sqlite(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
-    use sqlx::sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-    };
     let dir = std::env::temp_dir().join(format!("session-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let pool = |file: &str| {
-        let options = SqliteConnectOptions::from_str(&format!(
-            "sqlite://{}?mode=rwc",
-            dir.join(file).display()
-        ))
-        .map(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
-        });
-        async move { SqlitePoolOptions::new().connect_with(options?).await }
+    let url = |file: &str| format!("sqlite://{}?mode=rwc", dir.join(file).display());
+    // The same options in both sqlx majors: ours is on 0.9, the peer on 0.8.
+    let ours_pool = {
+        use sqlx::sqlite::{
+            SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+        };
+        let options = SqliteConnectOptions::from_str(&url("ours.db"))?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5));
+        SqlitePoolOptions::new().connect_with(options).await?
     };
-    let ours_store = store_sqlite::SqliteStore::new(pool("ours.db").await?);
+    let peer_pool = {
+        use sqlx08::sqlite::{
+            SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+        };
+        let options = SqliteConnectOptions::from_str(&url("peer.db"))?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5));
+        SqlitePoolOptions::new().connect_with(options).await?
+    };
+    let ours_store = store_sqlite::SqliteStore::new(ours_pool);
     ours_store.migrate().await?;
-    let peer_store = tower_sessions_sqlx_store::SqliteStore::new(pool("peer.db").await?);
+    let peer_store = tower_sessions_sqlx_store::SqliteStore::new(peer_pool);
     peer_store.migrate().await?;
     let result = compare_axum("axum, SQLite", ours_store, peer_store, bare, options, rows).await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -238,20 +245,23 @@ async fn sqlite(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> Res
 /// peer in its default schema `tower_sessions`.
 async fn postgres(bare: SocketAddr, options: &Options, rows: &mut Vec<Row>) -> Result<(), Error> {
     let url = env_or("POSTGRES_URL", "postgres://root@127.0.0.1:5432/test");
-    let pool = || async {
-        sqlx::postgres::PgPoolOptions::new()
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&url)
-            .await
-            .map_err(|e| unreachable("PostgreSQL", &url, &e))
-    };
-    let ours_pool = pool().await?;
+    let ours_pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&url)
+        .await
+        .map_err(|e| unreachable("PostgreSQL", &url, &e))?;
     sqlx::query("CREATE SCHEMA IF NOT EXISTS bench_ours")
         .execute(&ours_pool)
         .await?;
     let ours_store = store_postgres::PostgresStore::new(ours_pool).with_schema("bench_ours")?;
     ours_store.migrate().await?;
-    let peer_store = tower_sessions_sqlx_store::PostgresStore::new(pool().await?);
+    // The peer's pool, in its sqlx major (0.8), with the same options.
+    let peer_pool = sqlx08::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&url)
+        .await
+        .map_err(|e| unreachable("PostgreSQL", &url, &e))?;
+    let peer_store = tower_sessions_sqlx_store::PostgresStore::new(peer_pool);
     peer_store.migrate().await?;
     compare_axum(
         "axum, PostgreSQL",

@@ -171,7 +171,7 @@ fn derive(master: &[u8], purpose: &[u8]) -> [u8; 32] {
 
 fn mac_with(key: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length; this branch is unreachable.
-    match <HmacSha256 as Mac>::new_from_slice(key) {
+    match <HmacSha256 as KeyInit>::new_from_slice(key) {
         Ok(mac) => mac,
         Err(_) => unreachable!("HMAC takes keys of any length"),
     }

@@ -5,7 +5,7 @@ use session_core::{
 };
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
-use sqlx::{PgPool, Postgres, Row};
+use sqlx::{PgPool, Postgres, Row, SqlStr};
 use store_sql::{Dialect, version_from_db, version_to_db};
 
 use crate::codec::{encode_data, escape_str};
@@ -16,11 +16,11 @@ const UNIQUE_VIOLATION: &str = "23505";
 
 /// `sql` with the placeholders `apply` and `rotate` share (`$1`–`$11`, see
 /// [`crate::sql`]) bound from `changes`.
-fn with_changes<'q>(
-    sql: &'q str,
-    changes: &'q Changeset,
+fn with_changes(
+    sql: &SqlStr,
+    changes: &Changeset,
     expected_version: Option<u64>,
-) -> Result<Query<'q, Postgres, PgArguments>, StoreError> {
+) -> Result<Query<'static, Postgres, PgArguments>, StoreError> {
     let removed: Vec<String> = changes
         .removed
         .iter()
@@ -30,7 +30,7 @@ fn with_changes<'q>(
     let new_user = user.and_then(|u| u.as_deref().map(escape_str));
     // As `Record::apply`: a new principal brings its sign-in time, signing out clears it.
     let authenticated_at = user.and_then(Option::as_ref).and(changes.authenticated_at);
-    Ok(sqlx::query(sql)
+    Ok(sqlx::query(sql.clone())
         .bind(Timestamp::now().as_millis())
         .bind(changes.cleared)
         .bind(removed)
@@ -54,12 +54,12 @@ where
 /// [`session_core::SessionStore::create`] with [`crate::sql::create`].
 pub(crate) async fn create(
     pool: &PgPool,
-    sql: &str,
+    sql: &SqlStr,
     key: &StoreKey,
     record: &Record,
 ) -> Result<CreateOutcome, StoreError> {
     let since = record.authenticated_at.unwrap_or(record.created_at);
-    let row = sqlx::query(sql)
+    let row = sqlx::query(sql.clone())
         .bind(key.as_str())
         .bind(encode_data(&record.data))
         .bind(record.created_at.as_millis())
@@ -89,7 +89,7 @@ pub(crate) async fn create(
 /// [`session_core::SessionStore::apply`] with [`crate::sql::apply`].
 pub(crate) async fn apply(
     pool: &PgPool,
-    sql: &str,
+    sql: &SqlStr,
     key: &StoreKey,
     changes: &Changeset,
     expected_version: Option<u64>,
@@ -120,7 +120,7 @@ pub(crate) async fn apply(
 /// is `KeyTaken`.
 pub(crate) async fn rotate(
     pool: &PgPool,
-    sql: &str,
+    sql: &SqlStr,
     (from, to): (&StoreKey, &StoreKey),
     changes: &Changeset,
     expected_version: Option<u64>,

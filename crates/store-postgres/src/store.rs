@@ -8,9 +8,9 @@ use session_core::{
     ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, RotateOutcome, SessionStore,
     SessionSummary, StoreError, StoreKey, Timestamp,
 };
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use store_sql::{DEFAULT_OPERATION_TIMEOUT, Dialect, Ident, InvalidIdentifier, Queries};
+use sqlx::{PgPool, SqlStr};
+use store_sql::{DEFAULT_OPERATION_TIMEOUT, Dialect, Ident, InvalidIdentifier, Queries, sql_text};
 
 use crate::dialect::PgDialect;
 use crate::schema::{self, Table};
@@ -33,11 +33,11 @@ struct Inner {
     queries: Arc<Queries<PgDialect>>,
     table: Table,
     /// See [`sql::create`].
-    create: String,
+    create: SqlStr,
     /// See [`sql::apply`].
-    apply: String,
+    apply: SqlStr,
     /// See [`sql::rotate`].
-    rotate: String,
+    rotate: SqlStr,
 }
 
 impl PostgresStore {
@@ -122,9 +122,9 @@ impl PostgresStore {
             Queries::new(pool, &qualified, &revocations, batch).with_operation_timeout(limit);
         let inner = Inner {
             queries: Arc::new(queries),
-            create: sql::create(&qualified, &revocations),
-            apply: sql::apply(&qualified, &revocations),
-            rotate: sql::rotate(&qualified, &revocations),
+            create: sql_text(sql::create(&qualified, &revocations)),
+            apply: sql_text(sql::apply(&qualified, &revocations)),
+            rotate: sql_text(sql::rotate(&qualified, &revocations)),
             table,
         };
         Self {

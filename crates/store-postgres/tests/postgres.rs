@@ -164,18 +164,20 @@ async fn migrate_upgrades_a_version_1_table() {
          INSERT INTO \"{schema}\".\"upgraded_migrations\" VALUES (1, 0)"
     );
     let create_schema = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
-    sqlx::raw_sql(&format!("{create_schema}; {v1}; {ledger}"))
-        .execute(&pool)
-        .await
-        .expect("creating the version 1 schema failed");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "{create_schema}; {v1}; {ledger}"
+    )))
+    .execute(&pool)
+    .await
+    .expect("creating the version 1 schema failed");
     let user = format!("user-{}", StoreKey::random());
     let mut record = live_record();
     record.user = Some(user.clone());
     let key = StoreKey::random();
-    sqlx::query(&format!(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO {table} (key, data, created_at, expires_at, user_id, persistent, version) \
          VALUES ($1, '{{\"n\": 1}}', $2, $3, $4, FALSE, 1)"
-    ))
+    )))
     .bind(key.as_str())
     .bind(record.created_at.as_millis())
     .bind(record.expires_at.as_millis())
@@ -220,7 +222,7 @@ async fn rotation_onto_a_key_inserted_meanwhile_is_key_taken() {
     let to = StoreKey::random();
     let mut tx = fixture.pool.begin().await.expect("begin failed");
     let lock = format!("SELECT 1 FROM {} WHERE key = $1 FOR UPDATE", fixture.table);
-    sqlx::query(&lock)
+    sqlx::query(sqlx::AssertSqlSafe(lock.as_str()))
         .bind(from.as_str())
         .execute(&mut *tx)
         .await
@@ -236,7 +238,7 @@ async fn rotation_onto_a_key_inserted_meanwhile_is_key_taken() {
          VALUES ($1, '{{}}', 0, $2, NULL, FALSE, 1)",
         fixture.table
     );
-    sqlx::query(&insert)
+    sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
         .bind(to.as_str())
         .bind(live_record().expires_at.as_millis())
         .execute(&mut *tx)

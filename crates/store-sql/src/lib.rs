@@ -18,3 +18,4 @@ pub use error::map_error;
 pub use ident::{Ident, InvalidIdentifier};
 pub use migrate::{Ledger, execute, run_migrations};
 pub use queries::{DEFAULT_OPERATION_TIMEOUT, Queries, bounded};
+pub use statements::sql_text;

@@ -1,7 +1,7 @@
 //! The migration runner: embedded scripts applied once per table, in a ledger.
 
 use session_core::{StoreError, Timestamp};
-use sqlx::{Database, Encode, Executor, IntoArguments, Type};
+use sqlx::{AssertSqlSafe, Database, Encode, Executor, IntoArguments, Type};
 
 use crate::{ColumnType, Dialect};
 
@@ -27,7 +27,7 @@ pub async fn run_migrations<D: Dialect>(
     render: impl Fn(&str) -> String,
 ) -> Result<(), StoreError>
 where
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
     usize: sqlx::ColumnIndex<<D::Db as Database>::Row>,
     i64: for<'q> Encode<'q, D::Db> + Type<D::Db>,
@@ -40,9 +40,9 @@ where
     )
     .await?;
     for &(version, template) in migrations {
-        let done: bool = sqlx::query_scalar(&format!(
+        let done: bool = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT EXISTS (SELECT 1 FROM {table} WHERE version = $1)"
-        ))
+        )))
         .bind(version)
         .fetch_one(&mut *conn)
         .await
@@ -53,9 +53,9 @@ where
         for statement in statements(&render(template)) {
             execute::<D>(conn, statement).await?;
         }
-        sqlx::query(&format!(
+        sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO {table} (version, applied_at) VALUES ($1, $2)"
-        ))
+        )))
         .bind(version)
         .bind(Timestamp::now().as_millis())
         .execute(&mut *conn)
@@ -65,16 +65,20 @@ where
     Ok(())
 }
 
-/// Runs one statement without parameters.
+/// Runs one statement without parameters: SQL text of our own (a migration script, or DDL
+/// naming tables by [`crate::Ident`]s), never anything a request supplied.
 pub async fn execute<D: Dialect>(
     conn: &mut <D::Db as Database>::Connection,
     sql: &str,
 ) -> Result<(), StoreError>
 where
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
 {
-    sqlx::query(sql).execute(conn).await.map_err(D::map_error)?;
+    sqlx::query(AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .map_err(D::map_error)?;
     Ok(())
 }
 

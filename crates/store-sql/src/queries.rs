@@ -9,7 +9,7 @@ use session_core::{
     CleanupHandle, CreateOutcome, REVOCATION_HORIZON, Record, SessionSummary, StoreError, StoreKey,
     Timestamp, spawn_cleanup,
 };
-use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Pool, Row, Type};
+use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Pool, Row, SqlStr, Type};
 
 use crate::codec::{record_from_row, summary_from_row, version_to_db};
 use crate::statements::Statements;
@@ -104,7 +104,7 @@ impl<D: Dialect> Queries<D> {
 
 impl<D: Dialect> Queries<D>
 where
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
     for<'a> &'a str: ColumnIndex<<D::Db as Database>::Row> + Encode<'a, D::Db> + Type<D::Db>,
     for<'a> Option<&'a str>: Encode<'a, D::Db>,
@@ -128,7 +128,7 @@ where
     /// [`session_core::SessionStore::load`].
     pub async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
         self.bounded(async {
-            let row = sqlx::query(&self.sql.load)
+            let row = sqlx::query(self.sql.load.clone())
                 .bind(key.as_str())
                 .bind(Timestamp::now().as_millis())
                 .fetch_optional(&self.pool)
@@ -156,7 +156,7 @@ where
             let now = Timestamp::now().as_millis();
             let user = record.user.as_deref().map(D::encode_text);
             let since = record.authenticated_at.unwrap_or(record.created_at);
-            let done = sqlx::query(&self.sql.create)
+            let done = sqlx::query(self.sql.create.clone())
                 .bind(key.as_str())
                 .bind(D::encode_data(&record.data)?)
                 .bind(record.created_at.as_millis())
@@ -176,7 +176,7 @@ where
             let Some(user) = user else {
                 return Ok(CreateOutcome::AlreadyExists);
             };
-            let row = sqlx::query(&self.sql.create_refused)
+            let row = sqlx::query(self.sql.create_refused.clone())
                 .bind(key.as_str())
                 .bind(now)
                 .bind(&*user)
@@ -200,7 +200,7 @@ where
     /// [`session_core::SessionStore::touch`].
     pub async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {
         self.bounded(async {
-            let done = sqlx::query(&self.sql.touch)
+            let done = sqlx::query(self.sql.touch.clone())
                 .bind(expires_at.as_millis())
                 .bind(key.as_str())
                 .bind(Timestamp::now().as_millis())
@@ -215,7 +215,7 @@ where
     /// [`session_core::SessionStore::delete`].
     pub async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.bounded(async {
-            sqlx::query(&self.sql.delete)
+            sqlx::query(self.sql.delete.clone())
                 .bind(key.as_str())
                 .execute(&self.pool)
                 .await
@@ -241,12 +241,12 @@ where
     }
 
     /// Runs `sql` (`$1` the cutoff, `$2` the batch size) until a batch comes back short.
-    async fn delete_batches(&self, sql: &str, cutoff: Timestamp) -> Result<u64, StoreError> {
+    async fn delete_batches(&self, sql: &SqlStr, cutoff: Timestamp) -> Result<u64, StoreError> {
         let mut total = 0;
         loop {
             let done = self
                 .bounded(async {
-                    sqlx::query(sql)
+                    sqlx::query(sql.clone())
                         .bind(cutoff.as_millis())
                         .bind(i64::from(self.batch))
                         .execute(&self.pool)
@@ -267,7 +267,7 @@ where
     /// [`session_core::SessionStore::sessions_of`].
     pub async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
         self.bounded(async {
-            let rows = sqlx::query(&self.sql.sessions_of)
+            let rows = sqlx::query(self.sql.sessions_of.clone())
                 .bind(&*D::encode_text(user))
                 .bind(Timestamp::now().as_millis())
                 .fetch_all(&self.pool)
@@ -296,14 +296,14 @@ where
             let user = D::encode_text(user);
             let except = except.map(StoreKey::as_str);
             let mut tx = self.pool.begin().await.map_err(D::map_error)?;
-            sqlx::query(&self.sql.revoke)
+            sqlx::query(self.sql.revoke.clone())
                 .bind(&*user)
                 .bind(now)
                 .bind(except)
                 .execute(&mut *tx)
                 .await
                 .map_err(D::map_error)?;
-            let deadlines: Vec<i64> = sqlx::query_scalar(&self.sql.delete_sessions_of)
+            let deadlines: Vec<i64> = sqlx::query_scalar(self.sql.delete_sessions_of.clone())
                 .bind(&*user)
                 .bind(except)
                 .fetch_all(&mut *tx)

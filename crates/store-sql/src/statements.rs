@@ -2,22 +2,33 @@
 //!
 //! Placeholders are `$N`: PostgreSQL's syntax, which sqlx also accepts for SQLite.
 
+use std::sync::Arc;
+
+use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
+
 use crate::codec::RECORD_COLUMNS;
+
+/// SQL text rendered once by a store from constants and [`crate::Ident`]s (never from
+/// anything a request supplied), as sqlx's [`SqlStr`]: shared, so handing it to a query
+/// is a reference-count bump, not a copy.
+pub fn sql_text(text: String) -> SqlStr {
+    AssertSqlSafe(Arc::<str>::from(text)).into_sql_str()
+}
 
 /// The fixed statements for one table and its revocations table (`apply` and `rotate`
 /// are each backend's own).
 #[derive(Debug)]
 pub(crate) struct Statements {
-    pub load: String,
-    pub create: String,
-    pub create_refused: String,
-    pub touch: String,
-    pub delete: String,
-    pub delete_expired_batch: String,
-    pub prune_revocations_batch: String,
-    pub sessions_of: String,
-    pub revoke: String,
-    pub delete_sessions_of: String,
+    pub load: SqlStr,
+    pub create: SqlStr,
+    pub create_refused: SqlStr,
+    pub touch: SqlStr,
+    pub delete: SqlStr,
+    pub delete_expired_batch: SqlStr,
+    pub prune_revocations_batch: SqlStr,
+    pub sessions_of: SqlStr,
+    pub revoke: SqlStr,
+    pub delete_sessions_of: SqlStr,
 }
 
 impl Statements {
@@ -26,11 +37,13 @@ impl Statements {
     /// of rows to delete.
     pub(crate) fn new(t: &str, r: &str, batch_lock: &str) -> Self {
         Self {
-            load: format!("SELECT {RECORD_COLUMNS} FROM {t} WHERE key = $1 AND expires_at > $2"),
+            load: sql_text(format!(
+                "SELECT {RECORD_COLUMNS} FROM {t} WHERE key = $1 AND expires_at > $2"
+            )),
             // $1 key, $2 data, $3 created_at, $4 expires_at, $5 user, $6 authenticated_at,
             // $7 persistent, $8 version, $9 now, $10 authenticated_at or else created_at.
             // (SQLite needs the WHERE clause on an upsert's SELECT in any case.)
-            create: format!(
+            create: sql_text(format!(
                 "INSERT INTO {t} AS s \
                  (key, data, created_at, expires_at, user_id, authenticated_at, persistent, version) \
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
@@ -40,36 +53,38 @@ impl Statements {
                  user_id = excluded.user_id, authenticated_at = excluded.authenticated_at, \
                  persistent = excluded.persistent, version = excluded.version \
                  WHERE s.expires_at <= $9"
-            ),
+            )),
             // Why `create` wrote nothing: $1 key, $2 now, $3 user, $4 as `create`'s $10.
-            create_refused: format!(
+            create_refused: sql_text(format!(
                 "SELECT EXISTS (SELECT 1 FROM {t} WHERE key = $1 AND expires_at > $2) AS live, \
                  EXISTS (SELECT 1 FROM {r} WHERE user_id = $3 AND revoked_at > $4) AS revoked"
-            ),
-            touch: format!("UPDATE {t} SET expires_at = $1 WHERE key = $2 AND expires_at > $3"),
-            delete: format!("DELETE FROM {t} WHERE key = $1"),
-            delete_expired_batch: format!(
+            )),
+            touch: sql_text(format!(
+                "UPDATE {t} SET expires_at = $1 WHERE key = $2 AND expires_at > $3"
+            )),
+            delete: sql_text(format!("DELETE FROM {t} WHERE key = $1")),
+            delete_expired_batch: sql_text(format!(
                 "DELETE FROM {t} WHERE key IN \
                  (SELECT key FROM {t} WHERE expires_at <= $1 LIMIT $2{batch_lock})"
-            ),
-            prune_revocations_batch: format!(
+            )),
+            prune_revocations_batch: sql_text(format!(
                 "DELETE FROM {r} WHERE user_id IN \
                  (SELECT user_id FROM {r} WHERE revoked_at <= $1 LIMIT $2{batch_lock})"
-            ),
-            sessions_of: format!(
+            )),
+            sessions_of: sql_text(format!(
                 "SELECT key, created_at, expires_at FROM {t} \
                  WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, key"
-            ),
+            )),
             // Keeps the latest revocation per user: $1 user, $2 revoked_at, $3 kept key.
-            revoke: format!(
+            revoke: sql_text(format!(
                 "INSERT INTO {r} AS r (user_id, revoked_at, kept_key) VALUES ($1, $2, $3) \
                  ON CONFLICT (user_id) DO UPDATE SET revoked_at = excluded.revoked_at, \
                  kept_key = excluded.kept_key WHERE r.revoked_at <= excluded.revoked_at"
-            ),
-            delete_sessions_of: format!(
+            )),
+            delete_sessions_of: sql_text(format!(
                 "DELETE FROM {t} WHERE user_id = $1 AND (CAST($2 AS TEXT) IS NULL OR key <> $2) \
                  RETURNING expires_at"
-            ),
+            )),
         }
     }
 }

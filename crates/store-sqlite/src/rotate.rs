@@ -2,7 +2,7 @@
 //! delete) when the one-statement update matched nothing.
 
 use session_core::{ApplyOutcome, Changeset, RotateOutcome, StoreError, StoreKey, Timestamp};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqlStr, SqlitePool};
 use store_sql::{Dialect, version_from_db, version_to_db};
 
 use crate::dialect::SqliteDialect;
@@ -12,9 +12,9 @@ use crate::update;
 /// The statements `rotate` needs besides the update itself.
 pub(crate) struct RotateSql {
     /// See [`crate::schema::rotate_refused_sql`].
-    pub refused: String,
+    pub refused: SqlStr,
     /// Deletes the row under `$1`.
-    pub delete: String,
+    pub delete: SqlStr,
 }
 
 /// [`session_core::SessionStore::rotate`]: one `UPDATE OR REPLACE` in the common case.
@@ -46,7 +46,7 @@ pub(crate) async fn rotate(
 
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
     let now = Timestamp::now();
-    let row = sqlx::query(&sql.refused)
+    let row = sqlx::query(sql.refused.clone())
         .bind(from.as_str())
         .bind(to.as_str())
         .bind(now.as_millis())
@@ -67,7 +67,7 @@ pub(crate) async fn rotate(
     } else if taken {
         RotateOutcome::KeyTaken
     } else if revoked {
-        sqlx::query(&sql.delete)
+        sqlx::query(sql.delete.clone())
             .bind(from.as_str())
             .execute(&mut *tx)
             .await
@@ -93,13 +93,13 @@ pub(crate) async fn rotate(
 /// [`crate::schema::apply_refused_sql`] (`None`: no live row).
 pub(crate) async fn apply_refused(
     pool: &SqlitePool,
-    sql: &str,
+    sql: &SqlStr,
     key: &StoreKey,
     changes: &Changeset,
     expected: i64,
 ) -> Result<ApplyOutcome, StoreError> {
     let map = SqliteDialect::map_error;
-    let row = sqlx::query(sql)
+    let row = sqlx::query(sql.clone())
         .bind(key.as_str())
         .bind(Timestamp::now().as_millis())
         .bind(changes.binds_user())

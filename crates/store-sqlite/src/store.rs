@@ -9,11 +9,11 @@ use session_core::{
     ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, RotateOutcome, SessionStore,
     SessionSummary, StoreError, StoreKey, Timestamp,
 };
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqlStr, SqlitePool};
 use store_sql::{
-    DEFAULT_OPERATION_TIMEOUT, Dialect, Ident, InvalidIdentifier, Queries, version_from_db,
-    version_to_db,
+    DEFAULT_OPERATION_TIMEOUT, Dialect, Ident, InvalidIdentifier, Queries, sql_text,
+    version_from_db, version_to_db,
 };
 
 use crate::dialect::SqliteDialect;
@@ -40,7 +40,7 @@ struct Inner {
     table: Ident,
     tables: Tables,
     /// See [`apply_refused_sql`].
-    apply_refused: String,
+    apply_refused: SqlStr,
     rotate: RotateSql,
 }
 
@@ -127,10 +127,10 @@ impl SqliteStore {
             .with_operation_timeout(limit);
         let inner = Inner {
             queries: Arc::new(queries),
-            apply_refused: apply_refused_sql(&tables),
+            apply_refused: sql_text(apply_refused_sql(&tables)),
             rotate: RotateSql {
-                refused: rotate_refused_sql(&tables),
-                delete: format!("DELETE FROM {} WHERE key = $1", tables.sessions),
+                refused: sql_text(rotate_refused_sql(&tables)),
+                delete: sql_text(format!("DELETE FROM {} WHERE key = $1", tables.sessions)),
             },
             tables,
             table,

@@ -27,13 +27,13 @@ use crate::codec::{encode_value, json_path};
 use crate::schema::Tables;
 
 /// The statement for `apply`; it returns one row (the new version) when applied.
-pub(crate) fn apply<'a>(
+pub(crate) fn apply(
     tables: &Tables,
-    key: &'a StoreKey,
-    changes: &'a Changeset,
+    key: &StoreKey,
+    changes: &Changeset,
     expected_version: Option<i64>,
     now: Timestamp,
-) -> Result<QueryBuilder<'a, Sqlite>, StoreError> {
+) -> Result<QueryBuilder<Sqlite>, StoreError> {
     let mut q = QueryBuilder::new(format!("UPDATE {} SET ", tables.sessions));
     push_set(&mut q, changes)?;
     push_live(&mut q, key, expected_version, now);
@@ -52,14 +52,14 @@ pub(crate) fn apply<'a>(
 /// record moved. Nothing matches when the record under `from` is not live (or not at the
 /// expected version), a live record holds `to`, or the resulting owner was revoked after
 /// the request began (unless by a revocation that kept `from`).
-pub(crate) fn rotate<'a>(
+pub(crate) fn rotate(
     tables: &Tables,
-    from: &'a StoreKey,
-    to: &'a StoreKey,
-    changes: &'a Changeset,
+    from: &StoreKey,
+    to: &StoreKey,
+    changes: &Changeset,
     expected_version: Option<i64>,
     now: Timestamp,
-) -> Result<QueryBuilder<'a, Sqlite>, StoreError> {
+) -> Result<QueryBuilder<Sqlite>, StoreError> {
     let t = &tables.sessions;
     let mut q = QueryBuilder::new(format!("UPDATE OR REPLACE {t} SET key = "));
     q.push_bind(to.as_str()).push(", ");
@@ -85,10 +85,7 @@ pub(crate) fn rotate<'a>(
 
 /// `data = …, expires_at = ?, …, version = version + 1`: the record with `changes`
 /// applied, as `session_core::Record::apply` defines it.
-fn push_set<'a>(
-    q: &mut QueryBuilder<'a, Sqlite>,
-    changes: &'a Changeset,
-) -> Result<(), StoreError> {
+fn push_set(q: &mut QueryBuilder<Sqlite>, changes: &Changeset) -> Result<(), StoreError> {
     push_data(q, changes)?;
     q.push("expires_at = ")
         .push_bind(changes.expires_at.as_millis());
@@ -106,9 +103,9 @@ fn push_set<'a>(
 }
 
 /// ` WHERE key = ? AND expires_at > ? [AND version = ?]`.
-fn push_live<'a>(
-    q: &mut QueryBuilder<'a, Sqlite>,
-    key: &'a StoreKey,
+fn push_live(
+    q: &mut QueryBuilder<Sqlite>,
+    key: &StoreKey,
     expected_version: Option<i64>,
     now: Timestamp,
 ) {
@@ -124,7 +121,7 @@ fn push_live<'a>(
 /// The rest of a revocation sub-select: later than the request's start, and not the
 /// revocation that kept `key`. Strict: a revocation at the very instant the request began
 /// does not refuse it.
-fn push_revoked_tail<'a>(q: &mut QueryBuilder<'a, Sqlite>, changes: &Changeset, key: &'a StoreKey) {
+fn push_revoked_tail(q: &mut QueryBuilder<Sqlite>, changes: &Changeset, key: &StoreKey) {
     q.push(" AND r.revoked_at > ")
         .push_bind(changes.began_at.as_millis())
         .push(" AND (r.kept_key IS NULL OR r.kept_key <> ")
@@ -133,10 +130,7 @@ fn push_revoked_tail<'a>(q: &mut QueryBuilder<'a, Sqlite>, changes: &Changeset, 
 }
 
 /// Pushes `data = <new value>, ` unless the changeset leaves `data` alone.
-fn push_data<'a>(
-    q: &mut QueryBuilder<'a, Sqlite>,
-    changes: &'a Changeset,
-) -> Result<(), StoreError> {
+fn push_data(q: &mut QueryBuilder<Sqlite>, changes: &Changeset) -> Result<(), StoreError> {
     let removes = !changes.cleared && !changes.removed.is_empty();
     if !changes.cleared && !removes && changes.set.is_empty() {
         return Ok(());
@@ -181,7 +175,7 @@ mod tests {
     fn sql(changes: &Changeset, expected: Option<i64>) -> String {
         let key = StoreKey::random();
         let q = apply(&tables(), &key, changes, expected, Timestamp::now()).expect("builds");
-        q.sql().to_owned()
+        q.sql().as_str().to_owned()
     }
 
     #[test]
@@ -227,7 +221,7 @@ mod tests {
         let changes = Changeset::new(Timestamp::from_millis(1));
         let q = rotate(&tables(), &from, &to, &changes, None, Timestamp::now()).expect("builds");
         assert_eq!(
-            q.sql(),
+            q.sql().as_str(),
             "UPDATE OR REPLACE \"sessions\" SET key = ?, expires_at = ?, version = version + 1 \
              WHERE key = ? AND expires_at > ? \
              AND NOT EXISTS (SELECT 1 FROM \"sessions\" AS taken WHERE taken.key = ? \

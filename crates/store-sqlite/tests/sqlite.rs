@@ -101,7 +101,7 @@ async fn migrate_upgrades_a_version_1_database() {
     let ledger = "CREATE TABLE sessions_migrations \
         (version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL); \
         INSERT INTO sessions_migrations VALUES (1, 0)";
-    sqlx::raw_sql(&format!("{v1}; {ledger}"))
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{v1}; {ledger}")))
         .execute(store.pool())
         .await
         .expect("creating the version 1 schema failed");

@@ -75,9 +75,11 @@ async fn drop_stale_schemas(pool: &PgPool) {
         let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if stale && plain {
             // Another process may be dropping it too: IF EXISTS, and errors are not ours.
-            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                .execute(pool)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS \"{name}\" CASCADE"
+            )))
+            .execute(pool)
+            .await;
         }
     }
 }

@@ -13,7 +13,7 @@ use session_core::{
     ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, SessionStore, StoreError,
     StoreKey, Timestamp,
 };
-use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
+use sqlx::{AssertSqlSafe, Database, Encode, Executor, IntoArguments, Pool, Type};
 
 use crate::{ColumnType, InvalidIdentifier};
 
@@ -51,7 +51,7 @@ pub async fn created(store: &impl SessionStore) -> StoreKey {
 
 impl<S: SessionStore, DB: Database> Fixture<S, DB>
 where
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    DB::Arguments: IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'a> &'a str: Encode<'a, DB> + Type<DB>,
     usize: sqlx::ColumnIndex<DB::Row>,
@@ -60,11 +60,13 @@ where
     /// Rows of the table matching `filter`, in which `$1` is now (ms).
     pub async fn count(&self, filter: &str) -> i64 {
         let table = &self.table;
-        sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {filter}"))
-            .bind(Timestamp::now().as_millis())
-            .fetch_one(&self.pool)
-            .await
-            .expect("count failed")
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT count(*) FROM {table} WHERE {filter}"
+        )))
+        .bind(Timestamp::now().as_millis())
+        .fetch_one(&self.pool)
+        .await
+        .expect("count failed")
     }
 
     /// Inserts empty sessions under `keys` directly, expiring at `expires_at` (ms).
@@ -79,7 +81,7 @@ where
                 self.table,
                 rows.join(", ")
             );
-            let mut q = sqlx::query(&sql)
+            let mut q = sqlx::query(AssertSqlSafe(sql.as_str()))
                 .bind(Timestamp::now().as_millis())
                 .bind(expires_at);
             for key in chunk {
@@ -98,7 +100,7 @@ where
                 "UPDATE {} SET {column} = {garbage} WHERE key = $1",
                 self.table
             );
-            sqlx::query(&sql)
+            sqlx::query(AssertSqlSafe(sql.as_str()))
                 .bind(key.as_str())
                 .execute(&self.pool)
                 .await
@@ -161,9 +163,9 @@ where
             .expect("apply failed");
         assert_eq!(outcome, ApplyOutcome::Applied(2));
         let t = &self.table;
-        let stored: i64 = sqlx::query_scalar(&format!(
+        let stored: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT count(*) FROM {t}, {members}({t}.data) WHERE {t}.key = $1"
-        ))
+        )))
         .bind(key.as_str())
         .fetch_one(&self.pool)
         .await

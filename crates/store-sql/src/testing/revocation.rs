@@ -7,7 +7,7 @@ use session_core::{
     ApplyOutcome, Changeset, CreateOutcome, REVOCATION_HORIZON, SessionStore, StoreError, StoreKey,
     Timestamp,
 };
-use sqlx::{Database, Encode, Executor, IntoArguments, Type};
+use sqlx::{AssertSqlSafe, Database, Encode, Executor, IntoArguments, Type};
 
 use super::{Fixture, created, live_record};
 use crate::ColumnType;
@@ -18,7 +18,7 @@ fn random_user() -> String {
 
 impl<S: SessionStore, DB: Database> Fixture<S, DB>
 where
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    DB::Arguments: IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'a> &'a str: Encode<'a, DB> + Type<DB>,
     usize: sqlx::ColumnIndex<DB::Row>,
@@ -36,7 +36,7 @@ where
                 "INSERT INTO {} (user_id, revoked_at, kept_key) VALUES ($1, $2, NULL)",
                 self.revocations
             );
-            sqlx::query(&sql)
+            sqlx::query(AssertSqlSafe(sql.as_str()))
                 .bind(user.as_str())
                 .bind(at.as_millis())
                 .execute(&self.pool)
@@ -49,7 +49,7 @@ where
                 "SELECT revoked_at FROM {} WHERE user_id = $1 OR user_id = $2",
                 self.revocations
             );
-            sqlx::query_scalar(&sql)
+            sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
                 .bind(old.as_str())
                 .bind(young.as_str())
                 .fetch_all(&self.pool)
@@ -71,7 +71,7 @@ where
         let key = created(&self.store).await;
         let mut blocker = self.pool.begin().await.expect("begin failed");
         let lock = format!("UPDATE {} SET version = version WHERE key = $1", self.table);
-        sqlx::query(&lock)
+        sqlx::query(AssertSqlSafe(lock.as_str()))
             .bind(key.as_str())
             .execute(&mut *blocker)
             .await

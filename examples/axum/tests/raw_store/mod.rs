@@ -207,7 +207,7 @@ impl Raw {
     pub async fn keys_of_user(&self, user: &str) -> Vec<String> {
         let sql = format!("SELECT key FROM {TABLE} WHERE user_id = $1");
         match self {
-            Self::Sqlite(pool) => sqlx::query(&sql)
+            Self::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(user)
                 .fetch_all(pool)
                 .await
@@ -215,7 +215,7 @@ impl Raw {
                 .iter()
                 .map(|row| row.get::<String, _>("key"))
                 .collect(),
-            Self::Postgres(pool) => sqlx::query(&sql)
+            Self::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(user)
                 .fetch_all(pool)
                 .await
@@ -266,7 +266,7 @@ impl Raw {
             .join(" ")
         };
         match self {
-            Self::Sqlite(pool) => sqlx::query(&sql)
+            Self::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(key)
                 .fetch_optional(pool)
                 .await
@@ -277,7 +277,7 @@ impl Raw {
                         _ => r.get::<Option<String>, _>(c).unwrap_or_default(),
                     })
                 }),
-            Self::Postgres(pool) => sqlx::query(&sql)
+            Self::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(key)
                 .fetch_optional(pool)
                 .await
@@ -304,7 +304,10 @@ impl Raw {
         match self {
             Self::Sqlite(pool) => {
                 let sql = format!("UPDATE {TABLE} SET data = 'not json {{' WHERE key = $1");
-                let done = sqlx::query(&sql).bind(key).execute(pool).await;
+                let done = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(key)
+                    .execute(pool)
+                    .await;
                 let rows = done
                     .unwrap_or_else(|e| panic!("SQLite: {e}"))
                     .rows_affected();
@@ -313,7 +316,10 @@ impl Raw {
             Self::Postgres(pool) => {
                 // jsonb only holds JSON: garbage here is JSON that is not an object.
                 let sql = format!("UPDATE {TABLE} SET data = '\"garbage\"'::jsonb WHERE key = $1");
-                let done = sqlx::query(&sql).bind(key).execute(pool).await;
+                let done = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(key)
+                    .execute(pool)
+                    .await;
                 let rows = done
                     .unwrap_or_else(|e| panic!("PostgreSQL: {e}"))
                     .rows_affected();
@@ -340,7 +346,10 @@ impl Raw {
             "UPDATE {TABLE} SET expires_at = CAST(unixepoch('subsec') * 1000 AS INTEGER) + 3600000 \
              WHERE key = $1"
         );
-        let done = sqlx::query(&sql).bind(key).execute(pool).await;
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(key)
+            .execute(pool)
+            .await;
         let rows = done
             .unwrap_or_else(|e| panic!("SQLite: {e}"))
             .rows_affected();
@@ -352,7 +361,7 @@ impl Raw {
         let Self::Sqlite(pool) = self else {
             panic!("count_rows is written for SQLite");
         };
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {TABLE}"))
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {TABLE}")))
             .fetch_one(pool)
             .await
             .unwrap_or_else(|e| panic!("SQLite: {e}"))
