@@ -1,7 +1,7 @@
 //! The error handlers return: `?` on any session call, answered with the same status in
 //! every adapter and an empty body (details go to the log, never to the client).
 
-use axum::response::{IntoResponse, Response};
+use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use session_core::SessionError;
 

@@ -2,7 +2,7 @@
 
 use std::ops::Deref;
 
-use axum::extract::FromRequestParts;
+use axum_core::extract::FromRequestParts;
 use http::request::Parts;
 
 use crate::Error;
