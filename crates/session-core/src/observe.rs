@@ -7,13 +7,15 @@
 use std::future::Future;
 use std::time::Instant;
 
+use crate::StoreError;
+
 /// Awaits one store call and reports it: `op` names the operation, `outcome` summarises a
 /// successful answer without its data.
-pub(crate) async fn store_call<T, E: std::fmt::Display>(
+pub(crate) async fn store_call<T>(
     op: &'static str,
-    call: impl Future<Output = Result<T, E>>,
+    call: impl Future<Output = Result<T, StoreError>>,
     outcome: impl FnOnce(&T) -> &'static str,
-) -> Result<T, E> {
+) -> Result<T, StoreError> {
     let started = Instant::now();
     let result = call.await;
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -24,6 +26,14 @@ pub(crate) async fn store_call<T, E: std::fmt::Display>(
             outcome = outcome(answer),
             micros,
             "store call"
+        ),
+        // The caller reports a corrupt record itself, with its store key (a `warn`).
+        Err(error @ StoreError::Corrupt(_)) => tracing::debug!(
+            target: "session_core::store",
+            op,
+            micros,
+            %error,
+            "store call found a corrupt record"
         ),
         Err(error) => tracing::warn!(
             target: "session_core::store",

@@ -41,7 +41,7 @@ impl SettingsError {
 /// | `HOST` / `PORT` | `127.0.0.1` / `3000` | where to listen |
 /// | `SESSION_IDLE_SECS` | 86400 | idle timeout |
 /// | `SESSION_ABSOLUTE_SECS` | 604800 | absolute timeout |
-/// | `SESSION_TOUCH_AFTER_SECS` | 60 | how often an unmodified session's deadline is pushed back |
+/// | `SESSION_TOUCH_AFTER_SECS` | 60, at most a quarter of the idle timeout | how often an unmodified session's deadline is pushed back (at most half the idle timeout) |
 /// | `SESSION_COOKIE_SECURE` | `false` | the cookie's `Secure` attribute (turn it on behind https) |
 /// | `SESSION_STRICT` | `false` | strict conflict policy: a lost update becomes a 409 |
 /// | `SESSION_STORE_TIMEOUT_MS` | the store's own (4000) | bound on one store operation while the server is down, frozen or slow (every store but memory) |
@@ -60,7 +60,7 @@ pub struct Settings {
     /// The absolute timeout.
     pub absolute: Duration,
     /// The touch throttle.
-    pub touch_after: Duration,
+    pub touch_after: Option<Duration>,
     /// The cookie's `Secure` attribute.
     pub cookie_secure: bool,
     /// Strict conflict policy.
@@ -103,11 +103,9 @@ impl Settings {
                 get("SESSION_ABSOLUTE_SECS"),
                 7 * 24 * 3600,
             )?,
-            touch_after: secs(
-                "SESSION_TOUCH_AFTER_SECS",
-                get("SESSION_TOUCH_AFTER_SECS"),
-                60,
-            )?,
+            touch_after: get("SESSION_TOUCH_AFTER_SECS")
+                .map(|v| secs("SESSION_TOUCH_AFTER_SECS", Some(v), 60))
+                .transpose()?,
             cookie_secure: flag("SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"))?,
             strict: flag("SESSION_STRICT", get("SESSION_STRICT"))?,
             store_timeout: millis("SESSION_STORE_TIMEOUT_MS", get("SESSION_STORE_TIMEOUT_MS"))?,
@@ -121,13 +119,16 @@ impl Settings {
         } else {
             ConflictPolicy::Merge
         };
-        Ok(SessionConfig::builder(self.keys.iter().cloned())
+        let mut builder = SessionConfig::builder(self.keys.iter().cloned())
             .secure(self.cookie_secure)
             .idle_timeout(Some(self.idle))
             .absolute_timeout(Some(self.absolute))
-            .touch_after(self.touch_after)
-            .conflict_policy(policy)
-            .build()?)
+            .conflict_policy(policy);
+        // Unset, the library picks 60 s or a quarter of the idle timeout.
+        if let Some(touch_after) = self.touch_after {
+            builder = builder.touch_after(touch_after);
+        }
+        Ok(builder.build()?)
     }
 }
 
