@@ -1,23 +1,19 @@
 //! The sessions example on axum. Run it with `cargo run -p example-axum` and open
 //! <http://localhost:3000>; `SESSION_STORE` picks the store (see examples/README.md).
+//!
+//! This file starts the server and routes; every session call is in `handlers.rs`.
+//! The smallest app is `examples/axum-counter.rs`:
+//! `cargo run -p example-axum --example axum-counter`.
 
-use adapter_axum::{Session, SessionLayer, SessionManager};
+use adapter_axum::{SessionLayer, SessionManager};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Json, Path};
-use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use example_support::{self as app, Format, Login};
-use serde::Serialize;
-use serde_json::Value;
+use example_support as app;
 
 mod error;
+mod handlers;
 
-use error::ApiError;
-
-type Reply<T = Response> = Result<T, ApiError>;
+use handlers as h;
 
 #[tokio::main]
 async fn main() {
@@ -39,82 +35,19 @@ async fn main() {
 /// The app: `/health` outside the session layer, everything else inside it.
 fn router(manager: SessionManager) -> Router {
     let with_session = Router::new()
-        .route("/", get(index))
-        .route("/api/me", get(me))
-        .route("/api/count", post(count))
-        .route("/api/login", post(login))
-        .route("/api/logout", post(logout))
+        .route("/", get(h::index))
+        .route("/api/me", get(h::me))
+        .route("/api/count", post(h::count))
+        .route("/api/login", post(h::login))
+        .route("/api/logout", post(h::logout))
         .route(
             "/api/data/{key}",
-            get(get_data).put(put_data).delete(delete_data),
+            get(h::get_data).put(h::put_data).delete(h::delete_data),
         )
-        .route("/api/sessions", get(sessions))
-        .route("/api/sessions/revoke-others", post(revoke_others))
+        .route("/api/sessions", get(h::sessions))
+        .route("/api/sessions/revoke-others", post(h::revoke_others))
         .layer(SessionLayer::new(manager));
     Router::new()
         .route("/health", get(|| async { app::HEALTH_BODY }))
         .merge(with_session)
-}
-
-/// JSON for API clients, a 303 to `/` for the page's forms.
-fn answer(headers: &HeaderMap, value: impl Serialize) -> Response {
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    match Format::of(content_type) {
-        Format::Form => Redirect::to("/").into_response(),
-        Format::Json => Json(value).into_response(),
-    }
-}
-
-async fn index(session: Session) -> Reply<Html<String>> {
-    Ok(Html(app::page::render(&app::page(&session).await?)))
-}
-
-async fn me(session: Session) -> Reply<Json<app::Me>> {
-    Ok(Json(app::me(&session).await?))
-}
-
-async fn count(session: Session, headers: HeaderMap) -> Reply {
-    Ok(answer(&headers, app::increment(&session).await?))
-}
-
-async fn login(session: Session, headers: HeaderMap, body: Bytes) -> Reply {
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let input = Login::parse(Format::of(content_type), &body)?;
-    Ok(answer(
-        &headers,
-        app::login(&session, input.user.as_deref()).await?,
-    ))
-}
-
-async fn logout(session: Session, headers: HeaderMap) -> Reply {
-    Ok(answer(&headers, app::logout(&session).await?))
-}
-
-async fn get_data(session: Session, Path(key): Path<String>) -> Reply {
-    Ok(match app::get_data(&session, &key).await? {
-        Some(value) => Json(value).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    })
-}
-
-async fn put_data(
-    session: Session,
-    Path(key): Path<String>,
-    Json(value): Json<Value>,
-) -> Reply<Json<Value>> {
-    Ok(Json(app::put_data(&session, &key, value).await?))
-}
-
-async fn delete_data(session: Session, Path(key): Path<String>) -> Reply<StatusCode> {
-    app::delete_data(&session, &key).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn sessions(session: Session) -> Reply<Json<app::Sessions>> {
-    Ok(Json(app::sessions(&session).await?))
-}
-
-async fn revoke_others(session: Session, headers: HeaderMap) -> Reply {
-    let revoked = app::revoke_others(&session).await?;
-    Ok(answer(&headers, revoked))
 }

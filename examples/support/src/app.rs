@@ -1,13 +1,15 @@
-//! What the example apps do, written once over a [`Session`]: each framework's handler
-//! extracts the session, calls one of these and serializes the result.
+//! What the example apps share that is not a session call: the checks on their input, the
+//! shapes of their answers, and their refusals. Every session call is in the apps' own
+//! handler files (`examples/<framework>/src/handlers.rs`).
 
 use serde::Serialize;
 use serde_json::Value;
-use session_core::{Session, SessionError};
+use session_core::{SessionError, SessionSummary, StoreKey};
 
-/// The session key of the counter.
-pub const COUNT: &str = "count";
-/// Keys written through `/api/data/{key}` live under this prefix, apart from the app's own.
+use crate::{Format, Login};
+
+/// Keys written through `/api/data/{key}` live under this prefix, apart from the app's own
+/// (`count`).
 pub const DATA_PREFIX: &str = "data:";
 /// The longest accepted user name, in characters.
 pub const MAX_USER_CHARS: usize = 64;
@@ -79,6 +81,24 @@ pub struct SessionView {
     pub current: bool,
 }
 
+impl SessionView {
+    /// The entries of `GET /api/sessions`, oldest first, the one stored under `current`
+    /// (the request's own, from `Session::store_key`) marked.
+    pub fn list(sessions: Vec<SessionSummary>, current: Option<&StoreKey>) -> Vec<Self> {
+        let mut list: Vec<Self> = sessions
+            .into_iter()
+            .map(|s| Self {
+                id: s.key.as_str().chars().take(12).collect(),
+                created_at: s.created_at.as_millis(),
+                expires_at: s.expires_at.as_millis(),
+                current: current == Some(&s.key),
+            })
+            .collect();
+        list.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        list
+    }
+}
+
 /// `GET /api/sessions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sessions {
@@ -95,35 +115,23 @@ pub struct Revoked {
     pub revoked: u64,
 }
 
-/// The user and counter (read-only: writes nothing).
-pub async fn me(session: &Session) -> Result<Me, SessionError> {
-    Ok(Me {
-        user: session.user().await?,
-        count: session.get::<i64>(COUNT).await?.unwrap_or(0),
-    })
+/// What the HTML page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageView {
+    /// User and counter.
+    pub me: Me,
+    /// The user's sessions, when signed in.
+    pub sessions: Vec<SessionView>,
 }
 
-/// Adds one to the counter.
-pub async fn increment(session: &Session) -> Result<Count, SessionError> {
-    let count = session
-        .get::<i64>(COUNT)
-        .await?
-        .unwrap_or(0)
-        .saturating_add(1);
-    session.insert(COUNT, count).await?;
-    Ok(Count { count })
+/// The user name of a `POST /api/login` body in `format` (JSON or a form), trimmed;
+/// a missing, empty, over-long or control-character name is a 400. The examples take any
+/// name: a real app checks a password here.
+pub fn login_name(format: Format, body: &[u8]) -> Result<String, AppError> {
+    user_name(Login::parse(format, body)?.user.as_deref())
 }
 
-/// Signs `user` in: a new session id (no fixation) attached to the user's index. The
-/// name is trimmed; empty, over-long or control-character names are refused.
-pub async fn login(session: &Session, user: Option<&str>) -> Result<UserView, AppError> {
-    let user = valid_user(user)?;
-    session.regenerate().await?;
-    session.set_user(user.clone()).await?;
-    Ok(UserView { user: Some(user) })
-}
-
-fn valid_user(user: Option<&str>) -> Result<String, AppError> {
+fn user_name(user: Option<&str>) -> Result<String, AppError> {
     let user = user.map(str::trim).unwrap_or_default();
     if user.is_empty() {
         return Err(AppError::BadRequest("a user name is required"));
@@ -136,82 +144,9 @@ fn valid_user(user: Option<&str>) -> Result<String, AppError> {
     Ok(user.to_owned())
 }
 
-/// Ends the session: its record is deleted and the cookie expired.
-pub async fn logout(session: &Session) -> Result<UserView, SessionError> {
-    session.destroy().await?;
-    Ok(UserView { user: None })
-}
-
-/// Stores `value` under the data key `key`; returns it.
-pub async fn put_data(session: &Session, key: &str, value: Value) -> Result<Value, SessionError> {
-    session.insert(&data_key(key), &value).await?;
-    Ok(value)
-}
-
-/// The value under the data key `key`.
-pub async fn get_data(session: &Session, key: &str) -> Result<Option<Value>, SessionError> {
-    session.get_value(&data_key(key)).await
-}
-
-/// Removes the data key `key` (idempotent).
-pub async fn delete_data(session: &Session, key: &str) -> Result<(), SessionError> {
-    session.remove_value(&data_key(key)).await.map(drop)
-}
-
-fn data_key(key: &str) -> String {
+/// The session key that `/api/data/{key}` reads and writes: `key` under [`DATA_PREFIX`].
+pub fn data_key(key: &str) -> String {
     format!("{DATA_PREFIX}{key}")
-}
-
-/// The signed-in user's live sessions, the current one marked.
-pub async fn sessions(session: &Session) -> Result<Sessions, AppError> {
-    let user = session.user().await?.ok_or(AppError::Unauthorized)?;
-    let current = session.store_key().await?;
-    let mut sessions: Vec<SessionView> = session
-        .sessions_of_user()
-        .await?
-        .into_iter()
-        .map(|s| SessionView {
-            id: s.key.as_str().chars().take(12).collect(),
-            created_at: s.created_at.as_millis(),
-            expires_at: s.expires_at.as_millis(),
-            current: current.as_ref() == Some(&s.key),
-        })
-        .collect();
-    sessions.sort_by_key(|s| (s.created_at, s.id.clone()));
-    Ok(Sessions { user, sessions })
-}
-
-/// Deletes the signed-in user's other sessions ("sign out everywhere else").
-pub async fn revoke_others(session: &Session) -> Result<Revoked, AppError> {
-    if session.user().await?.is_none() {
-        return Err(AppError::Unauthorized);
-    }
-    Ok(Revoked {
-        revoked: session.revoke_other_sessions().await?,
-    })
-}
-
-/// What the HTML page shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageView {
-    /// User and counter.
-    pub me: Me,
-    /// The user's sessions, when signed in.
-    pub sessions: Vec<SessionView>,
-}
-
-/// `GET /`: the page's content (read-only).
-pub async fn page(session: &Session) -> Result<PageView, SessionError> {
-    let me = me(session).await?;
-    let sessions = match &me.user {
-        Some(_) => match sessions(session).await {
-            Ok(s) => s.sessions,
-            Err(AppError::Session(e)) => return Err(e),
-            Err(_) => Vec::new(),
-        },
-        None => Vec::new(),
-    };
-    Ok(PageView { me, sessions })
 }
 
 #[cfg(test)]
@@ -220,11 +155,27 @@ mod tests {
 
     #[test]
     fn user_names_are_checked() {
-        assert_eq!(valid_user(Some("  ada ")).expect("ok"), "ada");
+        assert_eq!(user_name(Some("  ada ")).expect("ok"), "ada");
         for bad in [None, Some(""), Some("   "), Some("a\nb")] {
-            assert!(valid_user(bad).is_err(), "{bad:?}");
+            assert!(user_name(bad).is_err(), "{bad:?}");
         }
-        assert!(valid_user(Some(&"é".repeat(64))).is_ok());
-        assert!(valid_user(Some(&"é".repeat(65))).is_err());
+        assert!(user_name(Some(&"é".repeat(64))).is_ok());
+        assert!(user_name(Some(&"é".repeat(65))).is_err());
+        let form = login_name(Format::Form, b"user=+bob+").expect("form");
+        assert_eq!(form, "bob");
+        assert!(login_name(Format::Json, b"{}").is_err());
+    }
+
+    #[test]
+    fn session_lists_are_oldest_first_with_the_current_one_marked() {
+        let key = |c: &str| StoreKey::parse(&c.repeat(64)).expect("64 hex digits");
+        let summary = |c: &str, created: i64| SessionSummary {
+            key: key(c),
+            created_at: session_core::Timestamp::from_millis(created),
+            expires_at: session_core::Timestamp::from_millis(created + 1),
+        };
+        let list = SessionView::list(vec![summary("b", 20), summary("a", 10)], Some(&key("b")));
+        let ids: Vec<_> = list.iter().map(|s| (s.id.as_str(), s.current)).collect();
+        assert_eq!(ids, [("aaaaaaaaaaaa", false), ("bbbbbbbbbbbb", true)]);
     }
 }

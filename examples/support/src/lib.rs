@@ -14,9 +14,8 @@ use std::net::SocketAddr;
 use session_core::SessionManager;
 
 pub use app::{
-    AppError, COUNT, Count, DATA_PREFIX, MAX_USER_CHARS, Me, PageView, Revoked, SessionView,
-    Sessions, UserView, delete_data, get_data, increment, login, logout, me, page, put_data,
-    revoke_others, sessions,
+    AppError, Count, DATA_PREFIX, MAX_USER_CHARS, Me, PageView, Revoked, SessionView, Sessions,
+    UserView, data_key, login_name,
 };
 pub use input::{Format, Login};
 pub use settings::{DEFAULT_PORT, DEFAULT_STORE, Settings, SettingsError};

@@ -1,0 +1,125 @@
+//! Every session call of the axum example. A handler takes `adapter_axum::Session` like
+//! any extractor; the session loads lazily on its first use, and the layer saves what the
+//! handler changed after it returns. `?` turns a `SessionError` into the adapter's answer
+//! (503 when the store is down, 409 on a strict-mode conflict, 413 when too large).
+
+use adapter_axum::{Session, SessionError};
+use axum::body::Bytes;
+use axum::extract::{Json, Path};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use example_support::{
+    self as app, AppError, Count, Format, Me, PageView, Revoked, SessionView, Sessions, UserView,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+type Reply<T = Response> = Result<T, ApiError>;
+
+/// The session key of the counter.
+const COUNT: &str = "count";
+
+/// `GET /`: the page, read-only (a read writes nothing back).
+pub async fn index(session: Session) -> Reply<Html<String>> {
+    let me = whoami(&session).await?;
+    let sessions = match me.user {
+        Some(_) => list(&session).await?,
+        None => Vec::new(),
+    };
+    Ok(Html(app::page::render(&PageView { me, sessions })))
+}
+
+/// `GET /api/me`.
+pub async fn me(session: Session) -> Reply<Json<Me>> {
+    Ok(Json(whoami(&session).await?))
+}
+
+async fn whoami(session: &Session) -> Result<Me, SessionError> {
+    Ok(Me {
+        user: session.user().await?,
+        count: session.get::<i64>(COUNT).await?.unwrap_or(0),
+    })
+}
+
+/// `POST /api/count`: one read-modify-write of one key; only that key is saved.
+pub async fn count(session: Session, headers: HeaderMap) -> Reply {
+    let count = session
+        .update(COUNT, |n: Option<i64>| n.unwrap_or(0).saturating_add(1))
+        .await?;
+    Ok(answer(&headers, Count { count }))
+}
+
+/// `POST /api/login`. `set_user` moves the session to a new id in the same save (no
+/// fixation, no `regenerate` needed) and files it under the user; an anonymous visitor's
+/// counter survives, a previous user's data would not.
+pub async fn login(session: Session, headers: HeaderMap, body: Bytes) -> Reply {
+    let user = app::login_name(format(&headers), &body)?;
+    session.set_user(user.as_str()).await?;
+    Ok(answer(&headers, UserView { user: Some(user) }))
+}
+
+/// `POST /api/logout`: `destroy` deletes the record and expires the cookie. (To sign out
+/// but keep a fresh anonymous session, call `clear_user` instead.)
+pub async fn logout(session: Session, headers: HeaderMap) -> Reply {
+    session.destroy().await?;
+    Ok(answer(&headers, UserView { user: None }))
+}
+
+/// `GET /api/data/{key}`: any JSON value, 404 when absent.
+pub async fn get_data(session: Session, Path(key): Path<String>) -> Reply {
+    Ok(match session.get_value(&app::data_key(&key)).await? {
+        Some(value) => Json(value).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    })
+}
+
+/// `PUT /api/data/{key}`: stores and echoes any JSON value.
+pub async fn put_data(
+    session: Session,
+    Path(key): Path<String>,
+    Json(value): Json<Value>,
+) -> Reply<Json<Value>> {
+    session.insert(&app::data_key(&key), &value).await?;
+    Ok(Json(value))
+}
+
+/// `DELETE /api/data/{key}`: idempotent.
+pub async fn delete_data(session: Session, Path(key): Path<String>) -> Reply<StatusCode> {
+    session.remove_value(&app::data_key(&key)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/sessions`: the signed-in user's live sessions, this one marked.
+pub async fn sessions(session: Session) -> Reply<Json<Sessions>> {
+    let user = session.user().await?.ok_or(AppError::Unauthorized)?;
+    let sessions = list(&session).await?;
+    Ok(Json(Sessions { user, sessions }))
+}
+
+async fn list(session: &Session) -> Result<Vec<SessionView>, SessionError> {
+    let this = session.store_key().await?;
+    let all = session.sessions_of_user().await?;
+    Ok(SessionView::list(all, this.as_ref()))
+}
+
+/// `POST /api/sessions/revoke-others`: "sign out everywhere else", at once.
+pub async fn revoke_others(session: Session, headers: HeaderMap) -> Reply {
+    session.user().await?.ok_or(AppError::Unauthorized)?;
+    let revoked = session.revoke_other_sessions().await?;
+    Ok(answer(&headers, Revoked { revoked }))
+}
+
+fn format(headers: &HeaderMap) -> Format {
+    Format::of(headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()))
+}
+
+/// JSON for API clients, a 303 to `/` for the page's forms.
+fn answer(headers: &HeaderMap, value: impl Serialize) -> Response {
+    match format(headers) {
+        Format::Form => Redirect::to("/").into_response(),
+        Format::Json => Json(value).into_response(),
+    }
+}
