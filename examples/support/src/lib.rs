@@ -9,6 +9,12 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// The root README's quick start (axum + SQLite), compiled by
+/// `cargo test --doc -p example-support`.
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
+
 use std::net::SocketAddr;
 
 use session_core::SessionManager;
