@@ -97,7 +97,7 @@ fn bench() -> Result<(), String> {
     // repository root in our target dir, so the relative result paths and criterion's
     // `target/criterion` stay where `report` reads them.
     let bench_cargo = |args: &[&str]| {
-        let mut command = cargo(&[args[0], "--release", "-q", "--manifest-path"]);
+        let mut command = cargo(&[args[0], "-q", "--manifest-path"]);
         command
             .arg(root.join("bench/Cargo.toml"))
             .args(&args[1..])
@@ -107,12 +107,12 @@ fn bench() -> Result<(), String> {
     };
     run(
         "build the benchmarks (release)",
-        &mut bench_cargo(&["build", "--bins", "--benches"]),
+        &mut bench_cargo(&["build", "--release", "--bins", "--benches"]),
     )?;
     let services = Services::start()?;
     let stats_postgres = pg_stats::start(&target.join("pg-stats"))?;
     // `cargo run` of one session-bench binary.
-    let bench_bin = |name: &str| bench_cargo(&["run", "--bin", name, "--"]);
+    let bench_bin = |name: &str| bench_cargo(&["run", "--release", "--bin", name, "--"]);
     let criterion_run = bench_cargo(&["bench", "--bench", "stores"]);
     let mut steps = vec![("store micro-benchmarks (criterion)", criterion_run)];
     for (what, name) in [
