@@ -160,6 +160,13 @@ impl State {
     /// one (Django's rule), an anonymous visitor's data (a cart) survives a login.
     fn change_principal(&mut self, user: Option<String>, flush: bool) {
         if self.user() == user.as_deref() {
+            // Signing the same user in again is a re-authentication: it re-dates the login
+            // (what `require_recent_auth` checks) and, as any change of privilege, moves
+            // the session to a new id. The data stays: the principal is the same.
+            if user.is_some() {
+                self.pending.user = Some(user);
+                self.regenerate = true;
+            }
             return;
         }
         if flush && self.user().is_some() {
@@ -263,7 +270,9 @@ impl Session {
     /// signed-in principal, the data starts empty (unless
     /// [`flush_on_principal_change`](crate::SessionConfigBuilder::flush_on_principal_change)
     /// is off); an anonymous visitor's data survives. The login is dated from the start of
-    /// this request ([`authenticated_at`](Self::authenticated_at)).
+    /// this request ([`authenticated_at`](Self::authenticated_at)); signing the same user
+    /// in again (after asking for the password again) re-dates it and rotates the id, with
+    /// the data kept.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

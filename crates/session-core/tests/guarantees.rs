@@ -271,6 +271,36 @@ async fn require_recent_auth_is_a_401_when_the_sign_in_is_old_or_missing() {
     .expect("finish");
 }
 
+#[tokio::test]
+async fn signing_the_same_user_in_again_re_dates_the_login_and_rotates() {
+    let h = harness(|b| b);
+    let cookie = signed_in(&h, "alice").await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let stale = |s: Session| async move { s.require_recent_auth(Duration::from_millis(10)).await };
+    assert!(matches!(
+        stale(start(&h, &cookie)).await,
+        Err(SessionError::ReauthRequired)
+    ));
+    // The re-authentication flow: credentials asked again, then `set_user` once more.
+    let patch = h
+        .request(Some(&cookie), OK, async |s| {
+            s.set_user("alice").await.expect("set_user");
+        })
+        .await
+        .expect("finish");
+    let rotated = cookie_value(&patch).expect("a re-authentication issues a new id");
+    assert_ne!(rotated, cookie);
+    h.request(Some(&rotated), OK, async |s| {
+        s.require_recent_auth(Duration::from_millis(25))
+            .await
+            .expect("the login was re-dated");
+        assert_eq!(s.get::<i32>("n").await.expect("get"), Some(1), "data kept");
+    })
+    .await
+    .expect("finish");
+    assert_eq!(live_sessions_of(&h, "alice").await, 1, "the old id ended");
+}
+
 // Item 5: expiry that cannot misfire.
 
 #[tokio::test]

@@ -75,6 +75,7 @@ macro_rules! store_conformance_tests {
             awkward_values_round_trip,
             rotate_moves_record_and_applies_changes,
             rotate_switches_user_and_flushes,
+            rotate_reauthenticating_same_user,
             rotate_after_delete_does_not_resurrect,
             rotate_of_missing_or_expired_is_missing,
             strict_rotate_respects_version,

@@ -71,6 +71,26 @@ pub async fn rotate_moves_record_and_applies_changes(store: &dyn SessionStore) {
     );
 }
 
+/// Rotating onto the same principal (a re-authentication) keeps the session in that
+/// user's index, under the new key only, with the changeset's `authenticated_at`.
+pub async fn rotate_reauthenticating_same_user(store: &dyn SessionStore) {
+    let user = random_user();
+    let from = created(store, &owned_by(&user)).await;
+    let to = StoreKey::random();
+    let mut changes = set(&[]);
+    changes.user = Some(Some(user.clone()));
+    changes.authenticated_at = Some(Timestamp::from_millis(Timestamp::now().as_millis() + 5));
+    let outcome = rotate(store, &from, &to, &changes, None).await;
+    assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
+    let got = loaded(store, &to).await;
+    assert_eq!(got.user.as_deref(), Some(user.as_str()));
+    assert_eq!(got.authenticated_at, changes.authenticated_at);
+    assert_eq!(
+        keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+        [to].into()
+    );
+}
+
 /// Rotating onto another principal with `cleared` drops the old data and moves the
 /// session between the two users' indexes; `authenticated_at` comes from the changeset.
 pub async fn rotate_switches_user_and_flushes(store: &dyn SessionStore) {
