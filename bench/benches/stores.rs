@@ -30,7 +30,8 @@ use mongodb::{Client, Collection, IndexModel};
 use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, MemoryStore, Record, SessionStore, StoreKey, Timestamp,
+    MemoryStore, Timestamp,
+    store::{ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, StoreKey},
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};

@@ -157,7 +157,7 @@ mod peer {
 /// Our configuration for every benchmark: signed cookies with a fresh key, `secure` off
 /// (plain-HTTP loopback), everything else at its defaults.
 pub fn our_manager(
-    store: impl session_core::SessionStore,
+    store: impl session_core::store::SessionStore,
 ) -> Result<session_core::SessionManager, session_core::ConfigError> {
     let config = session_core::SessionConfig::builder([session_core::Key::generate()])
         .secure(false)
@@ -166,7 +166,9 @@ pub fn our_manager(
 }
 
 /// Our stack: `adapter-axum` over `store` (see [`our_manager`]).
-pub fn ours(store: impl session_core::SessionStore) -> Result<Router, session_core::ConfigError> {
+pub fn ours(
+    store: impl session_core::store::SessionStore,
+) -> Result<Router, session_core::ConfigError> {
     Ok(Router::new()
         .route(PATH_NONE, get(no_session))
         .route(PATH_READ, get(ours::read))

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, MemoryLimits, MemoryStore, Record, SessionId,
-    SessionStore, StoreKey, Timestamp,
+    MemoryLimits, MemoryStore, Timestamp,
+    store::{ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, StoreKey},
 };
 
 use crate::driver::Error;
@@ -79,9 +79,9 @@ pub fn status_kb(status: &str, field: &str) -> Option<u64> {
     })
 }
 
-/// A fresh store key, derived from a freshly generated session id as the manager does.
+/// A fresh random store key, as the manager derives from a fresh session id.
 pub fn fresh_key() -> StoreKey {
-    SessionId::generate().store_key()
+    StoreKey::random()
 }
 
 /// The record of benchmark session number `i`: `{"user_id": <u64>, "cart": "<38 chars>"}`,

@@ -16,8 +16,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
   test-all   installs the tools it needs when missing, then fmt, clippy (bench/ too),
-             every test against every store (starting the services it needs), a compile
-             check of fuzz/, cargo-deny; stops at the first failure
+             every test against every store (starting the services it needs), the API
+             docs with -D warnings, a compile check of fuzz/, cargo-deny; stops at the
+             first failure
   services   start the test services (Redis Cluster, Mongo stand-in), print their
              URLs, and keep them up until Enter is pressed
   lint       fmt --check, clippy -D warnings, cargo-deny only
@@ -63,8 +64,17 @@ fn test_all() -> Result<(), String> {
     services.export_to(&mut doc);
     run("doc tests", &mut doc)?;
     drop(services);
+    docs()?;
     check_fuzz()?;
     deny()
+}
+
+/// The API docs build without a warning: a broken intra-doc link or a bad code block fails.
+fn docs() -> Result<(), String> {
+    run(
+        "API docs (cargo doc --workspace --no-deps, -D warnings)",
+        cargo(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"),
+    )
 }
 
 /// fuzz/ is its own workspace (nightly-only flags to run, but it builds on stable): its

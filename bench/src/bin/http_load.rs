@@ -185,7 +185,7 @@ fn unreachable(what: &str, url: &str, e: &dyn std::fmt::Display) -> Error {
 /// alternating in workload (a).
 async fn compare_axum<P>(
     stack: &str,
-    ours: impl session_core::SessionStore,
+    ours: impl session_core::store::SessionStore,
     peer: P,
     bare: SocketAddr,
     options: &Options,

@@ -10,5 +10,5 @@ pub use middleware::{SessionMiddleware, SessionService};
 pub use session_core;
 pub use session_core::{
     ConflictPolicy, CookieMode, Key, MemoryStore, SessionConfig, SessionError, SessionManager,
-    SessionStore,
+    store::SessionStore,
 };

@@ -9,7 +9,10 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, COOKIE, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpResponse};
-use session_core::{HeaderPatch, ResponseInfo, SessionManager};
+use session_core::{
+    SessionManager,
+    adapter::{HeaderPatch, ResponseInfo},
+};
 use tracing::Instrument;
 
 /// Adds sessions to every request of the wrapped app or scope: `.wrap(SessionMiddleware::new(manager))`.

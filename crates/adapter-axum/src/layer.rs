@@ -6,7 +6,10 @@ use std::task::{Context, Poll};
 
 use http::header::{CACHE_CONTROL, COOKIE, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
-use session_core::{HeaderPatch, ResponseInfo, SessionManager};
+use session_core::{
+    SessionManager,
+    adapter::{HeaderPatch, ResponseInfo},
+};
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument;

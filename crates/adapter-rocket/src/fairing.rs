@@ -3,7 +3,7 @@
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Status;
 use rocket::{Data, Request, Response};
-use session_core::{ResponseInfo, SessionManager};
+use session_core::{SessionManager, adapter::ResponseInfo};
 use tracing::Instrument;
 
 use crate::Slot;

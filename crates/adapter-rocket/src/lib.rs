@@ -10,7 +10,7 @@ pub use guard::Session;
 pub use session_core;
 pub use session_core::{
     ConflictPolicy, CookieMode, Key, MemoryStore, SessionConfig, SessionError, SessionManager,
-    SessionStore,
+    store::SessionStore,
 };
 
 /// The request-local slot the fairing fills and the guard reads.

@@ -9,8 +9,9 @@ use cookie::Cookie;
 use reqwest::header::{COOKIE, HeaderMap, HeaderValue};
 use session_core::test_suite::{Calls, ProbeStore};
 use session_core::{
-    CookieCodec, Key, MemoryStore, SessionConfig, SessionConfigBuilder, SessionId, SessionManager,
-    SessionStore,
+    Key, MemoryStore, SessionConfig, SessionConfigBuilder, SessionManager,
+    store::SessionStore,
+    test_suite::{CookieCodec, SessionId},
 };
 
 /// The cookie name every scenario configures.

@@ -99,7 +99,8 @@ impl SessionConfig {
         &self.cookie.name
     }
 
-    /// The codec for this configuration's cookie name, mode and keys.
+    /// The codec for this configuration's cookie name, mode and keys (for tests).
+    #[cfg(feature = "test-suite")]
     pub fn codec(&self) -> &CookieCodec {
         &self.codec
     }

@@ -67,7 +67,7 @@ impl fmt::Debug for SessionId {
     }
 }
 
-/// What a store indexes a session by: the lowercase hex SHA-256 of its [`SessionId`].
+/// What a store indexes a session by: the lowercase hex SHA-256 of its session id (the secret the cookie carries).
 ///
 /// A leaked database, backup or slow-query log therefore holds no live session ids, and a
 /// lookup by key compares digests, not secrets.
@@ -87,7 +87,8 @@ impl StoreKey {
         ok.then(|| Self(text.to_owned()))
     }
 
-    /// A random key that belongs to no client, for tests and benchmarks.
+    /// A random key that belongs to no client: a store's reservation token or placeholder
+    /// (the Redis rotation uses one), and keys for tests.
     pub fn random() -> Self {
         SessionId::generate().store_key()
     }

@@ -14,24 +14,54 @@ mod observe;
 mod record;
 mod response;
 mod session;
-mod store;
+mod store_contract;
 mod timestamp;
 
 #[cfg(feature = "test-suite")]
 pub mod test_suite;
 
-pub use cleanup::{CleanupHandle, spawn_cleanup};
-pub use codec::{CookieCodec, CookieError, CookieMode, Key, MIN_KEY_BYTES, Verified};
+// What an application uses: the root.
+pub use codec::{CookieMode, Key, MIN_KEY_BYTES};
 pub use config::{ConflictPolicy, SameSite, SessionConfig, SessionConfigBuilder};
 pub use error::{ConfigError, SessionError};
-pub use id::{SessionId, StoreKey};
-pub use manager::{SaveFailure, SessionManager};
+pub use manager::SessionManager;
 #[cfg(feature = "memory-store")]
 pub use memory::{MemoryLimits, MemoryStore};
-pub use record::{Changeset, Data, Record, SessionSummary};
-pub use response::{HeaderPatch, ResponseInfo};
+pub use record::SessionSummary;
 pub use session::{MAX_VALUE_DEPTH, Session};
-pub use store::{
-    ApplyOutcome, CreateOutcome, REVOCATION_HORIZON, RotateOutcome, SessionStore, StoreError,
-};
 pub use timestamp::Timestamp;
+
+pub mod store {
+    //! For store authors: the contract a backend implements and what travels through it.
+    //!
+    //! An application only names [`SessionStore`] (to hold a store chosen at run time) and
+    //! [`StoreError`] (inside [`SessionError::Store`](crate::SessionError::Store)). A new
+    //! backend implements [`SessionStore`] and runs the conformance suite
+    //! (`session_core::store_conformance_tests!`, feature `test-suite`).
+
+    pub use crate::cleanup::{CleanupHandle, spawn_cleanup};
+    pub use crate::id::StoreKey;
+    pub use crate::record::{Changeset, Data, Record};
+    pub use crate::store_contract::{
+        ApplyOutcome, CreateOutcome, REVOCATION_HORIZON, RotateOutcome, SessionStore, StoreError,
+    };
+}
+
+pub mod adapter {
+    //! For adapter authors: what a framework integration translates to and from HTTP.
+    //!
+    //! An adapter calls [`SessionManager::start`](crate::SessionManager::start) with the
+    //! request's `Cookie` headers, hands the [`Session`](crate::Session) to handlers, then
+    //! [`SessionManager::finish_or_status`](crate::SessionManager::finish_or_status) with the
+    //! [`ResponseInfo`] and applies the returned [`HeaderPatch`] to the response.
+
+    pub use crate::manager::SaveFailure;
+    pub use crate::response::{HeaderPatch, ResponseInfo};
+}
+
+// The crate's own paths to items that are public under a module above.
+pub(crate) use id::{SessionId, StoreKey};
+pub(crate) use record::{Changeset, Data, Record};
+pub(crate) use store_contract::{
+    ApplyOutcome, CreateOutcome, RotateOutcome, SessionStore, StoreError,
+};

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::store::REVOCATION_HORIZON;
+use crate::store_contract::REVOCATION_HORIZON;
 use crate::{
     ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, SessionSummary,
-    StoreError, StoreKey, Timestamp, spawn_cleanup,
+    StoreError, StoreKey, Timestamp, cleanup::spawn_cleanup,
 };
 
 /// Limits of a [`MemoryStore`].

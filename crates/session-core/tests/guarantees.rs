@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Harness, OK, cookie_value, harness};
-use session_core::{ResponseInfo, Session, SessionError, SessionStore, Timestamp};
+use session_core::{Session, SessionError, Timestamp, adapter::ResponseInfo, store::SessionStore};
 
 /// A signed-in session of `user` holding `n = 1`; returns its cookie.
 async fn signed_in(h: &Harness, user: &str) -> String {
@@ -26,7 +26,7 @@ fn start(h: &Harness, cookie: &str) -> Session {
     h.manager.start([header.as_bytes()])
 }
 
-fn expires_cookie(patch: &session_core::HeaderPatch) -> bool {
+fn expires_cookie(patch: &session_core::adapter::HeaderPatch) -> bool {
     patch
         .set_cookie()
         .is_some_and(|c| c.starts_with("sid=;") && c.contains("Max-Age=0"))

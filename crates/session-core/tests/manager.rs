@@ -9,8 +9,11 @@ use common::{OK, cookie_value, harness};
 use serde_json::json;
 use session_core::test_suite::Calls;
 use session_core::{
-    ConflictPolicy, CookieCodec, CookieMode, Key, MemoryStore, Record, ResponseInfo, SessionConfig,
-    SessionError, SessionId, SessionManager, SessionStore, Timestamp,
+    ConflictPolicy, CookieMode, Key, MemoryStore, SessionConfig, SessionError, SessionManager,
+    Timestamp,
+    adapter::ResponseInfo,
+    store::{Record, SessionStore},
+    test_suite::{CookieCodec, SessionId},
 };
 
 fn no_calls() -> Calls {
@@ -337,7 +340,7 @@ async fn absolute_timeout_is_enforced_whatever_the_store_says() {
         .create(&id.store_key(), &record)
         .await
         .expect("create");
-    assert_eq!(outcome, session_core::CreateOutcome::Created);
+    assert_eq!(outcome, session_core::store::CreateOutcome::Created);
     let cookie = h.manager.config().codec().encode(&id);
     h.request(Some(&cookie), OK, async |s| {
         assert_eq!(

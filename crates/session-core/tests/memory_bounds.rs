@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use session_core::{
-    CreateOutcome, MemoryLimits, MemoryStore, Record, SessionStore, StoreKey, Timestamp,
+    MemoryLimits, MemoryStore, Timestamp,
+    store::{CreateOutcome, Record, SessionStore, StoreKey},
 };
 
 fn record(idle: Duration) -> Record {

@@ -4,7 +4,10 @@
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use mongodb::options::ReturnDocument;
-use session_core::{ApplyOutcome, Changeset, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{ApplyOutcome, Changeset, StoreError, StoreKey},
+};
 
 use crate::codec::{self, field};
 use crate::error::store_error;

@@ -21,7 +21,10 @@
 
 use mongodb::bson::{Bson, DateTime, Document, doc};
 use serde_json::Value;
-use session_core::{Changeset, Data, Record, SessionSummary, StoreError, StoreKey, Timestamp};
+use session_core::{
+    SessionSummary, Timestamp,
+    store::{Changeset, Data, Record, StoreError, StoreKey},
+};
 
 use crate::escape::{escape_key, unescape_key};
 

@@ -1,7 +1,7 @@
 //! Driver errors to [`StoreError`].
 
 use mongodb::error::{Error, ErrorKind, WriteFailure};
-use session_core::StoreError;
+use session_core::store::StoreError;
 
 /// The server error code of a duplicate `_id`.
 const DUPLICATE_KEY: i32 = 11000;

@@ -23,7 +23,7 @@ pub use mongodb;
 #[doc(hidden)]
 pub mod fuzzing {
     use mongodb::bson::Document;
-    use session_core::{Record, StoreError, StoreKey};
+    use session_core::store::{Record, StoreError, StoreKey};
 
     /// The record held by a stored document, as `load` decodes it.
     pub fn decode_record(doc: &Document) -> Result<Record, StoreError> {

@@ -1,5 +1,5 @@
 //! Revocations: `delete_sessions_of` records one per user, and every write that would
-//! leave a live session of that user consults it (the rule on [`session_core::SessionStore`]).
+//! leave a live session of that user consults it (the rule on [`session_core::store::SessionStore`]).
 //!
 //! ```text
 //! revocations: { _id: "<user>", at: Date, kept: "<store key>" | null }   // TTL on `at`
@@ -10,7 +10,10 @@
 use futures_util::future::try_join;
 use mongodb::Collection;
 use mongodb::bson::{Bson, Document, doc};
-use session_core::{REVOCATION_HORIZON, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{REVOCATION_HORIZON, StoreError, StoreKey},
+};
 
 use crate::codec::{self, field};
 use crate::error::{is_duplicate_key, store_error};

@@ -15,7 +15,10 @@
 
 use futures_util::future::try_join;
 use mongodb::bson::doc;
-use session_core::{Changeset, RotateOutcome, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{Changeset, RotateOutcome, StoreError, StoreKey},
+};
 
 use crate::apply::live_at;
 use crate::codec::{self, field};

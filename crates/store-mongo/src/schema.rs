@@ -6,7 +6,7 @@ use mongodb::Collection;
 use mongodb::IndexModel;
 use mongodb::bson::{Document, doc};
 use mongodb::options::IndexOptions;
-use session_core::{REVOCATION_HORIZON, StoreError};
+use session_core::store::{REVOCATION_HORIZON, StoreError};
 
 use crate::codec::field;
 use crate::error::store_error;

@@ -8,8 +8,11 @@ use mongodb::bson::{Document, doc};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection};
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, SessionSummary,
-    StoreError, StoreKey, Timestamp,
+    SessionSummary, Timestamp,
+    store::{
+        ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreError,
+        StoreKey,
+    },
 };
 
 use crate::codec::{self, field};
@@ -50,6 +53,17 @@ impl MongoStore {
     /// 30 s. The driver connects lazily and reconnects by itself; an unreachable server
     /// shows up here, and in every later operation, as [`StoreError::Unavailable`] within
     /// the operation timeout.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::store::StoreError> {
+    /// use store_mongo::MongoStore;
+    ///
+    /// let uri = std::env::var("MONGO_URI").unwrap_or("mongodb://127.0.0.1:27017".into());
+    /// // Creates the TTL and user indexes on first use.
+    /// let store = MongoStore::connect(&uri, "myapp", "sessions").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(uri: &str, database: &str, collection: &str) -> Result<Self, StoreError> {
         let options = bounded(DEFAULT_OPERATION_TIMEOUT, async {
             ClientOptions::parse(uri).await.map_err(store_error)
@@ -88,6 +102,18 @@ impl MongoStore {
     ///
     /// The client's own timeouts are left as they are; every operation is still bounded
     /// by the operation timeout ([`Self::with_operation_timeout`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use store_mongo::{MongoStore, mongodb::Client};
+    ///
+    /// let uri = std::env::var("MONGO_URI").unwrap_or("mongodb://127.0.0.1:27017".into());
+    /// let client = Client::with_uri_str(&uri).await?;
+    /// let store = MongoStore::new(client.database("myapp").collection("sessions"));
+    /// store.migrate().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(collection: Collection<Document>) -> Self {
         let namespace = collection.namespace();
         let revocations = collection

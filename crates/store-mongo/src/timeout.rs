@@ -4,9 +4,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use session_core::StoreError;
+use session_core::store::StoreError;
 
-/// How long one store operation (one [`session_core::SessionStore`] call, every round trip
+/// How long one store operation (one [`session_core::store::SessionStore`] call, every round trip
 /// it makes included) may take before it fails with [`StoreError::Unavailable`]: 4 s, like
 /// store-redis's `Timeouts::operation()`. Change it with
 /// [`MongoStore::with_operation_timeout`](crate::MongoStore::with_operation_timeout).

@@ -2,7 +2,10 @@
 
 mod common;
 
-use session_core::{SessionStore, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{SessionStore, StoreError, StoreKey},
+};
 use store_mongo::mongodb::bson::{DateTime, Document, doc};
 
 /// A way to spoil a valid document, named for the failure message.

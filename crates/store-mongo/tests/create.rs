@@ -4,7 +4,10 @@ mod common;
 
 use std::time::Duration;
 
-use session_core::{CreateOutcome, Record, SessionStore, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{CreateOutcome, Record, SessionStore, StoreKey},
+};
 
 #[tokio::test]
 async fn create_replaces_an_expired_leftover_but_not_a_live_record() {

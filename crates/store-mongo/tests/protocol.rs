@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey,
     Timestamp,
+    store::{
+        ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey,
+    },
 };
 use store_mongo::mongodb::bson::oid::ObjectId;
 use store_mongo::mongodb::bson::{DateTime, Document, doc};
@@ -149,7 +151,7 @@ async fn revocations_older_than_the_horizon_are_ignored_and_expire() {
             ttl = index.options.and_then(|o| o.expire_after);
         }
     }
-    assert_eq!(ttl, Some(session_core::REVOCATION_HORIZON));
+    assert_eq!(ttl, Some(session_core::store::REVOCATION_HORIZON));
 }
 
 #[tokio::test]

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey,
     Timestamp,
+    store::{
+        ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey,
+    },
 };
 use store_mongo::MongoStore;
 use store_mongo::mongodb::Client;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use session_core::{SessionStore, StoreError, StoreKey};
+use session_core::store::{SessionStore, StoreError, StoreKey};
 use store_mongo::mongodb::Client;
 use store_mongo::mongodb::options::ClientOptions;
 use store_mongo::{DEFAULT_COLLECTION, DEFAULT_DATABASE, DEFAULT_OPERATION_TIMEOUT, MongoStore};

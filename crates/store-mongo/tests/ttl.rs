@@ -4,7 +4,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use session_core::{CreateOutcome, Record, SessionStore, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{CreateOutcome, Record, SessionStore, StoreKey},
+};
 use store_mongo::mongodb::bson::doc;
 
 #[tokio::test]

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
-use session_core::{Data, StoreError};
+use session_core::store::{Data, StoreError};
 use sqlx::types::Json;
 
 const ESC: char = '\u{E000}';

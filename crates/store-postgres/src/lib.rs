@@ -7,7 +7,7 @@ mod schema;
 mod sql;
 mod store;
 
-pub use session_core::CleanupHandle;
+pub use session_core::store::CleanupHandle;
 pub use sqlx;
 pub use store::{CONNECT_TIMEOUT, DEFAULT_CLEANUP_BATCH, DEFAULT_TABLE, PostgresStore};
 pub use store_sql::{DEFAULT_OPERATION_TIMEOUT, InvalidIdentifier};
@@ -19,7 +19,7 @@ pub mod fuzzing {
     use std::borrow::Cow;
 
     use serde_json::Value;
-    use session_core::{Data, StoreError};
+    use session_core::store::{Data, StoreError};
 
     /// Session data from the JSON read back from the `data` column, as `load` decodes it.
     pub fn decode_data(data: Value) -> Result<Data, StoreError> {

@@ -1,7 +1,8 @@
 //! Running PostgreSQL's own statements ([`crate::sql`]) and reading their outcomes.
 
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, StoreError, StoreKey, Timestamp,
+    Timestamp,
+    store::{ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, StoreError, StoreKey},
 };
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
@@ -51,7 +52,7 @@ where
     row.try_get(column).map_err(PgDialect::map_error)
 }
 
-/// [`session_core::SessionStore::create`] with [`crate::sql::create`].
+/// [`session_core::store::SessionStore::create`] with [`crate::sql::create`].
 pub(crate) async fn create(
     pool: &PgPool,
     sql: &SqlStr,
@@ -86,7 +87,7 @@ pub(crate) async fn create(
     })
 }
 
-/// [`session_core::SessionStore::apply`] with [`crate::sql::apply`].
+/// [`session_core::store::SessionStore::apply`] with [`crate::sql::apply`].
 pub(crate) async fn apply(
     pool: &PgPool,
     sql: &SqlStr,
@@ -115,7 +116,7 @@ pub(crate) async fn apply(
     })
 }
 
-/// [`session_core::SessionStore::rotate`] with [`crate::sql::rotate`]. A unique violation
+/// [`session_core::store::SessionStore::rotate`] with [`crate::sql::rotate`]. A unique violation
 /// (a live row inserted under `to` by a concurrent writer after the statement's snapshot)
 /// is `KeyTaken`.
 pub(crate) async fn rotate(

@@ -1,6 +1,6 @@
 //! Where the tables live, and the embedded migrations.
 
-use session_core::StoreError;
+use session_core::store::StoreError;
 use sqlx::PgPool;
 use store_sql::{Dialect, Ident, Ledger, execute, run_migrations};
 

@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, RotateOutcome, SessionStore,
-    SessionSummary, StoreError, StoreKey, Timestamp,
+    SessionSummary, Timestamp,
+    store::{
+        ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, RotateOutcome, SessionStore,
+        StoreError, StoreKey,
+    },
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, SqlStr};
@@ -45,6 +48,17 @@ impl PostgresStore {
     /// [`StoreError::Unavailable`] when the server cannot be reached within
     /// [`CONNECT_TIMEOUT`], which also bounds every later wait for a pooled connection
     /// (instead of sqlx's 30 s; each operation is bounded by the operation timeout anyway).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::store::StoreError> {
+    /// use store_postgres::PostgresStore;
+    ///
+    /// let url = std::env::var("POSTGRES_URL").unwrap_or("postgres://localhost/test".into());
+    /// let store = PostgresStore::connect(&url).await?;
+    /// store.migrate().await?; // creates the tables on first use
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .acquire_timeout(CONNECT_TIMEOUT)
@@ -56,6 +70,17 @@ impl PostgresStore {
 
     /// A store on an existing pool, using table [`DEFAULT_TABLE`] in the connection's
     /// `search_path`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use store_postgres::{PostgresStore, sqlx::PgPool};
+    ///
+    /// let url = std::env::var("POSTGRES_URL").unwrap_or("postgres://localhost/test".into());
+    /// let store = PostgresStore::new(PgPool::connect(&url).await?).with_schema("public")?;
+    /// store.migrate().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(pool: PgPool) -> Self {
         let name = Ident::new(DEFAULT_TABLE).unwrap_or_else(|_| unreachable!());
         let table = Table { schema: None, name };
@@ -154,7 +179,7 @@ impl PostgresStore {
     }
 }
 
-/// `create`, `apply` and `rotate` are this crate's own statements ([`sql`]), the rest is the
+/// `create`, `apply` and `rotate` are this crate's own statements (the private `sql` module), the rest is the
 /// shared [`Queries`]; every operation is bounded by the operation timeout.
 #[async_trait]
 impl SessionStore for PostgresStore {

@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use serde_json::json;
-use session_core::{ApplyOutcome, Changeset, CreateOutcome, SessionStore, StoreError, StoreKey};
+use session_core::store::{
+    ApplyOutcome, Changeset, CreateOutcome, SessionStore, StoreError, StoreKey,
+};
 use store_postgres::PostgresStore;
 use store_sql::testing::{self, live_record};
 
@@ -249,6 +251,6 @@ async fn rotation_onto_a_key_inserted_meanwhile_is_key_taken() {
         .await
         .expect("rotate panicked")
         .expect("rotate failed");
-    assert_eq!(outcome, session_core::RotateOutcome::KeyTaken);
+    assert_eq!(outcome, session_core::store::RotateOutcome::KeyTaken);
     assert!(store.load(&from).await.expect("load").is_some());
 }

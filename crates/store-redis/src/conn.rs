@@ -7,7 +7,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, ServerErrorKind, Value};
-use session_core::StoreError;
+use session_core::store::StoreError;
 
 /// How long the store waits for Redis before reporting [`StoreError::Unavailable`].
 ///

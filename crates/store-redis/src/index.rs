@@ -6,7 +6,10 @@ use std::future::Future;
 
 use futures_util::future::try_join_all;
 use redis::Cmd;
-use session_core::{SessionSummary, StoreError, StoreKey, Timestamp};
+use session_core::{
+    SessionSummary, Timestamp,
+    store::{StoreError, StoreKey},
+};
 
 use crate::RedisStore;
 use crate::conn::{Conn, map_err};

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 
 use redis::Value;
 use serde_json::Value as Json;
-use session_core::{Data, Record, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{Data, Record, StoreError, StoreKey},
+};
 use sha2::{Digest, Sha256};
 
 /// Prefix of every data field.

@@ -19,7 +19,10 @@ pub use store::{DEFAULT_PREFIX, RedisStore};
 pub mod fuzzing {
     use std::collections::HashMap;
 
-    use session_core::{Record, StoreError, Timestamp};
+    use session_core::{
+        Timestamp,
+        store::{Record, StoreError},
+    };
 
     /// Rebuilds a record from an `HGETALL` field map, as `load` does.
     pub fn decode_record(

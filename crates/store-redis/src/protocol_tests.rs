@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use session_core::{
-    Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey, Timestamp,
+    Timestamp,
+    store::{Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey},
 };
 
 use crate::RedisStore;

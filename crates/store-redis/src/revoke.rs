@@ -6,7 +6,10 @@
 use std::sync::LazyLock;
 
 use redis::{Script, Value};
-use session_core::{REVOCATION_HORIZON, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{REVOCATION_HORIZON, StoreError, StoreKey},
+};
 
 use crate::RedisStore;
 use crate::conn::{Conn, map_err};

@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use redis::{Script, Value};
-use session_core::{Changeset, Record, RotateOutcome, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{Changeset, Record, RotateOutcome, StoreError, StoreKey},
+};
 
 use crate::RedisStore;
 use crate::conn::{Conn, map_err};

@@ -6,7 +6,10 @@
 use std::sync::LazyLock;
 
 use redis::{Script, Value};
-use session_core::{Changeset, Record, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{Changeset, Record, StoreError, StoreKey},
+};
 
 use crate::conn::{Conn, map_err};
 use crate::layout::{self, data_field, encode_value, flag};

@@ -8,8 +8,11 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Client, IntoConnectionInfo};
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, SessionSummary,
-    StoreError, StoreKey, Timestamp,
+    SessionSummary, Timestamp,
+    store::{
+        ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreError,
+        StoreKey,
+    },
 };
 
 use crate::conn::{Conn, Timeouts, bounded, map_err};
@@ -50,6 +53,16 @@ impl std::fmt::Debug for RedisStore {
 impl RedisStore {
     /// Connects to one Redis server (`redis://[user:pass@]host:port[/db]`, or `rediss://`
     /// when the redis crate's TLS features are enabled) with [`Timeouts::default`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::store::StoreError> {
+    /// use store_redis::RedisStore;
+    ///
+    /// let url = std::env::var("REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    /// let store = RedisStore::connect(&url).await?.with_prefix("myapp:session:");
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Self::connect_with(url, Timeouts::default()).await
     }
@@ -74,6 +87,16 @@ impl RedisStore {
     }
 
     /// Connects to a Redis Cluster through any of its nodes, with [`Timeouts::default`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::store::StoreError> {
+    /// use store_redis::RedisStore;
+    ///
+    /// let nodes = std::env::var("REDIS_CLUSTER_URLS").unwrap_or("redis://127.0.0.1:7000".into());
+    /// let store = RedisStore::connect_cluster(nodes.split(',')).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect_cluster<T: IntoConnectionInfo>(
         nodes: impl IntoIterator<Item = T>,
     ) -> Result<Self, StoreError> {

@@ -8,7 +8,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use session_core::{
-    Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey, Timestamp,
+    Timestamp,
+    store::{Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey},
 };
 
 async fn cluster_raw() -> store_redis::RedisStore {

@@ -10,8 +10,10 @@ use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use serde_json::json;
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey,
     Timestamp,
+    store::{
+        ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey,
+    },
 };
 use sha2::Digest as _;
 use store_redis::RedisStore;

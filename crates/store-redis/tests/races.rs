@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey,
     Timestamp,
+    store::{
+        ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreKey,
+    },
 };
 use store_redis::RedisStore;
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use session_core::{
-    Changeset, CreateOutcome, Record, SessionStore, StoreError, StoreKey, Timestamp,
+    Timestamp,
+    store::{Changeset, CreateOutcome, Record, SessionStore, StoreError, StoreKey},
 };
 use store_redis::{RedisStore, Timeouts};
 

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use serde_json::json;
-use session_core::{CreateOutcome, Record, SessionStore, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{CreateOutcome, Record, SessionStore, StoreError, StoreKey},
+};
 
 fn record_until(expires_at: Timestamp) -> Record {
     let mut record = Record::new(Timestamp::now(), expires_at, false);
@@ -155,13 +158,13 @@ async fn index_entry_is_extended_before_the_deadline_passes_it() {
     // Far past the horizon: the index entry must move first, for touch and apply alike.
     let later = Timestamp::now().add(Duration::from_secs(3600));
     assert!(store.touch(&key, later).await.expect("touch failed"));
-    let mut changes = session_core::Changeset::new(later.add(Duration::from_secs(3600)));
+    let mut changes = session_core::store::Changeset::new(later.add(Duration::from_secs(3600)));
     changes.set.insert("k".into(), json!(1));
     let outcome = store
         .apply(&key, &changes, None)
         .await
         .expect("apply failed");
-    assert_eq!(outcome, session_core::ApplyOutcome::Applied(2));
+    assert_eq!(outcome, session_core::store::ApplyOutcome::Applied(2));
 
     let score: f64 = raw
         .zscore(&index, key.as_str())
@@ -189,7 +192,7 @@ async fn index_entry_is_extended_before_the_deadline_passes_it() {
 /// session far wider than one chunk is created, rewritten, trimmed and cleared intact.
 #[tokio::test]
 async fn sessions_wider_than_a_script_chunk_round_trip() {
-    use session_core::{ApplyOutcome, Changeset};
+    use session_core::store::{ApplyOutcome, Changeset};
 
     const WIDTH: usize = 9_000;
     let store = common::standalone().await;

@@ -1,7 +1,10 @@
 //! From rows to `Record`s and `SessionSummary`s, and versions between `u64` and the
 //! signed 64-bit integer columns.
 
-use session_core::{Record, SessionSummary, StoreError, StoreKey, Timestamp};
+use session_core::{
+    SessionSummary, Timestamp,
+    store::{Record, StoreError, StoreKey},
+};
 use sqlx::{ColumnIndex, Database, Row};
 
 use crate::{ColumnType, Dialect};

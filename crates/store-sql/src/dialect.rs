@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use session_core::{Data, StoreError};
+use session_core::store::{Data, StoreError};
 use sqlx::error::DatabaseError;
 use sqlx::{Database, Encode, Type};
 

@@ -1,6 +1,6 @@
 //! Mapping sqlx errors onto the store's typed errors.
 
-use session_core::StoreError;
+use session_core::store::StoreError;
 use sqlx::error::DatabaseError;
 
 /// Classifies an sqlx error: connectivity problems (and database errors for which

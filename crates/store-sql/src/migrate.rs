@@ -1,6 +1,6 @@
 //! The migration runner: embedded scripts applied once per table, in a ledger.
 
-use session_core::{StoreError, Timestamp};
+use session_core::{Timestamp, store::StoreError};
 use sqlx::{AssertSqlSafe, Database, Encode, Executor, IntoArguments, Type};
 
 use crate::{ColumnType, Dialect};

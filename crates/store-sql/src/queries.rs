@@ -6,8 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{
-    CleanupHandle, CreateOutcome, REVOCATION_HORIZON, Record, SessionSummary, StoreError, StoreKey,
-    Timestamp, spawn_cleanup,
+    SessionSummary, Timestamp,
+    store::{
+        CleanupHandle, CreateOutcome, REVOCATION_HORIZON, Record, StoreError, StoreKey,
+        spawn_cleanup,
+    },
 };
 use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Pool, Row, SqlStr, Type};
 
@@ -115,7 +118,7 @@ where
     String: ColumnType<D::Db>,
 {
     /// Starts a task that runs [`Queries::delete_expired`] about every `every` (with ±10%
-    /// random jitter, see [`session_core::spawn_cleanup`]) until `queries` is dropped.
+    /// random jitter, see [`session_core::store::spawn_cleanup`]) until `queries` is dropped.
     ///
     /// # Panics
     /// Outside a tokio runtime.
@@ -125,7 +128,7 @@ where
         })
     }
 
-    /// [`session_core::SessionStore::load`].
+    /// [`session_core::store::SessionStore::load`].
     pub async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
         self.bounded(async {
             let row = sqlx::query(self.sql.load.clone())
@@ -139,7 +142,7 @@ where
         .await
     }
 
-    /// [`session_core::SessionStore::create`]: inserts, or replaces an expired row, unless
+    /// [`session_core::store::SessionStore::create`]: inserts, or replaces an expired row, unless
     /// the record's user was revoked after it signed in (checked in the same statement).
     ///
     /// When nothing was written for a record with a user, a second query (only on that
@@ -197,7 +200,7 @@ where
         .await
     }
 
-    /// [`session_core::SessionStore::touch`].
+    /// [`session_core::store::SessionStore::touch`].
     pub async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {
         self.bounded(async {
             let done = sqlx::query(self.sql.touch.clone())
@@ -212,7 +215,7 @@ where
         .await
     }
 
-    /// [`session_core::SessionStore::delete`].
+    /// [`session_core::store::SessionStore::delete`].
     pub async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.bounded(async {
             sqlx::query(self.sql.delete.clone())
@@ -225,7 +228,7 @@ where
         .await
     }
 
-    /// [`session_core::SessionStore::delete_expired`]: one statement per batch until a
+    /// [`session_core::store::SessionStore::delete_expired`]: one statement per batch until a
     /// batch comes back short, then the same for revocations older than
     /// [`REVOCATION_HORIZON`]; returns how many sessions went. Each statement (not the
     /// whole sweep, which may be long after an outage) is bounded by the operation timeout.
@@ -264,7 +267,7 @@ where
         }
     }
 
-    /// [`session_core::SessionStore::sessions_of`].
+    /// [`session_core::store::SessionStore::sessions_of`].
     pub async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
         self.bounded(async {
             let rows = sqlx::query(self.sql.sessions_of.clone())
@@ -278,7 +281,7 @@ where
         .await
     }
 
-    /// [`session_core::SessionStore::delete_sessions_of`]: in one transaction, records the
+    /// [`session_core::store::SessionStore::delete_sessions_of`]: in one transaction, records the
     /// revocation (now, keeping `except`; a later one already recorded stays), then deletes
     /// the user's rows, expired ones too, and counts the live ones.
     ///

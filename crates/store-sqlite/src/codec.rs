@@ -1,7 +1,7 @@
 //! What `apply` binds: JSON text for values, and JSON paths that address any key,
 //! however awkward.
 
-use session_core::StoreError;
+use session_core::store::StoreError;
 
 /// One value as JSON text, for `json(?)`.
 pub(crate) fn encode_value(value: &serde_json::Value) -> Result<String, StoreError> {
@@ -32,7 +32,7 @@ pub(crate) fn json_path(key: &str) -> String {
 
 /// Session data read back from the JSON text of the `data` column; anything but a JSON
 /// object is corrupt.
-pub(crate) fn decode_data(text: &str) -> Result<session_core::Data, StoreError> {
+pub(crate) fn decode_data(text: &str) -> Result<session_core::store::Data, StoreError> {
     serde_json::from_str(text)
         .map_err(|e| StoreError::Corrupt(format!("data is not a JSON object: {e}")))
 }

@@ -1,7 +1,7 @@
 //! How SQLite stores sessions, for the shared code of `store-sql`: JSON text in `data`,
 //! strings as they are, and which result codes mean "busy".
 
-use session_core::{Data, StoreError};
+use session_core::store::{Data, StoreError};
 use sqlx::error::DatabaseError;
 use sqlx::sqlite::{SqliteQueryResult, SqliteRow};
 use sqlx::{Row, Sqlite};

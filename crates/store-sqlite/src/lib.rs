@@ -7,7 +7,7 @@ mod schema;
 mod store;
 mod update;
 
-pub use session_core::CleanupHandle;
+pub use session_core::store::CleanupHandle;
 pub use sqlx;
 pub use store::{BUSY_TIMEOUT, DEFAULT_CLEANUP_BATCH, DEFAULT_TABLE, SqliteStore};
 pub use store_sql::{DEFAULT_OPERATION_TIMEOUT, InvalidIdentifier};
@@ -16,7 +16,7 @@ pub use store_sql::{DEFAULT_OPERATION_TIMEOUT, InvalidIdentifier};
 /// codec, forwarded unchanged.
 #[doc(hidden)]
 pub mod fuzzing {
-    use session_core::{Data, StoreError};
+    use session_core::store::{Data, StoreError};
     use store_sql::Dialect as _;
 
     /// Session data from the JSON text of the `data` column, as `load` decodes it.

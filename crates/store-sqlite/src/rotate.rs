@@ -1,7 +1,10 @@
 //! `rotate` and the rare paths of `apply`: what to report (and, for a refused rotation,
 //! delete) when the one-statement update matched nothing.
 
-use session_core::{ApplyOutcome, Changeset, RotateOutcome, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{ApplyOutcome, Changeset, RotateOutcome, StoreError, StoreKey},
+};
 use sqlx::{Row, SqlStr, SqlitePool};
 use store_sql::{Dialect, version_from_db, version_to_db};
 
@@ -17,7 +20,7 @@ pub(crate) struct RotateSql {
     pub delete: SqlStr,
 }
 
-/// [`session_core::SessionStore::rotate`]: one `UPDATE OR REPLACE` in the common case.
+/// [`session_core::store::SessionStore::rotate`]: one `UPDATE OR REPLACE` in the common case.
 ///
 /// When it matched nothing, a write transaction (`BEGIN IMMEDIATE`, so nothing changes
 /// while it decides) reads why and acts on it: not live → `Missing`; another version →

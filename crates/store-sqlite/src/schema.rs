@@ -1,7 +1,7 @@
 //! Embedded migrations, the tables' names, and the queries `apply` and `rotate` add to the
 //! shared ones on their rare paths.
 
-use session_core::StoreError;
+use session_core::store::StoreError;
 use sqlx::SqlitePool;
 use store_sql::{Dialect, Ident, Ledger, run_migrations};
 

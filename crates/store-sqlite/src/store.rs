@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, RotateOutcome, SessionStore,
-    SessionSummary, StoreError, StoreKey, Timestamp,
+    SessionSummary, Timestamp,
+    store::{
+        ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, RotateOutcome, SessionStore,
+        StoreError, StoreKey,
+    },
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqlStr, SqlitePool};
@@ -49,6 +52,16 @@ impl SqliteStore {
     /// sessions: WAL journal and a busy timeout for files; a single connection that is never
     /// closed for in-memory databases, so that every query sees the same database. Waiting
     /// for a pooled connection gives up after [`DEFAULT_OPERATION_TIMEOUT`] (not sqlx's 30 s).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::store::StoreError> {
+    /// use store_sqlite::SqliteStore;
+    ///
+    /// let store = SqliteStore::connect("sqlite::memory:").await?;
+    /// store.migrate().await?; // creates the tables on first use
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(SqliteDialect::map_error)?
@@ -74,6 +87,17 @@ impl SqliteStore {
 
     /// A store on an existing pool, using table [`DEFAULT_TABLE`]. Configure the pool with
     /// WAL and a busy timeout (as [`SqliteStore::connect`] does) for concurrent writers.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use store_sqlite::{SqliteStore, sqlx::SqlitePool};
+    ///
+    /// let pool = SqlitePool::connect("sqlite::memory:").await?;
+    /// let store = SqliteStore::new(pool);
+    /// store.migrate().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(pool: SqlitePool) -> Self {
         let table = Ident::new(DEFAULT_TABLE).unwrap_or_else(|_| unreachable!());
         Self::build(

@@ -20,7 +20,10 @@
 //! Keys travel as bound JSON paths (see [`crate::codec::json_path`]) and values as bound
 //! JSON text, never spliced into the SQL.
 
-use session_core::{Changeset, StoreError, StoreKey, Timestamp};
+use session_core::{
+    Timestamp,
+    store::{Changeset, StoreError, StoreKey},
+};
 use sqlx::{QueryBuilder, Sqlite};
 
 use crate::codec::{encode_value, json_path};
@@ -84,7 +87,7 @@ pub(crate) fn rotate(
 }
 
 /// `data = …, expires_at = ?, …, version = version + 1`: the record with `changes`
-/// applied, as `session_core::Record::apply` defines it.
+/// applied, as `session_core::store::Record::apply` defines it.
 fn push_set(q: &mut QueryBuilder<Sqlite>, changes: &Changeset) -> Result<(), StoreError> {
     push_data(q, changes)?;
     q.push("expires_at = ")

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use session_core::{CreateOutcome, SessionStore, StoreKey};
+use session_core::store::{CreateOutcome, SessionStore, StoreKey};
 use store_sql::testing::{self, created, live_record};
 use store_sqlite::{DEFAULT_OPERATION_TIMEOUT, SqliteStore};
 

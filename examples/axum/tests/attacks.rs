@@ -13,7 +13,7 @@ use example_support::testing::attacks::{Tuned, bad_cookies, flip_last_tag_bit, i
 use example_support::testing::{Backend, Client, Server, test_key};
 use raw_store::{BIN, Kind, expected_store_key};
 use serde_json::{Value, json};
-use session_core::SessionId;
+use session_core::test_suite::SessionId;
 
 /// What `/api/me` says to a client without a session.
 fn anonymous() -> Value {

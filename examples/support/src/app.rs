@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use session_core::{SessionError, SessionSummary, StoreKey};
+use session_core::{SessionError, SessionSummary, store::StoreKey};
 
 use crate::{Format, Login};
 

@@ -4,7 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use session_core::{MemoryStore, SessionStore, StoreError};
+use session_core::{
+    MemoryStore,
+    store::{SessionStore, StoreError},
+};
 
 /// How often SQL stores delete expired rows.
 pub const CLEANUP_EVERY: Duration = Duration::from_secs(60);

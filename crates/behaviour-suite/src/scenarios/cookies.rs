@@ -1,6 +1,9 @@
 //! Hostile, broken and unusual Cookie headers; key rotation; private mode.
 
-use session_core::{CookieCodec, CookieMode, Key, SessionId};
+use session_core::{
+    CookieMode, Key,
+    test_suite::{CookieCodec, SessionId},
+};
 
 use super::{defaults, flip};
 use crate::{COOKIE_NAME, Harness, Spawn, signed_id};

@@ -14,6 +14,10 @@
 mod probe;
 mod rotation;
 
+/// The cookie internals, for tests that forge, plant or inspect cookies.
+pub use crate::codec::{CookieCodec, CookieError, Verified};
+/// The raw session id, for tests that plant or forge one.
+pub use crate::id::SessionId;
 pub use probe::{Calls, ProbeStore};
 pub use rotation::*;
 

@@ -4,8 +4,8 @@
 
 use session_core::test_suite::ProbeStore;
 use session_core::{
-    HeaderPatch, Key, MemoryStore, ResponseInfo, SaveFailure, Session, SessionConfig,
-    SessionConfigBuilder, SessionManager,
+    Key, MemoryStore, Session, SessionConfig, SessionConfigBuilder, SessionManager,
+    adapter::{HeaderPatch, ResponseInfo, SaveFailure},
 };
 
 pub struct Harness {

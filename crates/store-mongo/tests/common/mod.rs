@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use session_core::StoreKey;
+use session_core::store::StoreKey;
 use store_mongo::MongoStore;
 use store_mongo::mongodb::bson::Document;
 use store_mongo::mongodb::options::ClientOptions;

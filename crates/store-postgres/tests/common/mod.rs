@@ -34,7 +34,7 @@ pub fn url() -> String {
 pub fn schema() -> &'static str {
     static SCHEMA: OnceLock<String> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let random = session_core::StoreKey::random().as_str()[..6].to_owned();
+        let random = session_core::store::StoreKey::random().as_str()[..6].to_owned();
         format!("{PREFIX}{}_{}_{random}", unix_secs(), std::process::id())
     })
 }

@@ -1,7 +1,7 @@
 //! Helpers shared by the test files: where Redis is, and fresh stores on it.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use session_core::StoreKey;
+use session_core::store::StoreKey;
 use store_redis::RedisStore;
 
 /// `REDIS_URL`, default `redis://127.0.0.1:6379`.

@@ -10,8 +10,11 @@ use std::time::Duration;
 
 use serde_json::json;
 use session_core::{
-    ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, SessionStore, StoreError,
-    StoreKey, Timestamp,
+    Timestamp,
+    store::{
+        ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, SessionStore, StoreError,
+        StoreKey,
+    },
 };
 use sqlx::{AssertSqlSafe, Database, Encode, Executor, IntoArguments, Pool, Type};
 

@@ -4,8 +4,11 @@
 use std::time::{Duration, Instant};
 
 use session_core::{
-    ApplyOutcome, Changeset, CreateOutcome, REVOCATION_HORIZON, SessionStore, StoreError, StoreKey,
     Timestamp,
+    store::{
+        ApplyOutcome, Changeset, CreateOutcome, REVOCATION_HORIZON, SessionStore, StoreError,
+        StoreKey,
+    },
 };
 use sqlx::{AssertSqlSafe, Database, Encode, Executor, IntoArguments, Type};
 

@@ -10,7 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use reqwest::header::{COOKIE, HeaderValue};
-use session_core::{CookieCodec, CookieMode, Key, SessionId};
+use session_core::{
+    CookieMode, Key,
+    test_suite::{CookieCodec, SessionId},
+};
 
 use super::{Answer, COOKIE_NAME, Server, temp_path, test_key};
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use session_core::{CookieCodec, CookieMode, Key, SessionStore};
+use session_core::{CookieMode, Key, store::SessionStore, test_suite::CookieCodec};
 use tokio::sync::Barrier;
 
 use super::{COOKIE_NAME, Client, Server, test_key};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use session_core::SessionId;
+use session_core::test_suite::SessionId;
 
 /// How long a binary may take to answer `/health`.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
