@@ -74,8 +74,15 @@ where
     forward_ready!(inner);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let cookies = request.headers().get_all(COOKIE);
-        let session = self.manager.start(cookies.map(HeaderValue::as_bytes));
+        let headers = request.headers();
+        let cookies = headers.get_all(COOKIE).map(HeaderValue::as_bytes);
+        let token_header = self.manager.config().token_header();
+        let tokens = token_header
+            .into_iter()
+            .flat_map(|name| headers.get_all(name));
+        let session = self
+            .manager
+            .start_with_token(cookies, tokens.map(HeaderValue::as_bytes));
         request.extensions_mut().insert(session.clone());
         let (inner, manager) = (Rc::clone(&self.inner), self.manager.clone());
         // One span per request, so the store events of `session_core` carry the request's
@@ -126,7 +133,12 @@ fn write_patch(headers: &mut HeaderMap, patch: &HeaderPatch) -> Result<(), u16> 
             tracing::error!(header = name, "session header value refused");
             500u16
         })?;
-        headers.append(HeaderName::from_static(name), value);
+        // Names come from the manager, checked when its configuration was built.
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            tracing::error!(header = name, "session header name refused");
+            500u16
+        })?;
+        headers.append(name, value);
     }
     Ok(())
 }

@@ -62,8 +62,15 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let cookies = request.headers().get_all(COOKIE).iter();
-        let session = self.manager.start(cookies.map(HeaderValue::as_bytes));
+        let headers = request.headers();
+        let cookies = headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes);
+        let token_header = self.manager.config().token_header();
+        let tokens = token_header
+            .into_iter()
+            .flat_map(|name| headers.get_all(name));
+        let session = self
+            .manager
+            .start_with_token(cookies, tokens.map(HeaderValue::as_bytes));
         request.extensions_mut().insert(session.clone());
         let manager = self.manager.clone();
         // The clone is not driven to readiness; the ready one serves this request.
@@ -111,7 +118,12 @@ fn write_patch(headers: &mut http::HeaderMap, patch: &HeaderPatch) -> Result<(),
             tracing::error!(header = name, "session header value refused");
             500u16
         })?;
-        headers.append(HeaderName::from_static(name), value);
+        // Names come from the manager, checked when its configuration was built.
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            tracing::error!(header = name, "session header name refused");
+            500u16
+        })?;
+        headers.append(name, value);
     }
     Ok(())
 }

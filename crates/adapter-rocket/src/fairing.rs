@@ -35,8 +35,13 @@ impl Fairing for SessionFairing {
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
-        let cookies = request.headers().get("Cookie").map(str::as_bytes);
-        let session = self.manager.start(cookies);
+        let headers = request.headers();
+        let cookies = headers.get("Cookie").map(str::as_bytes);
+        let token_header = self.manager.config().token_header();
+        let tokens = token_header.into_iter().flat_map(|name| headers.get(name));
+        let session = self
+            .manager
+            .start_with_token(cookies, tokens.map(str::as_bytes));
         request.local_cache(|| Slot(Some(session)));
     }
 
@@ -69,7 +74,7 @@ impl Fairing for SessionFairing {
             response.remove_header(name);
         }
         for (name, value) in patch.headers() {
-            response.adjoin_raw_header(name, value.to_owned());
+            response.adjoin_raw_header(name.to_owned(), value.to_owned());
         }
     }
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use cookie::Cookie;
-use reqwest::header::{COOKIE, HeaderMap, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderValue};
 use session_core::test_suite::{Calls, ProbeStore};
 use session_core::{
     Key, MemoryStore, SessionConfig, SessionConfigBuilder, SessionManager,
@@ -16,6 +16,9 @@ use session_core::{
 
 /// The cookie name every scenario configures.
 pub const COOKIE_NAME: &str = "sid";
+
+/// The response header the header transport sends new tokens in (the default).
+pub const TOKEN_RESPONSE_HEADER: &str = session_core::DEFAULT_TOKEN_RESPONSE_HEADER;
 
 /// A running test server; dropping it stops the server.
 pub struct TestServer {
@@ -114,10 +117,23 @@ impl Harness {
 
     /// A request with one `Cookie` header per entry, bytes as given.
     pub async fn get_with(&self, path: &str, cookie_headers: &[&[u8]]) -> Answer {
+        let headers: Vec<(&str, &[u8])> = cookie_headers.iter().map(|c| ("cookie", *c)).collect();
+        self.get_with_headers(path, &headers).await
+    }
+
+    /// A request carrying `Authorization: Bearer <token>`.
+    pub async fn get_bearer(&self, path: &str, token: &str) -> Answer {
+        let value = format!("Bearer {token}");
+        self.get_with_headers(path, &[("authorization", value.as_bytes())])
+            .await
+    }
+
+    /// A request with these headers, in order, bytes as given.
+    pub async fn get_with_headers(&self, path: &str, headers: &[(&str, &[u8])]) -> Answer {
         let mut request = self.client.get(format!("{}{path}", self.base));
-        for raw in cookie_headers {
+        for (name, raw) in headers {
             let value = HeaderValue::from_bytes(raw).expect("header bytes are sendable");
-            request = request.header(COOKIE, value);
+            request = request.header(*name, value);
         }
         let response = request.send().await.expect("the test server answers");
         let status = response.status().as_u16();
@@ -212,6 +228,24 @@ impl Answer {
         self.session_cookie().is_some_and(|c| {
             c.value().is_empty() && c.max_age() == Some(cookie::time::Duration::ZERO)
         })
+    }
+
+    /// The `session-token` response header, if the response has exactly one; fails on more.
+    pub fn token(&self) -> Option<String> {
+        let mut found = self.all(TOKEN_RESPONSE_HEADER);
+        assert!(found.len() <= 1, "several token headers: {found:?}");
+        found.pop()
+    }
+
+    /// The new token sent; fails when none (or an empty drop signal) was sent.
+    pub fn token_value(&self) -> String {
+        match self.token() {
+            Some(token) if !token.is_empty() => token,
+            other => panic!(
+                "expected a new session token, got {other:?} in {:?}",
+                self.headers
+            ),
+        }
     }
 
     /// Asserts the status and that no session cookie was set.

@@ -4,7 +4,9 @@ pub mod contract;
 mod harness;
 pub mod scenarios;
 
-pub use harness::{Answer, COOKIE_NAME, Harness, Spawn, SpawnFuture, TestServer, signed_id};
+pub use harness::{
+    Answer, COOKIE_NAME, Harness, Spawn, SpawnFuture, TOKEN_RESPONSE_HEADER, TestServer, signed_id,
+};
 
 /// Expands to one `#[tokio::test]` per scenario, each calling `$spawn(manager).await` for a
 /// server that serves the [`contract`] with `manager`. The calling crate needs `tokio`
@@ -17,6 +19,11 @@ macro_rules! behaviour_tests {
         }
         $crate::__behaviour_cases!(
             plain_route_never_calls_the_store,
+            header_token_carries_the_session_without_cookies,
+            header_tokens_rotate_and_are_dropped,
+            bad_tokens_never_reach_the_store,
+            either_transport_answers_the_way_the_session_came,
+            custom_token_headers_carry_the_bare_token,
             untouched_new_session_gets_no_cookie_and_no_store_call,
             read_only_request_loads_once_and_writes_nothing,
             first_write_creates_one_record_and_a_browser_session_cookie,

@@ -6,6 +6,7 @@ pub use cookie::SameSite;
 
 use crate::codec::{CookieCodec, CookieMode, Key};
 use crate::error::ConfigError;
+use crate::transport::{TokenHeaders, Transport};
 
 /// What happens when two requests write the same key of one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,6 +47,8 @@ pub struct SessionConfig {
     pub(crate) conflict_policy: ConflictPolicy,
     pub(crate) flush_on_principal_change: bool,
     pub(crate) no_store_when_signed_in: bool,
+    pub(crate) transport: Transport,
+    pub(crate) token_headers: TokenHeaders,
 }
 
 /// The default `touch_after`, unless the idle timeout calls for less.
@@ -69,6 +72,7 @@ impl SessionConfig {
     /// | conflict policy | merge (per-key last writer wins) |
     /// | flush data on a change of principal | yes |
     /// | `Cache-Control: no-store` on signed-in responses | yes |
+    /// | transport | cookie only (header tokens: `Authorization: Bearer`, answered in `Session-Token`) |
     pub fn builder(keys: impl IntoIterator<Item = Key>) -> SessionConfigBuilder {
         SessionConfigBuilder {
             keys: keys.into_iter().collect(),
@@ -91,12 +95,26 @@ impl SessionConfig {
             conflict_policy: ConflictPolicy::Merge,
             flush_on_principal_change: true,
             no_store_when_signed_in: true,
+            transport: Transport::Cookie,
+            token_headers: None,
         }
     }
 
     /// The cookie name in use.
     pub fn cookie_name(&self) -> &str {
         &self.cookie.name
+    }
+
+    /// Where the credential travels.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// The request header (lowercase) an adapter passes to
+    /// [`SessionManager::start_with_token`](crate::SessionManager::start_with_token), or
+    /// `None` when the transport is cookie only.
+    pub fn token_header(&self) -> Option<&str> {
+        (self.transport != Transport::Cookie).then_some(self.token_headers.request.as_str())
     }
 
     /// The codec for this configuration's cookie name, mode and keys (for tests).
@@ -145,6 +163,8 @@ pub struct SessionConfigBuilder {
     conflict_policy: ConflictPolicy,
     flush_on_principal_change: bool,
     no_store_when_signed_in: bool,
+    transport: Transport,
+    token_headers: Option<(String, String)>,
 }
 
 impl SessionConfigBuilder {
@@ -252,6 +272,23 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// Where the credential travels: cookie only (the default), a request header only, or
+    /// either ([`Transport`]).
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// The header transport's names: the request header that carries the token
+    /// (`authorization` means `Authorization: Bearer <token>`; any other carries the bare
+    /// token) and the response header a new or rotated token is sent in (an empty value
+    /// there tells the client to drop its token). Default `authorization` /
+    /// `session-token`.
+    pub fn token_headers(mut self, request: &str, response: &str) -> Self {
+        self.token_headers = Some((request.to_owned(), response.to_owned()));
+        self
+    }
+
     /// Checks every setting.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let name = self.name.unwrap_or_else(|| {
@@ -300,6 +337,10 @@ impl SessionConfigBuilder {
             (None, None) => DEFAULT_TOUCH_AFTER,
         };
         let codec = CookieCodec::new(&name, self.mode, self.keys)?;
+        let token_headers = match &self.token_headers {
+            Some((request, response)) => TokenHeaders::checked(request, response)?,
+            None => TokenHeaders::default(),
+        };
         Ok(SessionConfig {
             cookie: CookieAttributes {
                 name,
@@ -322,6 +363,8 @@ impl SessionConfigBuilder {
             conflict_policy: self.conflict_policy,
             flush_on_principal_change: self.flush_on_principal_change,
             no_store_when_signed_in: self.no_store_when_signed_in,
+            transport: self.transport,
+            token_headers,
         })
     }
 }

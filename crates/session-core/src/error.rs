@@ -27,6 +27,11 @@ pub enum ConfigError {
          e.g. `openssl rand -base64 32`"
     )]
     KeyLowEntropy(&'static str),
+    /// A token header name is not an HTTP field name, or names a header the session uses
+    /// for something else (`cookie`, `set-cookie`, `vary`, `cache-control`; the response
+    /// header may be neither `authorization` nor the request header).
+    #[error("invalid token header name {0:?}")]
+    InvalidHeaderName(String),
     /// The cookie name is not an RFC 6265 token.
     #[error("invalid cookie name {0:?}: use letters, digits and !#$%&'*+-.^_`|~")]
     InvalidCookieName(String),

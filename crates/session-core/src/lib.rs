@@ -16,6 +16,7 @@ mod response;
 mod session;
 mod store_contract;
 mod timestamp;
+mod transport;
 
 #[cfg(feature = "test-suite")]
 pub mod test_suite;
@@ -30,6 +31,7 @@ pub use memory::{MemoryLimits, MemoryStore};
 pub use record::SessionSummary;
 pub use session::{MAX_VALUE_DEPTH, Session};
 pub use timestamp::Timestamp;
+pub use transport::{DEFAULT_TOKEN_HEADER, DEFAULT_TOKEN_RESPONSE_HEADER, Transport};
 
 pub mod store {
     //! For store authors: the contract a backend implements and what travels through it.

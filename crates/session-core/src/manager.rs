@@ -10,6 +10,7 @@ use crate::cookie_header::candidates;
 use crate::observe::store_call;
 use crate::response::{HeaderPatch, Lifetime, ResponseInfo, set_cookie};
 use crate::session::{Current, State};
+use crate::transport::{Transport, Via};
 use crate::{
     ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, Session, SessionError,
     SessionId, SessionStore, StoreError, Timestamp,
@@ -46,6 +47,7 @@ impl Shared {
 
 /// What to do with the client's cookie at the end of a request.
 enum CookieAction {
+    /// Nothing to send (but see a dead token in `finish`).
     Keep,
     Issue {
         id: SessionId,
@@ -164,16 +166,45 @@ impl SessionManager {
     /// request gets a fresh session), so a request that never touches its session costs no
     /// MAC, no decryption and no store call.
     pub fn start<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
+        self.start_with_token(cookie_headers, std::iter::empty())
+    }
+
+    /// [`start`](Self::start) for an adapter that also passes the raw values of the
+    /// request's [`token_header`](SessionConfig::token_header) (none when that is `None`).
+    /// Which of the two is used follows the [`Transport`](crate::Transport).
+    pub fn start_with_token<'a, 'b>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        token_headers: impl IntoIterator<Item = &'b [u8]>,
+    ) -> Session {
         let config = &self.shared.config;
-        let found = candidates(
-            cookie_headers,
-            &config.cookie.name,
-            config.max_cookie_header_bytes,
-        );
-        Session::new(
-            self.shared.clone(),
-            found.into_iter().map(str::to_owned).collect(),
-        )
+        let token = match config.transport {
+            Transport::Cookie => None,
+            _ => config
+                .token_headers
+                .token(token_headers, config.max_cookie_header_bytes),
+        };
+        let (found, via) = match (token, config.transport) {
+            (Some(token), _) => (vec![token], Via::Header),
+            (None, Transport::Header) => (Vec::new(), Via::Neither),
+            (None, _) => {
+                let found: Vec<String> = candidates(
+                    cookie_headers,
+                    &config.cookie.name,
+                    config.max_cookie_header_bytes,
+                )
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+                let via = if found.is_empty() {
+                    Via::Neither
+                } else {
+                    Via::Cookie
+                };
+                (found, via)
+            }
+        };
+        Session::new(self.shared.clone(), found, via)
     }
 
     /// Ends a request: saves what the handler changed (at most one write in the common
@@ -193,11 +224,22 @@ impl SessionManager {
             return Ok(HeaderPatch::none());
         }
         let server_error = response.status >= 500 && !self.shared.config.save_on_server_error;
+        // A token that named no live session: the client is told to drop it.
+        let dead_token = session.via() == Via::Header && state.loaded && state.current.is_none();
         let saved = self.save(state, session.began_at(), server_error).await;
         let config = &self.shared.config;
-        let set_cookie = match saved.action {
-            CookieAction::Keep => None,
-            CookieAction::Expire => Some(set_cookie(config, String::new(), Lifetime::Expired)),
+        let (to_cookie, to_header) = match session.via() {
+            Via::Cookie => (true, false),
+            Via::Header => (false, true),
+            Via::Neither => (
+                config.transport != Transport::Header,
+                config.transport != Transport::Cookie,
+            ),
+        };
+        let (value, lifetime) = match saved.action {
+            CookieAction::Keep if dead_token => (Some(String::new()), Lifetime::Expired),
+            CookieAction::Keep => (None, Lifetime::Expired),
+            CookieAction::Expire => (Some(String::new()), Lifetime::Expired),
             CookieAction::Issue {
                 id,
                 expires_at,
@@ -208,11 +250,17 @@ impl SessionManager {
                 } else {
                     Lifetime::BrowserSession
                 };
-                Some(set_cookie(config, config.codec.encode(&id), lifetime))
+                (Some(config.codec.encode(&id)), lifetime)
             }
         };
+        // (A dead token implies the header way, so it never expires a cookie.)
+        let set_cookie = value
+            .clone()
+            .filter(|_| to_cookie)
+            .map(|v| set_cookie(config, v, lifetime));
+        let token = value.filter(|_| to_header);
         let no_store = saved.signed_in && config.no_store_when_signed_in;
-        let headers = HeaderPatch::new(set_cookie, no_store, &response);
+        let headers = HeaderPatch::new(set_cookie, token, no_store, &response, config);
         match saved.error {
             None => Ok(headers),
             Some(error) => Err(SaveFailure { error, headers }),

@@ -6,6 +6,7 @@ use cookie::Cookie;
 use time::OffsetDateTime;
 
 use crate::config::SessionConfig;
+use crate::transport::Transport;
 
 /// What an adapter tells the manager about the response its handler produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,7 +35,9 @@ impl ResponseInfo {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct HeaderPatch {
     set_cookie: Option<String>,
-    vary: bool,
+    /// The header transport's response header and its value (empty: drop the token).
+    token: Option<(String, String)>,
+    vary: Option<String>,
     cache_control: Option<String>,
 }
 
@@ -46,8 +49,16 @@ impl std::fmt::Debug for HeaderPatch {
             let name = pair.split_once('=').map_or(pair, |(n, _)| n);
             format!("{name}=<redacted>;{attributes}")
         });
+        let token = self.token.as_ref().map(|(name, value)| {
+            if value.is_empty() {
+                format!("{name}: <empty: drop the token>")
+            } else {
+                format!("{name}: <redacted>")
+            }
+        });
         f.debug_struct("HeaderPatch")
             .field("set_cookie", &set_cookie)
+            .field("token", &token)
             .field("vary", &self.vary)
             .field("cache_control", &self.cache_control)
             .finish()
@@ -65,21 +76,25 @@ impl HeaderPatch {
     }
 
     /// The patch for a response whose handler's caching policy is `response`, that sets
-    /// `set_cookie` (if any) and belongs to a signed-in session or not.
+    /// `set_cookie` and/or sends `token` in the token response header (if any) and
+    /// belongs to a signed-in session or not.
     ///
     /// The merge, so that no shared cache stores a session's response:
-    /// - signed in (and `no_store` on): `Cache-Control: no-store`, whatever the handler said;
+    /// - signed in (and `no_store` on), or a token header sent: `Cache-Control: no-store`,
+    ///   whatever the handler said (a token is a credential in the response itself);
     /// - otherwise, with a `Set-Cookie`: the handler's directives minus `public`,
     ///   `s-maxage` and `proxy-revalidate`, plus `private`; without a handler policy,
     ///   `private, no-cache="Set-Cookie"`;
-    /// - `Vary: Cookie` whenever either applies.
+    /// - `Vary` naming the request headers the session came from whenever either applies.
     pub(crate) fn new(
         set_cookie: Option<String>,
+        token: Option<String>,
         signed_in_no_store: bool,
         response: &ResponseInfo,
+        config: &SessionConfig,
     ) -> Self {
         let handler = response.cache_control.as_deref();
-        let cache_control = if signed_in_no_store {
+        let cache_control = if signed_in_no_store || token.is_some() {
             let already = handler.is_some_and(|h| directives(h).any(|d| d == "no-store"));
             (!already).then(|| "no-store".to_owned())
         } else if set_cookie.is_some() {
@@ -91,8 +106,15 @@ impl HeaderPatch {
         } else {
             None
         };
+        let applies = set_cookie.is_some() || token.is_some() || signed_in_no_store;
+        let vary = applies.then(|| match config.token_header() {
+            None => "Cookie".to_owned(),
+            Some(header) if config.transport == Transport::Header => header.to_owned(),
+            Some(header) => format!("Cookie, {header}"),
+        });
         Self {
-            vary: set_cookie.is_some() || signed_in_no_store,
+            vary,
+            token: token.map(|value| (config.token_headers.response.clone(), value)),
             set_cookie,
             cache_control,
         }
@@ -100,12 +122,21 @@ impl HeaderPatch {
 
     /// Whether there is nothing to change.
     pub fn is_empty(&self) -> bool {
-        self.set_cookie.is_none() && !self.vary && self.cache_control.is_none()
+        self.set_cookie.is_none()
+            && self.token.is_none()
+            && self.vary.is_none()
+            && self.cache_control.is_none()
     }
 
     /// The `Set-Cookie` value, if any.
     pub fn set_cookie(&self) -> Option<&str> {
         self.set_cookie.as_deref()
+    }
+
+    /// The token response header's value, if one is sent: a new or rotated token, or empty
+    /// when the client must drop its token (destroyed, expired or unknown).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_ref().map(|(_, value)| value.as_str())
     }
 
     /// The `Cache-Control` value that replaces the handler's, if any.
@@ -122,14 +153,15 @@ impl HeaderPatch {
             .into_iter()
     }
 
-    /// `(name, value)` pairs to append, names lowercase: `set-cookie`, `vary: Cookie`,
-    /// then `cache-control` (after the handler's was removed, see
+    /// `(name, value)` pairs to append, names lowercase: `set-cookie`, the token response
+    /// header, `vary`, then `cache-control` (after the handler's was removed, see
     /// [`replaced`](Self::replaced)).
-    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
         let cookie = self.set_cookie.as_deref().map(|v| ("set-cookie", v));
-        let vary = self.vary.then_some(("vary", "Cookie"));
+        let token = self.token.as_ref().map(|(n, v)| (n.as_str(), v.as_str()));
+        let vary = self.vary.as_deref().map(|v| ("vary", v));
         let cache = self.cache_control.as_deref().map(|v| ("cache-control", v));
-        cookie.into_iter().chain(vary).chain(cache)
+        cookie.into_iter().chain(token).chain(vary).chain(cache)
     }
 }
 

@@ -14,6 +14,7 @@ pub use data::MAX_VALUE_DEPTH;
 use crate::codec::Verified;
 use crate::manager::Shared;
 use crate::observe::store_call;
+use crate::transport::Via;
 use crate::{Data, SessionError, SessionId, SessionSummary, StoreError, StoreKey, Timestamp};
 
 /// One request's view of its session.
@@ -33,6 +34,8 @@ struct Inner {
     began_at: Timestamp,
     /// The request's cookie values under the session cookie's name, verified on first use.
     candidates: Vec<String>,
+    /// Which way the candidates came.
+    via: Via,
     /// The first candidate that verified, once one was asked for.
     cookie: OnceLock<Option<Verified>>,
     state: Mutex<State>,
@@ -61,7 +64,8 @@ impl std::fmt::Debug for Session {
     /// Never shows the id or the cookie; the data only once loaded, as its keys.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut out = f.debug_struct("Session");
-        out.field("cookies_offered", &self.inner.candidates.len());
+        out.field("credentials_offered", &self.inner.candidates.len())
+            .field("via", &self.inner.via);
         match self.inner.state.try_lock() {
             Ok(state) => out
                 .field("loaded", &state.loaded)
@@ -177,12 +181,13 @@ impl State {
 }
 
 impl Session {
-    pub(crate) fn new(shared: Arc<Shared>, candidates: Vec<String>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, candidates: Vec<String>, via: Via) -> Self {
         Self {
             inner: Arc::new(Inner {
                 shared,
                 began_at: Timestamp::now(),
                 candidates,
+                via,
                 cookie: OnceLock::new(),
                 state: Mutex::default(),
             }),
@@ -206,6 +211,22 @@ impl Session {
 
     pub(crate) async fn take_state(&self) -> State {
         std::mem::take(&mut *self.inner.state.lock().await)
+    }
+
+    /// Which way this request's credential came.
+    pub(crate) fn via(&self) -> Via {
+        self.inner.via
+    }
+
+    /// Whether this request presented its session in a token header rather than a cookie:
+    /// such a request cannot be forged cross-site, so CSRF checks do not apply to it.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_docs();
+    /// assert!(!session.is_token_request()); // `for_docs` is a request without credentials
+    /// ```
+    pub fn is_token_request(&self) -> bool {
+        self.inner.via == Via::Header
     }
 
     /// When this request began.

@@ -8,6 +8,7 @@ mod lifecycle;
 mod requests;
 mod responses;
 mod timing;
+mod tokens;
 
 pub use cookies::*;
 pub use failures::*;
@@ -15,6 +16,7 @@ pub use lifecycle::*;
 pub use requests::*;
 pub use responses::*;
 pub use timing::*;
+pub use tokens::*;
 
 use session_core::SessionConfigBuilder;
 
