@@ -1,5 +1,6 @@
 //! Everything a deployment decides, checked once at start-up.
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 pub use cookie::SameSite;
@@ -46,6 +47,7 @@ pub struct SessionConfig {
     pub(crate) conflict_policy: ConflictPolicy,
     pub(crate) flush_on_principal_change: bool,
     pub(crate) no_store_when_signed_in: bool,
+    pub(crate) max_sessions_per_user: Option<NonZeroUsize>,
 }
 
 /// The default `touch_after`, unless the idle timeout calls for less.
@@ -69,6 +71,7 @@ impl SessionConfig {
     /// | conflict policy | merge (per-key last writer wins) |
     /// | flush data on a change of principal | yes |
     /// | `Cache-Control: no-store` on signed-in responses | yes |
+    /// | max concurrent sessions per user | unlimited |
     pub fn builder(keys: impl IntoIterator<Item = Key>) -> SessionConfigBuilder {
         SessionConfigBuilder {
             keys: keys.into_iter().collect(),
@@ -91,6 +94,7 @@ impl SessionConfig {
             conflict_policy: ConflictPolicy::Merge,
             flush_on_principal_change: true,
             no_store_when_signed_in: true,
+            max_sessions_per_user: None,
         }
     }
 
@@ -118,6 +122,11 @@ impl SessionConfig {
     pub fn absolute_timeout(&self) -> Option<Duration> {
         self.absolute_timeout
     }
+
+    /// The cap on a user's concurrent sessions, if any.
+    pub fn max_sessions_per_user(&self) -> Option<NonZeroUsize> {
+        self.max_sessions_per_user
+    }
 }
 
 /// Builds a [`SessionConfig`]; every setting is checked by [`build`](Self::build).
@@ -144,6 +153,7 @@ pub struct SessionConfigBuilder {
     conflict_policy: ConflictPolicy,
     flush_on_principal_change: bool,
     no_store_when_signed_in: bool,
+    max_sessions_per_user: Option<NonZeroUsize>,
 }
 
 impl SessionConfigBuilder {
@@ -251,6 +261,15 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// At most this many concurrent sessions per user (off by default): a login beyond it
+    /// signs the user's least recently seen other session out. Enforced by the store
+    /// right after the login's write ([`crate::SessionStore::trim_sessions_of`]), so
+    /// concurrent logins of one user end with at most this many sessions.
+    pub fn max_sessions_per_user(mut self, max: Option<NonZeroUsize>) -> Self {
+        self.max_sessions_per_user = max;
+        self
+    }
+
     /// Checks every setting.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let name = self.name.unwrap_or_else(|| {
@@ -321,6 +340,7 @@ impl SessionConfigBuilder {
             conflict_policy: self.conflict_policy,
             flush_on_principal_change: self.flush_on_principal_change,
             no_store_when_signed_in: self.no_store_when_signed_in,
+            max_sessions_per_user: self.max_sessions_per_user,
         })
     }
 }

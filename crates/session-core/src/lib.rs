@@ -7,6 +7,7 @@ mod config;
 mod cookie_header;
 mod error;
 mod id;
+mod listing;
 mod manager;
 #[cfg(feature = "memory-store")]
 mod memory;
@@ -25,10 +26,14 @@ pub use codec::{CookieCodec, CookieError, CookieMode, Key, MIN_KEY_BYTES, Verifi
 pub use config::{ConflictPolicy, SameSite, SessionConfig, SessionConfigBuilder};
 pub use error::{ConfigError, SessionError};
 pub use id::{SessionId, StoreKey};
+pub use listing::{
+    MAX_LABEL_BYTES, MAX_SESSIONS_PER_PAGE, PageCursor, PageRequest, SessionHandle, SessionPage,
+    SessionSummary,
+};
 pub use manager::{SaveFailure, SessionManager};
 #[cfg(feature = "memory-store")]
 pub use memory::{MemoryLimits, MemoryStore};
-pub use record::{Changeset, Data, Record, SessionSummary};
+pub use record::{Changeset, Data, Record};
 pub use response::{HeaderPatch, ResponseInfo};
 pub use session::{MAX_VALUE_DEPTH, Session};
 pub use store::{

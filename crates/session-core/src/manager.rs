@@ -281,9 +281,18 @@ impl SessionManager {
                     data: state.data,
                     created_at: now,
                     version: 1,
+                    last_seen: now,
+                    label: state.pending.label.flatten(),
                 };
                 match self.create_with_fresh_id(&record).await {
-                    Ok(action) => Saved::ok(action, signed_in),
+                    Ok(action) => {
+                        if let (Some(user), CookieAction::Issue { id, .. }) =
+                            (&record.user, &action)
+                        {
+                            self.enforce_cap(user, id).await;
+                        }
+                        Saved::ok(action, signed_in)
+                    }
                     // No id existed yet, so there is no cookie to take back.
                     Err(e) => Saved {
                         action,
@@ -343,6 +352,7 @@ impl SessionManager {
                 persistent: pending.persistent,
                 authenticated_at,
                 began_at,
+                label: pending.label,
             };
             if rotates {
                 return self
@@ -432,6 +442,9 @@ impl SessionManager {
             });
             match rotated.await {
                 Ok(RotateOutcome::Rotated(_)) => {
+                    if let Some(user) = changes.binds_user() {
+                        self.enforce_cap(user, &id).await;
+                    }
                     let action = CookieAction::Issue {
                         id,
                         expires_at: changes.expires_at,
@@ -452,6 +465,24 @@ impl SessionManager {
             }
         }
         Saved::failed(StoreError::backend("no free session id after 3 attempts").into())
+    }
+
+    /// After a login stored session `id` of `user`: with `max_sessions_per_user` set, signs
+    /// the user's least recently seen sessions out beyond the cap. The login itself is
+    /// done by now, so a store failure here is logged, not answered with an error (the
+    /// next login trims again).
+    async fn enforce_cap(&self, user: &str, id: &SessionId) {
+        let Some(max) = self.shared.config.max_sessions_per_user else {
+            return;
+        };
+        let key = id.store_key();
+        let call = self.shared.store.trim_sessions_of(user, &key, max.get());
+        let trimmed = store_call("trim_sessions_of", call, |n| {
+            if *n == 0 { "within cap" } else { "evicted" }
+        });
+        if let Err(e) = trimmed.await {
+            tracing::warn!(target: "session_core", error = %e, "could not enforce max_sessions_per_user");
+        }
     }
 
     /// Whether an unmodified session's deadline should be pushed back now: only when

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard};
 
+mod account;
 mod data;
 
 pub use data::MAX_VALUE_DEPTH;
@@ -14,7 +15,7 @@ pub use data::MAX_VALUE_DEPTH;
 use crate::codec::Verified;
 use crate::manager::Shared;
 use crate::observe::store_call;
-use crate::{Data, SessionError, SessionId, SessionSummary, StoreError, StoreKey, Timestamp};
+use crate::{Data, SessionError, SessionId, StoreError, StoreKey, Timestamp};
 
 /// One request's view of its session.
 ///
@@ -83,6 +84,7 @@ pub(crate) struct Current {
     pub persistent: bool,
     pub version: u64,
     pub by_older_key: bool,
+    pub label: Option<String>,
 }
 
 /// What the handler changed, in store terms.
@@ -94,6 +96,7 @@ pub(crate) struct Pending {
     pub cleared: bool,
     pub user: Option<Option<String>>,
     pub persistent: Option<bool>,
+    pub label: Option<Option<String>>,
 }
 
 impl Pending {
@@ -103,6 +106,7 @@ impl Pending {
             && !self.cleared
             && self.user.is_none()
             && self.persistent.is_none()
+            && self.label.is_none()
     }
 }
 
@@ -235,6 +239,7 @@ impl Session {
                         persistent: record.persistent,
                         version: record.version,
                         by_older_key: cookie.by_older_key,
+                        label: record.label,
                     });
                     state.data = record.data;
                 }
@@ -441,44 +446,5 @@ impl Session {
             .current
             .as_ref()
             .map(|c| c.id.store_key()))
-    }
-
-    /// The live sessions of this session's user.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), session_core::SessionError> {
-    /// # let session = session_core::Session::for_docs();
-    /// session.set_user("alice").await?;
-    /// // The session is stored when the request ends, so none is listed yet.
-    /// assert!(session.sessions_of_user().await?.is_empty());
-    /// # Ok(()) }
-    /// ```
-    pub async fn sessions_of_user(&self) -> Result<Vec<SessionSummary>, SessionError> {
-        let user = self.user().await?.ok_or(SessionError::NoUser)?;
-        Ok(self.inner.shared.store.sessions_of(&user).await?)
-    }
-
-    /// Deletes every other session of this session's user ("sign out other devices");
-    /// returns how many went. Takes effect immediately.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), session_core::SessionError> {
-    /// # let session = session_core::Session::for_docs();
-    /// session.set_user("alice").await?;
-    /// let signed_out = session.revoke_other_sessions().await?;
-    /// assert_eq!(signed_out, 0);
-    /// # Ok(()) }
-    /// ```
-    pub async fn revoke_other_sessions(&self) -> Result<u64, SessionError> {
-        let user = self.user().await?.ok_or(SessionError::NoUser)?;
-        let current = self.store_key().await?;
-        Ok(self
-            .inner
-            .shared
-            .store
-            .delete_sessions_of(&user, current.as_ref())
-            .await?)
     }
 }
