@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{
-    CleanupHandle, CreateOutcome, REVOCATION_HORIZON, Record, SessionSummary, StoreError, StoreKey,
-    Timestamp, spawn_cleanup,
+    CleanupHandle, CreateOutcome, PageRequest, REVOCATION_HORIZON, Record, SessionPage, StoreError,
+    StoreKey, Timestamp, spawn_cleanup,
 };
 use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Pool, Row, SqlStr, Type};
 
@@ -167,6 +167,8 @@ where
                 .bind(version_to_db(record.version)?)
                 .bind(now)
                 .bind(since.as_millis())
+                .bind(record.last_seen.as_millis())
+                .bind(record.label.as_deref().map(D::encode_text).as_deref())
                 .execute(&self.pool)
                 .await
                 .map_err(D::map_error)?;
@@ -264,16 +266,75 @@ where
         }
     }
 
-    /// [`session_core::SessionStore::sessions_of`].
-    pub async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
+    /// [`session_core::SessionStore::sessions_of`]: one indexed query for `limit + 1`
+    /// rows (the extra one says whether a next page exists).
+    pub async fn sessions_of(
+        &self,
+        user: &str,
+        page: &PageRequest,
+    ) -> Result<SessionPage, StoreError> {
         self.bounded(async {
-            let rows = sqlx::query(self.sql.sessions_of.clone())
+            let user = D::encode_text(user);
+            let rows = i64::try_from(page.limit() + 1).unwrap_or(i64::MAX);
+            let now = Timestamp::now().as_millis();
+            let query = match page.before() {
+                None => sqlx::query(self.sql.sessions_of.clone())
+                    .bind(&*user)
+                    .bind(now)
+                    .bind(rows),
+                Some(cursor) => sqlx::query(self.sql.sessions_of_after.clone())
+                    .bind(&*user)
+                    .bind(now)
+                    .bind(rows)
+                    .bind(cursor.created_at.as_millis())
+                    .bind(cursor.key.as_str()),
+            };
+            let rows = query.fetch_all(&self.pool).await.map_err(D::map_error)?;
+            let summaries = rows
+                .iter()
+                .map(summary_from_row::<D>)
+                .collect::<Result<_, _>>()?;
+            Ok(page.page_of(summaries))
+        })
+        .await
+    }
+
+    /// [`session_core::SessionStore::delete_session_of`]: one `DELETE` keyed by the
+    /// primary key and guarded by the owner.
+    pub async fn delete_session_of(&self, user: &str, key: &StoreKey) -> Result<bool, StoreError> {
+        self.bounded(async {
+            let deadline: Option<i64> = sqlx::query_scalar(self.sql.delete_session_of.clone())
+                .bind(key.as_str())
                 .bind(&*D::encode_text(user))
-                .bind(Timestamp::now().as_millis())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(D::map_error)?;
+            Ok(deadline.is_some_and(|d| d > Timestamp::now().as_millis()))
+        })
+        .await
+    }
+
+    /// [`session_core::SessionStore::trim_sessions_of`]: one `DELETE` whose sub-select
+    /// keeps the `max - 1` most recently seen others; the user's expired rows go too, but
+    /// only live ones count.
+    pub async fn trim_sessions_of(
+        &self,
+        user: &str,
+        keep: &StoreKey,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        self.bounded(async {
+            let now = Timestamp::now().as_millis();
+            let others = i64::try_from(max.saturating_sub(1)).unwrap_or(i64::MAX);
+            let deadlines: Vec<i64> = sqlx::query_scalar(self.sql.trim_sessions_of.clone())
+                .bind(&*D::encode_text(user))
+                .bind(keep.as_str())
+                .bind(now)
+                .bind(others)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(D::map_error)?;
-            rows.iter().map(summary_from_row::<D>).collect()
+            Ok(deadlines.iter().filter(|&&d| d > now).count() as u64)
         })
         .await
     }

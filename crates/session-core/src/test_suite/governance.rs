@@ -323,7 +323,7 @@ pub async fn delete_sessions_of_signs_out_many(store: &dyn SessionStore) {
         .into_iter()
         .map(|s| s.key)
         .collect();
-    assert_eq!(left, [keep.clone()]);
+    assert_eq!(left, [keep]);
     for key in others.iter().step_by(97) {
         assert_eq!(store.load(key).await.expect("load failed"), None);
     }
