@@ -1,88 +1,44 @@
 //! The per-user index: one sorted set per user, `<prefix>user:<sha256(user)>`, whose
 //! members are store keys scored by their index horizon, next to the user's revocation
-//! record in the same cluster slot (see the README for the design).
+//! record and the same members scored by `created_at` (for the newest-first listing) in
+//! the same cluster slot (see the README for the design).
 
 use std::future::Future;
 
 use futures_util::future::try_join_all;
 use redis::Cmd;
-use session_core::{SessionSummary, StoreError, StoreKey, Timestamp};
+use session_core::{StoreError, StoreKey, Timestamp};
 
 use crate::RedisStore;
 use crate::conn::{Conn, map_err};
-use crate::layout::{self, CREATED, EXPIRES, USER};
+use crate::layout;
 use crate::scripts::{self, Rule};
 
 /// How many per-session commands run at once while reading or clearing an index.
-const FAN_OUT: usize = 64;
+pub(crate) const FAN_OUT: usize = 64;
 
 impl RedisStore {
-    /// Writes `key` into `user`'s index with a horizon past `deadline`; returns the
-    /// (user, horizon) pair to hand to the write script, or `None` when `rule` is given
+    /// Writes `key` into `user`'s index with a horizon past `deadline` (and, with its
+    /// `created_at`, into the by-creation set; without, the listing backfills it); returns
+    /// the (user, horizon) pair to hand to the write script, or `None` when `rule` is given
     /// and refuses (the user was revoked after `rule.since`): then nothing was written.
     pub(crate) async fn index(
         &self,
         user: &str,
-        key: &StoreKey,
+        (key, created_at): (&StoreKey, Option<Timestamp>),
         deadline: Timestamp,
         rule: Option<Rule<'_>>,
     ) -> Result<Option<(String, Timestamp)>, StoreError> {
         let now = Timestamp::now();
         let horizon = layout::horizon(deadline, now);
-        let keys = (self.keys.user_index(user), self.keys.revocation(user));
+        let index = self.keys.user_index(user);
+        let revocation = self.keys.revocation(user);
+        let by_creation = self.keys.created(user);
+        let keys = (index.as_str(), revocation.as_str(), by_creation.as_str());
         let mut conn = self.conn.clone();
-        let added =
-            scripts::index_add(&mut conn, (&keys.0, &keys.1), key, horizon, rule, now).await?;
+        let entry = (key, created_at);
+        let added = scripts::index_add(&mut conn, keys, entry, horizon, rule, now).await?;
         Ok(added.then(|| (user.to_owned(), horizon)))
-    }
-
-    /// `sessions_of`: index members still within their horizon whose hash is live and
-    /// still names `user`.
-    pub(crate) async fn list_sessions(
-        &self,
-        user: &str,
-    ) -> Result<Vec<SessionSummary>, StoreError> {
-        let now = Timestamp::now();
-        let mut by_score = redis::cmd("ZRANGEBYSCORE");
-        by_score
-            .arg(self.keys.user_index(user))
-            .arg(now.as_millis())
-            .arg("+inf");
-        let keys = self.members(&by_score).await?;
-        let rows = self
-            .per_key(keys, |mut conn, key| {
-                let hash = self.keys.session(&key);
-                async move {
-                    redis::cmd("HMGET")
-                        .arg(hash)
-                        .arg(USER)
-                        .arg(CREATED)
-                        .arg(EXPIRES)
-                        .query_async::<(Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>)>(
-                            &mut conn,
-                        )
-                        .await
-                        .map_err(map_err)
-                }
-            })
-            .await?;
-        let mut out = Vec::new();
-        for (key, (owner, created, expires)) in rows {
-            if owner.as_deref() != Some(user.as_bytes()) {
-                continue;
-            }
-            let (created_at, expires_at) =
-                layout::summary_times(created.as_ref(), expires.as_ref())?;
-            if expires_at > now {
-                out.push(SessionSummary {
-                    key,
-                    created_at,
-                    expires_at,
-                });
-            }
-        }
-        out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
-        Ok(out)
     }
 
     /// The store keys an index query returns (anything else in the set is ignored).
