@@ -173,6 +173,9 @@ mod tests {
             key: key(c),
             created_at: session_core::Timestamp::from_millis(created),
             expires_at: session_core::Timestamp::from_millis(created + 1),
+            last_seen: session_core::Timestamp::from_millis(created),
+            authenticated_at: None,
+            label: None,
         };
         let list = SessionView::list(vec![summary("b", 20), summary("a", 10)], Some(&key("b")));
         let ids: Vec<_> = list.iter().map(|s| (s.id.as_str(), s.current)).collect();

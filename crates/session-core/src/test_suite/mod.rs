@@ -14,6 +14,7 @@
 mod governance;
 mod probe;
 mod rotation;
+pub mod scale;
 
 pub use governance::*;
 pub use probe::{Calls, ProbeStore};
