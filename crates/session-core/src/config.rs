@@ -6,6 +6,7 @@ use std::time::Duration;
 pub use cookie::SameSite;
 
 use crate::codec::{CookieCodec, CookieMode, Key};
+use crate::csrf::CsrfGuard;
 use crate::error::ConfigError;
 
 /// What happens when two requests write the same key of one session.
@@ -48,6 +49,7 @@ pub struct SessionConfig {
     pub(crate) flush_on_principal_change: bool,
     pub(crate) no_store_when_signed_in: bool,
     pub(crate) max_sessions_per_user: Option<NonZeroUsize>,
+    pub(crate) csrf: CsrfGuard,
 }
 
 /// The default `touch_after`, unless the idle timeout calls for less.
@@ -72,6 +74,7 @@ impl SessionConfig {
     /// | flush data on a change of principal | yes |
     /// | `Cache-Control: no-store` on signed-in responses | yes |
     /// | max concurrent sessions per user | unlimited |
+    /// | CSRF guard (unsafe cross-site requests may not use the session) | on, own origin only |
     pub fn builder(keys: impl IntoIterator<Item = Key>) -> SessionConfigBuilder {
         SessionConfigBuilder {
             keys: keys.into_iter().collect(),
@@ -95,6 +98,7 @@ impl SessionConfig {
             flush_on_principal_change: true,
             no_store_when_signed_in: true,
             max_sessions_per_user: None,
+            csrf: CsrfGuard::default(),
         }
     }
 
@@ -121,6 +125,11 @@ impl SessionConfig {
     /// The absolute timeout, if any.
     pub fn absolute_timeout(&self) -> Option<Duration> {
         self.absolute_timeout
+    }
+
+    /// The CSRF guard's settings.
+    pub fn csrf_guard(&self) -> &CsrfGuard {
+        &self.csrf
     }
 
     /// The cap on a user's concurrent sessions, if any.
@@ -154,6 +163,7 @@ pub struct SessionConfigBuilder {
     flush_on_principal_change: bool,
     no_store_when_signed_in: bool,
     max_sessions_per_user: Option<NonZeroUsize>,
+    csrf: CsrfGuard,
 }
 
 impl SessionConfigBuilder {
@@ -270,6 +280,14 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// The CSRF guard ([`CsrfGuard`]): on by default; [`CsrfGuard::off`] switches it off,
+    /// [`CsrfGuard::allow_origin`] accepts other origins. Adapters hand each request's
+    /// method, `Host`, `Origin` and `Sec-Fetch-Site` to [`crate::SessionManager::start_request`].
+    pub fn csrf_guard(mut self, guard: CsrfGuard) -> Self {
+        self.csrf = guard;
+        self
+    }
+
     /// Checks every setting.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let name = self.name.unwrap_or_else(|| {
@@ -341,6 +359,7 @@ impl SessionConfigBuilder {
             flush_on_principal_change: self.flush_on_principal_change,
             no_store_when_signed_in: self.no_store_when_signed_in,
             max_sessions_per_user: self.max_sessions_per_user,
+            csrf: self.csrf,
         })
     }
 }

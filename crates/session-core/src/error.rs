@@ -121,6 +121,10 @@ pub enum SessionError {
         /// The limit.
         limit: usize,
     },
+    /// The CSRF guard refused this request the session: an unsafe method from another
+    /// site (see [`crate::CsrfGuard`]), or a synchronizer token that does not match.
+    #[error("cross-site request refused: {0}")]
+    CsrfRefused(crate::CsrfRefusal),
 }
 
 impl SessionError {
@@ -128,7 +132,8 @@ impl SessionError {
     /// store failed, 409 for a strict-mode conflict, 413 for an oversized session
     /// (the request asked to store too much), 422 for a value nested too deeply or a label too
     /// long, 401 when a
-    /// recent sign-in is required, 500 otherwise.
+    /// recent sign-in is required, 403 when the CSRF guard refused the request, 500
+    /// otherwise.
     pub fn status_code(&self) -> u16 {
         match self {
             Self::Store(StoreError::Encode(_)) => 500,
@@ -136,6 +141,7 @@ impl SessionError {
             Self::TooLarge { .. } => 413,
             Self::TooDeep { .. } | Self::LabelTooLong { .. } => 422,
             Self::ReauthRequired => 401,
+            Self::CsrfRefused(_) => 403,
             Self::Conflict => 409,
             Self::Value { .. } | Self::NoUser => 500,
         }

@@ -5,6 +5,7 @@ mod cleanup;
 mod codec;
 mod config;
 mod cookie_header;
+mod csrf;
 mod error;
 mod id;
 mod listing;
@@ -24,6 +25,7 @@ pub mod test_suite;
 pub use cleanup::{CleanupHandle, spawn_cleanup};
 pub use codec::{CookieCodec, CookieError, CookieMode, Key, MIN_KEY_BYTES, Verified};
 pub use config::{ConflictPolicy, SameSite, SessionConfig, SessionConfigBuilder};
+pub use csrf::{CsrfGuard, CsrfRefusal, RequestInfo};
 pub use error::{ConfigError, SessionError};
 pub use id::{SessionId, StoreKey};
 pub use listing::{

@@ -11,8 +11,8 @@ use crate::observe::store_call;
 use crate::response::{HeaderPatch, Lifetime, ResponseInfo, set_cookie};
 use crate::session::{Current, State};
 use crate::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, Session, SessionError,
-    SessionId, SessionStore, StoreError, Timestamp,
+    ApplyOutcome, Changeset, CreateOutcome, Record, RequestInfo, RotateOutcome, Session,
+    SessionError, SessionId, SessionStore, StoreError, Timestamp,
 };
 
 /// State shared by the manager and every session it hands out.
@@ -163,16 +163,33 @@ impl SessionManager {
     /// the candidates (forged or malformed ones are dropped before any store call, and the
     /// request gets a fresh session), so a request that never touches its session costs no
     /// MAC, no decryption and no store call.
+    ///
+    /// This knows nothing of the request but its cookies, so the CSRF guard cannot refuse
+    /// it: adapters call [`start_request`](Self::start_request).
     pub fn start<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
+        self.start_request(cookie_headers, &RequestInfo::default())
+    }
+
+    /// [`start`](Self::start) with what the CSRF guard reads of the request: when it
+    /// refuses (an unsafe method from another site), every session access of the handler
+    /// fails with [`SessionError::CsrfRefused`] and [`finish`](Self::finish) answers 403
+    /// if the handler tried one; a handler that never touches the session is unaffected.
+    pub fn start_request<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        request: &RequestInfo<'_>,
+    ) -> Session {
         let config = &self.shared.config;
         let found = candidates(
             cookie_headers,
             &config.cookie.name,
             config.max_cookie_header_bytes,
         );
+        let refused = config.csrf.check(request).err();
         Session::new(
             self.shared.clone(),
             found.into_iter().map(str::to_owned).collect(),
+            refused,
         )
     }
 
@@ -189,6 +206,17 @@ impl SessionManager {
         response: ResponseInfo,
     ) -> Result<HeaderPatch, SaveFailure> {
         let state = session.take_state().await;
+        if state.refused_access {
+            // Nothing the handler did is saved; its answer is replaced by a 403.
+            return Err(SaveFailure {
+                error: SessionError::CsrfRefused(
+                    session
+                        .csrf_refusal()
+                        .unwrap_or(crate::CsrfRefusal::CrossSite),
+                ),
+                headers: HeaderPatch::none(),
+            });
+        }
         if !state.accessed {
             return Ok(HeaderPatch::none());
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
 mod account;
+mod csrf_token;
 mod data;
 
 pub use data::MAX_VALUE_DEPTH;
@@ -36,6 +37,8 @@ struct Inner {
     candidates: Vec<String>,
     /// The first candidate that verified, once one was asked for.
     cookie: OnceLock<Option<Verified>>,
+    /// Why the CSRF guard refused this request the session, if it did.
+    refused: Option<crate::CsrfRefusal>,
     state: Mutex<State>,
 }
 
@@ -119,6 +122,9 @@ pub(crate) struct State {
     pub data: Data,
     pub pending: Pending,
     pub regenerate: bool,
+    /// The handler tried to use a session the CSRF guard refused: the response becomes a
+    /// 403 whatever the handler answered.
+    pub refused_access: bool,
     /// The stored session `destroy` ended, to be deleted at the end of the request.
     pub destroyed: Option<StoreKey>,
     /// Serialized size per key, built on the first write.
@@ -181,15 +187,37 @@ impl State {
 }
 
 impl Session {
-    pub(crate) fn new(shared: Arc<Shared>, candidates: Vec<String>) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        candidates: Vec<String>,
+        refused: Option<crate::CsrfRefusal>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 shared,
                 began_at: Timestamp::now(),
                 candidates,
                 cookie: OnceLock::new(),
+                refused,
                 state: Mutex::default(),
             }),
+        }
+    }
+
+    /// Why the CSRF guard refused this request the session, if it did.
+    pub(crate) fn csrf_refusal(&self) -> Option<crate::CsrfRefusal> {
+        self.inner.refused
+    }
+
+    /// The CSRF guard's refusal, noted in the state so the response becomes a 403.
+    fn refuse(&self, state: &mut State) -> Result<(), SessionError> {
+        match self.inner.refused {
+            Some(why) => {
+                state.refused_access = true;
+                tracing::info!(target: "session_core", %why, "CSRF guard refused the session");
+                Err(SessionError::CsrfRefused(why))
+            }
+            None => Ok(()),
         }
     }
 
@@ -220,6 +248,7 @@ impl Session {
     /// The state, loaded from the store on first use.
     async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
         let mut state = self.inner.state.lock().await;
+        self.refuse(&mut state)?;
         state.accessed = true;
         if state.loaded {
             return Ok(state);
@@ -412,6 +441,7 @@ impl Session {
     /// ```
     pub async fn destroy(&self) -> Result<(), SessionError> {
         let mut state = self.inner.state.lock().await;
+        self.refuse(&mut state)?;
         state.accessed = true;
         let current = state.current.take();
         let key = current.map(|c| c.id.store_key()).or_else(|| {

@@ -36,8 +36,7 @@ async fn listed(h: &common::Harness, cookie: &str) -> Vec<SessionSummary> {
     })
     .await
     .expect("finish");
-    let list = out.lock().expect("lock").clone();
-    list
+    out.lock().expect("lock").clone()
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use futures_util::future::try_join_all;
+use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
 use redis::Cmd;
 use session_core::{StoreError, StoreKey, Timestamp};
 
@@ -14,8 +14,9 @@ use crate::conn::{Conn, map_err};
 use crate::layout;
 use crate::scripts::{self, Rule};
 
-/// How many per-session commands run at once while reading or clearing an index.
-pub(crate) const FAN_OUT: usize = 64;
+/// How many per-session commands are in flight at once while reading or clearing an
+/// index.
+pub(crate) const FAN_OUT: usize = 256;
 
 impl RedisStore {
     /// Writes `key` into `user`'s index with a horizon past `deadline` (and, with its
@@ -48,8 +49,10 @@ impl RedisStore {
         Ok(keys_of(&members))
     }
 
-    /// Runs `op` on each item, [`FAN_OUT`] at a time (each session hash may live on a
-    /// different cluster node, so these are separate commands, not one pipeline).
+    /// Runs `op` on each item, keeping [`FAN_OUT`] in flight (each session hash may live
+    /// on a different cluster node, so these are separate commands, not one pipeline; on
+    /// the multiplexed connection they are pipelined all the same). A slot frees as soon
+    /// as its command answers, so one slow reply does not hold up the next 63.
     pub(crate) async fn per_key<I, T, F, Fut>(
         &self,
         items: Vec<I>,
@@ -60,13 +63,12 @@ impl RedisStore {
         F: Fn(Conn, I) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        let mut out = Vec::with_capacity(items.len());
-        for chunk in items.chunks(FAN_OUT) {
-            let results =
-                try_join_all(chunk.iter().map(|item| op(self.conn.clone(), item.clone()))).await?;
-            out.extend(chunk.iter().cloned().zip(results));
-        }
-        Ok(out)
+        let results: Vec<T> = stream::iter(items.iter().cloned())
+            .map(|item| op(self.conn.clone(), item))
+            .buffered(FAN_OUT)
+            .try_collect()
+            .await?;
+        Ok(items.into_iter().zip(results).collect())
     }
 }
 
