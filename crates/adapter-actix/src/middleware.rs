@@ -7,9 +7,11 @@ use std::rc::Rc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, COOKIE, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{
+    CACHE_CONTROL, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, ORIGIN,
+};
 use actix_web::{HttpMessage, HttpResponse};
-use session_core::{HeaderPatch, ResponseInfo, SessionManager};
+use session_core::{HeaderPatch, RequestInfo, ResponseInfo, SessionManager};
 use tracing::Instrument;
 
 /// Adds sessions to every request of the wrapped app or scope: `.wrap(SessionMiddleware::new(manager))`.
@@ -71,8 +73,15 @@ where
     forward_ready!(inner);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let cookies = request.headers().get_all(COOKIE);
-        let session = self.manager.start(cookies.map(HeaderValue::as_bytes));
+        let headers = request.headers();
+        let info = RequestInfo {
+            method: request.method().as_str(),
+            host: headers.get(HOST).map(HeaderValue::as_bytes),
+            origin: headers.get(ORIGIN).map(HeaderValue::as_bytes),
+            sec_fetch_site: headers.get("sec-fetch-site").map(HeaderValue::as_bytes),
+        };
+        let cookies = headers.get_all(COOKIE).map(HeaderValue::as_bytes);
+        let session = self.manager.start_request(cookies, &info);
         request.extensions_mut().insert(session.clone());
         let (inner, manager) = (Rc::clone(&self.inner), self.manager.clone());
         // One span per request, so the store events of `session_core` carry the request's

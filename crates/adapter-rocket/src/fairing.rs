@@ -3,7 +3,7 @@
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Status;
 use rocket::{Data, Request, Response};
-use session_core::{ResponseInfo, SessionManager};
+use session_core::{RequestInfo, ResponseInfo, SessionManager};
 use tracing::Instrument;
 
 use crate::Slot;
@@ -35,8 +35,15 @@ impl Fairing for SessionFairing {
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
-        let cookies = request.headers().get("Cookie").map(str::as_bytes);
-        let session = self.manager.start(cookies);
+        let headers = request.headers();
+        let info = RequestInfo {
+            method: request.method().as_str(),
+            host: headers.get_one("Host").map(str::as_bytes),
+            origin: headers.get_one("Origin").map(str::as_bytes),
+            sec_fetch_site: headers.get_one("Sec-Fetch-Site").map(str::as_bytes),
+        };
+        let cookies = headers.get("Cookie").map(str::as_bytes);
+        let session = self.manager.start_request(cookies, &info);
         request.local_cache(|| Slot(Some(session)));
     }
 

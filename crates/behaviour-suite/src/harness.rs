@@ -129,6 +129,39 @@ impl Harness {
         }
     }
 
+    /// The server's own origin, `http://127.0.0.1:<port>`.
+    pub fn origin(&self) -> &str {
+        &self.base
+    }
+
+    /// A request with `method`, carrying the session cookie `value` if given and the
+    /// extra `headers` (such as `Origin` and `Sec-Fetch-Site`).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(value) = cookie {
+            request = request.header(COOKIE, format!("{COOKIE_NAME}={value}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the test server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.expect("a readable body");
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
     /// Starts a session holding `key = value` and returns its cookie value.
     pub async fn new_session(&self, key: &str, value: &str) -> String {
         let answer = self.get(&format!("/s/set/{key}/{value}")).await;

@@ -255,7 +255,11 @@ impl SessionManager {
         response: ResponseInfo,
     ) -> Result<HeaderPatch, (u16, HeaderPatch)> {
         self.finish(session, response).await.map_err(|failure| {
-            tracing::error!(error = %failure.error, "saving the session failed");
+            if matches!(failure.error, SessionError::CsrfRefused(_)) {
+                // A refusal, not a failure: the guard already said why (info).
+            } else {
+                tracing::error!(error = %failure.error, "saving the session failed");
+            }
             (failure.status_code(), failure.headers)
         })
     }

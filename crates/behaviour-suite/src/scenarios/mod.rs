@@ -3,6 +3,7 @@
 //! store was asked to do.
 
 mod cookies;
+mod csrf;
 mod failures;
 mod lifecycle;
 mod requests;
@@ -10,6 +11,7 @@ mod responses;
 mod timing;
 
 pub use cookies::*;
+pub use csrf::*;
 pub use failures::*;
 pub use lifecycle::*;
 pub use requests::*;
