@@ -77,7 +77,7 @@ static REVOKE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(REVOKE));
 static FENCE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(FENCE));
 
 /// How many listed keys one bounded batch of a revocation fences.
-pub(crate) const REVOKE_BATCH: usize = 2_000;
+pub(crate) const REVOKE_BATCH: usize = 1_000;
 
 /// Longest chain of rotations followed from one listed key (each hop is a rotation that
 /// completed while this revocation ran).

@@ -31,6 +31,7 @@ pub(crate) struct Statements {
     pub delete_session_of: SqlStr,
     pub trim_sessions_of: SqlStr,
     pub revoke: SqlStr,
+    pub delete_sessions_of_batch: SqlStr,
     pub delete_sessions_of: SqlStr,
 }
 
@@ -105,6 +106,15 @@ impl Statements {
                  ON CONFLICT (user_id) DO UPDATE SET revoked_at = excluded.revoked_at, \
                  kept_key = excluded.kept_key WHERE r.revoked_at <= excluded.revoked_at"
             )),
+            // One batch: $1 user, $2 the kept key or NULL, $3 the batch size.
+            delete_sessions_of_batch: sql_text(format!(
+                "DELETE FROM {t} WHERE key IN (SELECT key FROM {t} WHERE user_id = $1 \
+                 AND (CAST($2 AS TEXT) IS NULL OR key <> $2) LIMIT $3) \
+                 RETURNING expires_at"
+            )),
+            // The last sweep: its predicate is on the user, so on PostgreSQL a row moved to
+            // a new key by a rotation in flight is re-checked and deleted under its new key
+            // (a batch's `key IN (…)` would let it go).
             delete_sessions_of: sql_text(format!(
                 "DELETE FROM {t} WHERE user_id = $1 AND (CAST($2 AS TEXT) IS NULL OR key <> $2) \
                  RETURNING expires_at"
