@@ -68,7 +68,7 @@ impl<D: Dialect> Queries<D> {
     pub fn new(pool: Pool<D::Db>, table: &str, revocations: &str, batch: u32) -> Self {
         Self {
             pool,
-            sql: Statements::new(table, revocations, D::BATCH_LOCK),
+            sql: Statements::new(table, revocations, D::BATCH_LOCK, D::KEY_AMONG),
             batch: batch.max(1),
             limit: DEFAULT_OPERATION_TIMEOUT,
         }

@@ -38,8 +38,10 @@ pub(crate) struct Statements {
 impl Statements {
     /// The statements on table `t` and revocations table `r` (SQL text: quoted, possibly
     /// schema-qualified), with `batch_lock` appended to the sub-selects that pick a batch
-    /// of rows to delete.
-    pub(crate) fn new(t: &str, r: &str, batch_lock: &str) -> Self {
+    /// of rows to delete, and `among` (see [`crate::Dialect::KEY_AMONG`]) around the one
+    /// of a revocation's batch.
+    pub(crate) fn new(t: &str, r: &str, batch_lock: &str, among: (&str, &str)) -> Self {
+        let (among_open, among_close) = among;
         Self {
             load: sql_text(format!(
                 "SELECT {RECORD_COLUMNS} FROM {t} WHERE key = $1 AND expires_at > $2"
@@ -108,8 +110,8 @@ impl Statements {
             )),
             // One batch: $1 user, $2 the kept key or NULL, $3 the batch size.
             delete_sessions_of_batch: sql_text(format!(
-                "DELETE FROM {t} WHERE key IN (SELECT key FROM {t} WHERE user_id = $1 \
-                 AND (CAST($2 AS TEXT) IS NULL OR key <> $2) LIMIT $3) \
+                "DELETE FROM {t} WHERE {among_open}SELECT key FROM {t} WHERE user_id = $1 \
+                 AND (CAST($2 AS TEXT) IS NULL OR key <> $2) LIMIT $3{among_close} \
                  RETURNING expires_at"
             )),
             // The last sweep: its predicate is on the user, so on PostgreSQL a row moved to
