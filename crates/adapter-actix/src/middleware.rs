@@ -7,11 +7,13 @@ use std::rc::Rc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, COOKIE, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{
+    CACHE_CONTROL, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, ORIGIN,
+};
 use actix_web::{HttpMessage, HttpResponse};
 use session_core::{
     SessionManager,
-    adapter::{HeaderPatch, ResponseInfo},
+    adapter::{HeaderPatch, RequestInfo, ResponseInfo},
 };
 use tracing::Instrument;
 
@@ -75,6 +77,12 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let headers = request.headers();
+        let info = RequestInfo {
+            method: request.method().as_str(),
+            host: headers.get(HOST).map(HeaderValue::as_bytes),
+            origin: headers.get(ORIGIN).map(HeaderValue::as_bytes),
+            sec_fetch_site: headers.get("sec-fetch-site").map(HeaderValue::as_bytes),
+        };
         let cookies = headers.get_all(COOKIE).map(HeaderValue::as_bytes);
         let token_header = self.manager.config().token_header();
         let tokens = token_header
@@ -82,7 +90,7 @@ where
             .flat_map(|name| headers.get_all(name));
         let session = self
             .manager
-            .start_with_token(cookies, tokens.map(HeaderValue::as_bytes));
+            .start_request(cookies, tokens.map(HeaderValue::as_bytes), &info);
         request.extensions_mut().insert(session.clone());
         let (inner, manager) = (Rc::clone(&self.inner), self.manager.clone());
         // One span per request, so the store events of `session_core` carry the request's

@@ -4,11 +4,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::header::{CACHE_CONTROL, COOKIE, HeaderName, HeaderValue};
+use http::header::{CACHE_CONTROL, COOKIE, HOST, HeaderName, HeaderValue, ORIGIN};
 use http::{Request, Response, StatusCode};
 use session_core::{
     SessionManager,
-    adapter::{HeaderPatch, ResponseInfo},
+    adapter::{HeaderPatch, RequestInfo, ResponseInfo},
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -63,6 +63,15 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let headers = request.headers();
+        let host = headers.get(HOST).map(HeaderValue::as_bytes);
+        // HTTP/2 carries the host in the `:authority` pseudo-header, i.e. in the URI.
+        let host = host.or_else(|| request.uri().authority().map(|a| a.as_str().as_bytes()));
+        let info = RequestInfo {
+            method: request.method().as_str(),
+            host,
+            origin: headers.get(ORIGIN).map(HeaderValue::as_bytes),
+            sec_fetch_site: headers.get("sec-fetch-site").map(HeaderValue::as_bytes),
+        };
         let cookies = headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes);
         let token_header = self.manager.config().token_header();
         let tokens = token_header
@@ -70,7 +79,7 @@ where
             .flat_map(|name| headers.get_all(name));
         let session = self
             .manager
-            .start_with_token(cookies, tokens.map(HeaderValue::as_bytes));
+            .start_request(cookies, tokens.map(HeaderValue::as_bytes), &info);
         request.extensions_mut().insert(session.clone());
         let manager = self.manager.clone();
         // The clone is not driven to readiness; the ready one serves this request.

@@ -25,8 +25,15 @@ async fn routes(session: Session, uri: Uri) -> Result<Response, Error> {
 
 async fn spawn(manager: SessionManager) -> TestServer {
     let app = Router::new()
-        .route(contract::PLAIN, get(plain))
-        .route("/s/{*rest}", get(routes))
+        .route(contract::PLAIN, get(plain).post(plain))
+        .route(
+            "/s/{*rest}",
+            get(routes)
+                .post(routes)
+                .put(routes)
+                .patch(routes)
+                .delete(routes),
+        )
         .layer(SessionLayer::new(manager));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -3,7 +3,10 @@
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Status;
 use rocket::{Data, Request, Response};
-use session_core::{SessionManager, adapter::ResponseInfo};
+use session_core::{
+    SessionManager,
+    adapter::{RequestInfo, ResponseInfo},
+};
 use tracing::Instrument;
 
 use crate::Slot;
@@ -36,12 +39,18 @@ impl Fairing for SessionFairing {
 
     async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
         let headers = request.headers();
+        let info = RequestInfo {
+            method: request.method().as_str(),
+            host: headers.get_one("Host").map(str::as_bytes),
+            origin: headers.get_one("Origin").map(str::as_bytes),
+            sec_fetch_site: headers.get_one("Sec-Fetch-Site").map(str::as_bytes),
+        };
         let cookies = headers.get("Cookie").map(str::as_bytes);
         let token_header = self.manager.config().token_header();
         let tokens = token_header.into_iter().flat_map(|name| headers.get(name));
         let session = self
             .manager
-            .start_with_token(cookies, tokens.map(str::as_bytes));
+            .start_request(cookies, tokens.map(str::as_bytes), &info);
         request.local_cache(|| Slot(Some(session)));
     }
 

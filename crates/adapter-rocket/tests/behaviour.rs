@@ -10,7 +10,7 @@ use rocket::fairing::AdHoc;
 use rocket::http::uri::Origin;
 use rocket::http::{Header, Status};
 use rocket::response::{self, Responder, Response};
-use rocket::{Config, Request, get, routes};
+use rocket::{Config, Request, delete, get, patch, post, put, routes};
 use session_behaviour_suite::TestServer;
 use session_behaviour_suite::contract::{self, RouteReply};
 
@@ -39,9 +39,38 @@ fn plain() -> &'static str {
     contract::PLAIN_BODY
 }
 
+#[post("/plain")]
+fn plain_post() -> &'static str {
+    contract::PLAIN_BODY
+}
+
+async fn serve(uri: &Origin<'_>, session: Session) -> Result<Reply, Error> {
+    Ok(Reply(contract::run(uri.path().as_str(), &session).await?))
+}
+
 #[get("/s/<_..>")]
 async fn contract_routes(uri: &Origin<'_>, session: Session) -> Result<Reply, Error> {
-    Ok(Reply(contract::run(uri.path().as_str(), &session).await?))
+    serve(uri, session).await
+}
+
+#[post("/s/<_..>")]
+async fn contract_post(uri: &Origin<'_>, session: Session) -> Result<Reply, Error> {
+    serve(uri, session).await
+}
+
+#[put("/s/<_..>")]
+async fn contract_put(uri: &Origin<'_>, session: Session) -> Result<Reply, Error> {
+    serve(uri, session).await
+}
+
+#[patch("/s/<_..>")]
+async fn contract_patch(uri: &Origin<'_>, session: Session) -> Result<Reply, Error> {
+    serve(uri, session).await
+}
+
+#[delete("/s/<_..>")]
+async fn contract_delete(uri: &Origin<'_>, session: Session) -> Result<Reply, Error> {
+    serve(uri, session).await
 }
 
 async fn spawn(manager: SessionManager) -> TestServer {
@@ -71,7 +100,18 @@ async fn spawn(manager: SessionManager) -> TestServer {
             }
             Box::pin(async {})
         }))
-        .mount("/", routes![plain, contract_routes])
+        .mount(
+            "/",
+            routes![
+                plain,
+                plain_post,
+                contract_routes,
+                contract_post,
+                contract_put,
+                contract_patch,
+                contract_delete
+            ],
+        )
         .ignite()
         .await
         .expect("rocket ignites");

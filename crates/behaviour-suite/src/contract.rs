@@ -1,7 +1,7 @@
 //! The fixed route contract every adapter's test app serves.
 //!
-//! - `GET /plain` answers `200 plain` and never touches the session.
-//! - `GET /s/...` hands the request path and the request's session to [`run`] and turns
+//! - `GET /plain` answers `200 plain` and never touches the session (so does `POST`).
+//! - `GET /s/...` (and `POST`, `PUT`, `PATCH`, `DELETE`, for the CSRF guard) hands the request path and the request's session to [`run`] and turns
 //!   its [`RouteReply`] into a response (status, body, and `Cache-Control` when given); a
 //!   `SessionError` goes through the adapter's own error type (`?`).
 //!

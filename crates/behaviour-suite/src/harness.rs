@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use cookie::Cookie;
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::{COOKIE, HeaderMap, HeaderValue};
 use session_core::test_suite::{Calls, ProbeStore};
 use session_core::{
     Key, MemoryStore, SessionConfig, SessionConfigBuilder, SessionManager,
@@ -134,6 +134,39 @@ impl Harness {
         for (name, raw) in headers {
             let value = HeaderValue::from_bytes(raw).expect("header bytes are sendable");
             request = request.header(*name, value);
+        }
+        let response = request.send().await.expect("the test server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.expect("a readable body");
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The server's own origin, `http://127.0.0.1:<port>`.
+    pub fn origin(&self) -> &str {
+        &self.base
+    }
+
+    /// A request with `method`, carrying the session cookie `value` if given and the
+    /// extra `headers` (such as `Origin` and `Sec-Fetch-Site`).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(value) = cookie {
+            request = request.header(COOKIE, format!("{COOKIE_NAME}={value}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let response = request.send().await.expect("the test server answers");
         let status = response.status().as_u16();

@@ -70,6 +70,10 @@ macro_rules! behaviour_tests {
             user_sessions_are_listed_and_others_revoked,
             session_list_without_user_is_a_server_error,
             default_cookie_attributes,
+            cross_site_login_post_is_403_and_stores_nothing,
+            cross_site_unsafe_methods_never_change_the_session,
+            same_origin_headerless_safe_and_sessionless_requests_pass,
+            allowed_origins_pass_and_the_guard_switches_off,
         );
     };
 }

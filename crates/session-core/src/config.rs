@@ -1,10 +1,12 @@
 //! Everything a deployment decides, checked once at start-up.
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 pub use cookie::SameSite;
 
 use crate::codec::{CookieCodec, CookieMode, Key};
+use crate::csrf::CsrfGuard;
 use crate::error::ConfigError;
 use crate::transport::{TokenHeaders, Transport};
 
@@ -49,6 +51,8 @@ pub struct SessionConfig {
     pub(crate) no_store_when_signed_in: bool,
     pub(crate) transport: Transport,
     pub(crate) token_headers: TokenHeaders,
+    pub(crate) max_sessions_per_user: Option<NonZeroUsize>,
+    pub(crate) csrf: CsrfGuard,
 }
 
 /// The default `touch_after`, unless the idle timeout calls for less.
@@ -73,6 +77,8 @@ impl SessionConfig {
     /// | flush data on a change of principal | yes |
     /// | `Cache-Control: no-store` on signed-in responses | yes |
     /// | transport | cookie only (header tokens: `Authorization: Bearer`, answered in `Session-Token`) |
+    /// | max concurrent sessions per user | unlimited |
+    /// | CSRF guard (unsafe cross-site requests may not use the session) | on, own origin only |
     pub fn builder(keys: impl IntoIterator<Item = Key>) -> SessionConfigBuilder {
         SessionConfigBuilder {
             keys: keys.into_iter().collect(),
@@ -97,6 +103,8 @@ impl SessionConfig {
             no_store_when_signed_in: true,
             transport: Transport::Cookie,
             token_headers: None,
+            max_sessions_per_user: None,
+            csrf: CsrfGuard::default(),
         }
     }
 
@@ -137,6 +145,16 @@ impl SessionConfig {
     pub fn absolute_timeout(&self) -> Option<Duration> {
         self.absolute_timeout
     }
+
+    /// The CSRF guard's settings.
+    pub fn csrf_guard(&self) -> &CsrfGuard {
+        &self.csrf
+    }
+
+    /// The cap on a user's concurrent sessions, if any.
+    pub fn max_sessions_per_user(&self) -> Option<NonZeroUsize> {
+        self.max_sessions_per_user
+    }
 }
 
 /// Builds a [`SessionConfig`]; every setting is checked by [`build`](Self::build).
@@ -165,6 +183,8 @@ pub struct SessionConfigBuilder {
     no_store_when_signed_in: bool,
     transport: Transport,
     token_headers: Option<(String, String)>,
+    max_sessions_per_user: Option<NonZeroUsize>,
+    csrf: CsrfGuard,
 }
 
 impl SessionConfigBuilder {
@@ -289,6 +309,23 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// At most this many concurrent sessions per user (off by default): a login beyond it
+    /// signs the user's least recently seen other session out. Enforced by the store
+    /// right after the login's write ([`crate::SessionStore::trim_sessions_of`]), so
+    /// concurrent logins of one user end with at most this many sessions.
+    pub fn max_sessions_per_user(mut self, max: Option<NonZeroUsize>) -> Self {
+        self.max_sessions_per_user = max;
+        self
+    }
+
+    /// The CSRF guard ([`CsrfGuard`]): on by default; [`CsrfGuard::off`] switches it off,
+    /// [`CsrfGuard::allow_origin`] accepts other origins. Adapters hand each request's
+    /// method, `Host`, `Origin` and `Sec-Fetch-Site` to [`crate::SessionManager::start_request`].
+    pub fn csrf_guard(mut self, guard: CsrfGuard) -> Self {
+        self.csrf = guard;
+        self
+    }
+
     /// Checks every setting.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let name = self.name.unwrap_or_else(|| {
@@ -365,6 +402,8 @@ impl SessionConfigBuilder {
             no_store_when_signed_in: self.no_store_when_signed_in,
             transport: self.transport,
             token_headers,
+            max_sessions_per_user: self.max_sessions_per_user,
+            csrf: self.csrf,
         })
     }
 }

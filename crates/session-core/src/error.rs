@@ -117,20 +117,36 @@ pub enum SessionError {
     /// this action.
     #[error("a recent sign-in is required")]
     ReauthRequired,
+    /// `Session::set_label` with a label longer than [`crate::MAX_LABEL_BYTES`]; nothing
+    /// was changed.
+    #[error("session label of {len} bytes is over the limit of {limit}")]
+    LabelTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The CSRF guard refused this request the session: an unsafe method from another
+    /// site (see [`crate::CsrfGuard`]), or a synchronizer token that does not match.
+    #[error("cross-site request refused: {0}")]
+    CsrfRefused(crate::CsrfRefusal),
 }
 
 impl SessionError {
     /// The HTTP status an adapter answers with, the same for every framework: 503 when the
     /// store failed, 409 for a strict-mode conflict, 413 for an oversized session
-    /// (the request asked to store too much), 422 for a value nested too deeply, 401 when a
-    /// recent sign-in is required, 500 otherwise.
+    /// (the request asked to store too much), 422 for a value nested too deeply or a label too
+    /// long, 401 when a
+    /// recent sign-in is required, 403 when the CSRF guard refused the request, 500
+    /// otherwise.
     pub fn status_code(&self) -> u16 {
         match self {
             Self::Store(StoreError::Encode(_)) => 500,
             Self::Store(_) => 503,
             Self::TooLarge { .. } => 413,
-            Self::TooDeep { .. } => 422,
+            Self::TooDeep { .. } | Self::LabelTooLong { .. } => 422,
             Self::ReauthRequired => 401,
+            Self::CsrfRefused(_) => 403,
             Self::Conflict => 409,
             Self::Value { .. } | Self::NoUser => 500,
         }

@@ -5,8 +5,10 @@ mod cleanup;
 mod codec;
 mod config;
 mod cookie_header;
+mod csrf;
 mod error;
 mod id;
+mod listing;
 mod manager;
 #[cfg(feature = "memory-store")]
 mod memory;
@@ -24,11 +26,15 @@ pub mod test_suite;
 // What an application uses: the root.
 pub use codec::{CookieMode, Key, MIN_KEY_BYTES};
 pub use config::{ConflictPolicy, SameSite, SessionConfig, SessionConfigBuilder};
+pub use csrf::{CsrfGuard, CsrfRefusal};
 pub use error::{ConfigError, SessionError};
+pub use listing::{
+    MAX_LABEL_BYTES, MAX_SESSIONS_PER_PAGE, PageCursor, PageRequest, SessionHandle, SessionPage,
+    SessionSummary,
+};
 pub use manager::SessionManager;
 #[cfg(feature = "memory-store")]
 pub use memory::{MemoryLimits, MemoryStore};
-pub use record::SessionSummary;
 pub use session::{MAX_VALUE_DEPTH, Session};
 pub use timestamp::Timestamp;
 pub use transport::{DEFAULT_TOKEN_HEADER, DEFAULT_TOKEN_RESPONSE_HEADER, Transport};
@@ -52,16 +58,20 @@ pub mod store {
 pub mod adapter {
     //! For adapter authors: what a framework integration translates to and from HTTP.
     //!
-    //! An adapter calls [`SessionManager::start`](crate::SessionManager::start) with the
-    //! request's `Cookie` headers, hands the [`Session`](crate::Session) to handlers, then
+    //! An adapter calls [`SessionManager::start_request`](crate::SessionManager::start_request)
+    //! with the request's `Cookie` headers, its token header (when
+    //! [`SessionConfig::token_header`](crate::SessionConfig::token_header) names one) and the
+    //! [`RequestInfo`] the CSRF guard reads, hands the [`Session`](crate::Session) to handlers, then
     //! [`SessionManager::finish_or_status`](crate::SessionManager::finish_or_status) with the
     //! [`ResponseInfo`] and applies the returned [`HeaderPatch`] to the response.
 
+    pub use crate::csrf::RequestInfo;
     pub use crate::manager::SaveFailure;
     pub use crate::response::{HeaderPatch, ResponseInfo};
 }
 
 // The crate's own paths to items that are public under a module above.
+pub(crate) use csrf::RequestInfo;
 pub(crate) use id::{SessionId, StoreKey};
 pub(crate) use record::{Changeset, Data, Record};
 pub(crate) use store_contract::{

@@ -12,8 +12,8 @@ use crate::response::{HeaderPatch, Lifetime, ResponseInfo, set_cookie};
 use crate::session::{Current, State};
 use crate::transport::{Transport, Via};
 use crate::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, Session, SessionError,
-    SessionId, SessionStore, StoreError, Timestamp,
+    ApplyOutcome, Changeset, CreateOutcome, Record, RequestInfo, RotateOutcome, Session,
+    SessionError, SessionId, SessionStore, StoreError, Timestamp,
 };
 
 /// State shared by the manager and every session it hands out.
@@ -165,17 +165,26 @@ impl SessionManager {
     /// the candidates (forged or malformed ones are dropped before any store call, and the
     /// request gets a fresh session), so a request that never touches its session costs no
     /// MAC, no decryption and no store call.
+    ///
+    /// This knows nothing of the request but its cookies, so the CSRF guard cannot refuse
+    /// it: adapters call [`start_request`](Self::start_request).
     pub fn start<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
-        self.start_with_token(cookie_headers, std::iter::empty())
+        self.start_request(cookie_headers, std::iter::empty(), &RequestInfo::default())
     }
 
-    /// [`start`](Self::start) for an adapter that also passes the raw values of the
-    /// request's [`token_header`](SessionConfig::token_header) (none when that is `None`).
-    /// Which of the two is used follows the [`Transport`](crate::Transport).
-    pub fn start_with_token<'a, 'b>(
+    /// [`start`](Self::start) as adapters call it: also the raw values of the request's
+    /// [`token_header`](SessionConfig::token_header) (none when that is `None`) and what
+    /// the CSRF guard reads of the request. Which credential is used follows the
+    /// [`Transport`](crate::Transport). When the guard refuses (an unsafe method from
+    /// another site, on a request that did not come by token), every session access of
+    /// the handler fails with [`SessionError::CsrfRefused`] and [`finish`](Self::finish)
+    /// answers 403 if the handler tried one; a handler that never touches the session is
+    /// unaffected.
+    pub fn start_request<'a, 'b>(
         &self,
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
         token_headers: impl IntoIterator<Item = &'b [u8]>,
+        request: &RequestInfo<'_>,
     ) -> Session {
         let config = &self.shared.config;
         let token = match config.transport {
@@ -204,7 +213,12 @@ impl SessionManager {
                 (found, via)
             }
         };
-        Session::new(self.shared.clone(), found, via)
+        // A browser never attaches a token header by itself: a token request is no CSRF.
+        let refused = match via {
+            Via::Header => None,
+            Via::Cookie | Via::Neither => config.csrf.check(request).err(),
+        };
+        Session::new(self.shared.clone(), found, via, refused)
     }
 
     /// Ends a request: saves what the handler changed (at most one write in the common
@@ -220,6 +234,17 @@ impl SessionManager {
         response: ResponseInfo,
     ) -> Result<HeaderPatch, SaveFailure> {
         let state = session.take_state().await;
+        if state.refused_access {
+            // Nothing the handler did is saved; its answer is replaced by a 403.
+            return Err(SaveFailure {
+                error: SessionError::CsrfRefused(
+                    session
+                        .csrf_refusal()
+                        .unwrap_or(crate::CsrfRefusal::CrossSite),
+                ),
+                headers: HeaderPatch::none(),
+            });
+        }
         if !state.accessed {
             return Ok(HeaderPatch::none());
         }
@@ -275,7 +300,11 @@ impl SessionManager {
         response: ResponseInfo,
     ) -> Result<HeaderPatch, (u16, HeaderPatch)> {
         self.finish(session, response).await.map_err(|failure| {
-            tracing::error!(error = %failure.error, "saving the session failed");
+            if matches!(failure.error, SessionError::CsrfRefused(_)) {
+                // A refusal, not a failure: the guard already said why (info).
+            } else {
+                tracing::error!(error = %failure.error, "saving the session failed");
+            }
             (failure.status_code(), failure.headers)
         })
     }
@@ -329,9 +358,18 @@ impl SessionManager {
                     data: state.data,
                     created_at: now,
                     version: 1,
+                    last_seen: now,
+                    label: state.pending.label.flatten(),
                 };
                 match self.create_with_fresh_id(&record).await {
-                    Ok(action) => Saved::ok(action, signed_in),
+                    Ok(action) => {
+                        if let (Some(user), CookieAction::Issue { id, .. }) =
+                            (&record.user, &action)
+                        {
+                            self.enforce_cap(user, id).await;
+                        }
+                        Saved::ok(action, signed_in)
+                    }
                     // No id existed yet, so there is no cookie to take back.
                     Err(e) => Saved {
                         action,
@@ -391,6 +429,7 @@ impl SessionManager {
                 persistent: pending.persistent,
                 authenticated_at,
                 began_at,
+                label: pending.label,
             };
             if rotates {
                 return self
@@ -480,6 +519,9 @@ impl SessionManager {
             });
             match rotated.await {
                 Ok(RotateOutcome::Rotated(_)) => {
+                    if let Some(user) = changes.binds_user() {
+                        self.enforce_cap(user, &id).await;
+                    }
                     let action = CookieAction::Issue {
                         id,
                         expires_at: changes.expires_at,
@@ -500,6 +542,24 @@ impl SessionManager {
             }
         }
         Saved::failed(StoreError::backend("no free session id after 3 attempts").into())
+    }
+
+    /// After a login stored session `id` of `user`: with `max_sessions_per_user` set, signs
+    /// the user's least recently seen sessions out beyond the cap. The login itself is
+    /// done by now, so a store failure here is logged, not answered with an error (the
+    /// next login trims again).
+    async fn enforce_cap(&self, user: &str, id: &SessionId) {
+        let Some(max) = self.shared.config.max_sessions_per_user else {
+            return;
+        };
+        let key = id.store_key();
+        let call = self.shared.store.trim_sessions_of(user, &key, max.get());
+        let trimmed = store_call("trim_sessions_of", call, |n| {
+            if *n == 0 { "within cap" } else { "evicted" }
+        });
+        if let Err(e) = trimmed.await {
+            tracing::warn!(target: "session_core", error = %e, "could not enforce max_sessions_per_user");
+        }
     }
 
     /// Whether an unmodified session's deadline should be pushed back now: only when

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 
 use crate::store_contract::REVOCATION_HORIZON;
 use crate::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, SessionSummary,
-    StoreError, StoreKey, Timestamp, cleanup::spawn_cleanup,
+    ApplyOutcome, Changeset, CreateOutcome, PageRequest, Record, RotateOutcome, SessionPage,
+    SessionStore, SessionSummary, StoreError, StoreKey, Timestamp, cleanup::spawn_cleanup,
 };
 
 /// Limits of a [`MemoryStore`].
@@ -151,7 +151,11 @@ fn record_bytes(key: &StoreKey, record: &Record) -> usize {
         .iter()
         .map(|(k, v)| k.len() + serde_json::to_string(v).map_or(0, |s| s.len()))
         .sum();
-    key.as_str().len() + data + record.user.as_ref().map_or(0, String::len) + 64
+    key.as_str().len()
+        + data
+        + record.user.as_ref().map_or(0, String::len)
+        + record.label.as_ref().map_or(0, String::len)
+        + 64
 }
 
 impl Inner {
@@ -342,6 +346,7 @@ impl SessionStore for MemoryStore {
             return Ok(false);
         };
         record.expires_at = expires_at;
+        record.last_seen = Timestamp::now();
         inner.insert(key.clone(), record, bytes);
         Ok(true)
     }
@@ -355,21 +360,56 @@ impl SessionStore for MemoryStore {
         Ok(self.lock().remove_expired(Timestamp::now(), usize::MAX))
     }
 
-    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
+    async fn sessions_of(&self, user: &str, page: &PageRequest) -> Result<SessionPage, StoreError> {
         let now = Timestamp::now();
         let inner = self.lock();
         let Some(keys) = inner.by_user.get(user) else {
-            return Ok(Vec::new());
+            return Ok(SessionPage::default());
         };
-        Ok(keys
+        let summaries = keys
             .iter()
-            .filter_map(|k| inner.live(k, now).map(|e| (k, e)))
-            .map(|(k, e)| SessionSummary {
-                key: k.clone(),
-                created_at: e.record.created_at,
-                expires_at: e.record.expires_at,
-            })
-            .collect())
+            .filter_map(|k| inner.live(k, now).map(|e| summary(k, &e.record)))
+            .collect();
+        Ok(page.page_of(summaries))
+    }
+
+    async fn delete_session_of(&self, user: &str, key: &StoreKey) -> Result<bool, StoreError> {
+        let now = Timestamp::now();
+        let mut inner = self.lock();
+        let owned = inner
+            .entries
+            .get(key)
+            .is_some_and(|e| e.record.user.as_deref() == Some(user));
+        if !owned {
+            return Ok(false);
+        }
+        Ok(inner
+            .remove(key)
+            .is_some_and(|entry| !entry.record.is_expired(now)))
+    }
+
+    async fn trim_sessions_of(
+        &self,
+        user: &str,
+        keep: &StoreKey,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        let now = Timestamp::now();
+        let mut inner = self.lock();
+        let Some(keys) = inner.by_user.get(user) else {
+            return Ok(0);
+        };
+        let mut others: Vec<(Timestamp, StoreKey)> = keys
+            .iter()
+            .filter(|k| *k != keep)
+            .filter_map(|k| inner.live(k, now).map(|e| (e.record.last_seen, k.clone())))
+            .collect();
+        others.sort_by(|a, b| b.cmp(a));
+        let doomed = others.split_off(others.len().min(max.saturating_sub(1)));
+        for (_, key) in &doomed {
+            inner.remove(key);
+        }
+        Ok(doomed.len() as u64)
     }
 
     async fn delete_sessions_of(
@@ -397,5 +437,17 @@ impl SessionStore for MemoryStore {
             }
         }
         Ok(n)
+    }
+}
+
+/// The index entry of a stored record.
+fn summary(key: &StoreKey, record: &Record) -> SessionSummary {
+    SessionSummary {
+        key: key.clone(),
+        created_at: record.created_at,
+        expires_at: record.expires_at,
+        last_seen: record.last_seen,
+        authenticated_at: record.authenticated_at,
+        label: record.label.clone(),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{StoreKey, Timestamp};
+use crate::Timestamp;
 
 /// A session's data: string keys to JSON values.
 pub type Data = BTreeMap<String, Value>;
@@ -29,6 +29,12 @@ pub struct Record {
     pub persistent: bool,
     /// Bumped by every write; strict mode compares it.
     pub version: u64,
+    /// When a request last saved (`apply`, `rotate`: the changeset's `began_at`) or
+    /// touched (`touch`: the store's now) this session; no write of its own.
+    pub last_seen: Timestamp,
+    /// The application's label for this session ("Firefox on Linux"), shown on an
+    /// account page; at most [`crate::MAX_LABEL_BYTES`].
+    pub label: Option<String>,
 }
 
 impl Record {
@@ -42,6 +48,8 @@ impl Record {
             authenticated_at: None,
             persistent,
             version: 1,
+            last_seen: created_at,
+            label: None,
         }
     }
 
@@ -70,6 +78,10 @@ impl Record {
         if let Some(persistent) = changes.persistent {
             self.persistent = persistent;
         }
+        if let Some(label) = &changes.label {
+            self.label.clone_from(label);
+        }
+        self.last_seen = changes.began_at;
         self.version += 1;
     }
 }
@@ -98,6 +110,8 @@ pub struct Changeset {
     pub began_at: Timestamp,
     /// `Some(p)` when "remember me" changed.
     pub persistent: Option<bool>,
+    /// `Some(new)` when the label changed (`Some(None)`: removed).
+    pub label: Option<Option<String>>,
 }
 
 impl Changeset {
@@ -121,16 +135,4 @@ impl Default for Timestamp {
     fn default() -> Self {
         Timestamp::from_millis(0)
     }
-}
-
-/// One entry of the per-user index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionSummary {
-    /// The session's store key (compare with [`crate::Session::store_key`] to spot the
-    /// current one).
-    pub key: StoreKey,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// Its idle deadline.
-    pub expires_at: Timestamp,
 }

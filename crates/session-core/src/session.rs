@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard};
 
+mod account;
+mod csrf_token;
 mod data;
 
 pub use data::MAX_VALUE_DEPTH;
@@ -15,7 +17,7 @@ use crate::codec::Verified;
 use crate::manager::Shared;
 use crate::observe::store_call;
 use crate::transport::Via;
-use crate::{Data, SessionError, SessionId, SessionSummary, StoreError, StoreKey, Timestamp};
+use crate::{Data, SessionError, SessionId, StoreError, StoreKey, Timestamp};
 
 /// One request's view of its session.
 ///
@@ -38,6 +40,8 @@ struct Inner {
     via: Via,
     /// The first candidate that verified, once one was asked for.
     cookie: OnceLock<Option<Verified>>,
+    /// Why the CSRF guard refused this request the session, if it did.
+    refused: Option<crate::CsrfRefusal>,
     state: Mutex<State>,
 }
 
@@ -87,6 +91,7 @@ pub(crate) struct Current {
     pub persistent: bool,
     pub version: u64,
     pub by_older_key: bool,
+    pub label: Option<String>,
 }
 
 /// What the handler changed, in store terms.
@@ -98,6 +103,7 @@ pub(crate) struct Pending {
     pub cleared: bool,
     pub user: Option<Option<String>>,
     pub persistent: Option<bool>,
+    pub label: Option<Option<String>>,
 }
 
 impl Pending {
@@ -107,6 +113,7 @@ impl Pending {
             && !self.cleared
             && self.user.is_none()
             && self.persistent.is_none()
+            && self.label.is_none()
     }
 }
 
@@ -119,6 +126,9 @@ pub(crate) struct State {
     pub data: Data,
     pub pending: Pending,
     pub regenerate: bool,
+    /// The handler tried to use a session the CSRF guard refused: the response becomes a
+    /// 403 whatever the handler answered.
+    pub refused_access: bool,
     /// The stored session `destroy` ended, to be deleted at the end of the request.
     pub destroyed: Option<StoreKey>,
     /// Serialized size per key, built on the first write.
@@ -181,7 +191,12 @@ impl State {
 }
 
 impl Session {
-    pub(crate) fn new(shared: Arc<Shared>, candidates: Vec<String>, via: Via) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        candidates: Vec<String>,
+        via: Via,
+        refused: Option<crate::CsrfRefusal>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 shared,
@@ -189,8 +204,26 @@ impl Session {
                 candidates,
                 via,
                 cookie: OnceLock::new(),
+                refused,
                 state: Mutex::default(),
             }),
+        }
+    }
+
+    /// Why the CSRF guard refused this request the session, if it did.
+    pub(crate) fn csrf_refusal(&self) -> Option<crate::CsrfRefusal> {
+        self.inner.refused
+    }
+
+    /// The CSRF guard's refusal, noted in the state so the response becomes a 403.
+    fn refuse(&self, state: &mut State) -> Result<(), SessionError> {
+        match self.inner.refused {
+            Some(why) => {
+                state.refused_access = true;
+                tracing::info!(target: "session_core", %why, "CSRF guard refused the session");
+                Err(SessionError::CsrfRefused(why))
+            }
+            None => Ok(()),
         }
     }
 
@@ -237,6 +270,7 @@ impl Session {
     /// The state, loaded from the store on first use.
     async fn loaded(&self) -> Result<MutexGuard<'_, State>, SessionError> {
         let mut state = self.inner.state.lock().await;
+        self.refuse(&mut state)?;
         state.accessed = true;
         if state.loaded {
             return Ok(state);
@@ -256,6 +290,7 @@ impl Session {
                         persistent: record.persistent,
                         version: record.version,
                         by_older_key: cookie.by_older_key,
+                        label: record.label,
                     });
                     state.data = record.data;
                 }
@@ -428,6 +463,7 @@ impl Session {
     /// ```
     pub async fn destroy(&self) -> Result<(), SessionError> {
         let mut state = self.inner.state.lock().await;
+        self.refuse(&mut state)?;
         state.accessed = true;
         let current = state.current.take();
         let key = current.map(|c| c.id.store_key()).or_else(|| {
@@ -462,44 +498,5 @@ impl Session {
             .current
             .as_ref()
             .map(|c| c.id.store_key()))
-    }
-
-    /// The live sessions of this session's user.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), session_core::SessionError> {
-    /// # let session = session_core::Session::for_docs();
-    /// session.set_user("alice").await?;
-    /// // The session is stored when the request ends, so none is listed yet.
-    /// assert!(session.sessions_of_user().await?.is_empty());
-    /// # Ok(()) }
-    /// ```
-    pub async fn sessions_of_user(&self) -> Result<Vec<SessionSummary>, SessionError> {
-        let user = self.user().await?.ok_or(SessionError::NoUser)?;
-        Ok(self.inner.shared.store.sessions_of(&user).await?)
-    }
-
-    /// Deletes every other session of this session's user ("sign out other devices");
-    /// returns how many went. Takes effect immediately.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), session_core::SessionError> {
-    /// # let session = session_core::Session::for_docs();
-    /// session.set_user("alice").await?;
-    /// let signed_out = session.revoke_other_sessions().await?;
-    /// assert_eq!(signed_out, 0);
-    /// # Ok(()) }
-    /// ```
-    pub async fn revoke_other_sessions(&self) -> Result<u64, SessionError> {
-        let user = self.user().await?.ok_or(SessionError::NoUser)?;
-        let current = self.store_key().await?;
-        Ok(self
-            .inner
-            .shared
-            .store
-            .delete_sessions_of(&user, current.as_ref())
-            .await?)
     }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::{Changeset, Record, SessionSummary, StoreKey, Timestamp};
+use crate::{Changeset, PageRequest, Record, SessionPage, StoreKey, Timestamp};
 
 /// Why a store operation failed. Expected outcomes (missing key, duplicate key, version
 /// conflict) are not errors: they are [`CreateOutcome`] and [`ApplyOutcome`] values.
@@ -154,15 +154,40 @@ pub trait SessionStore: Send + Sync + 'static {
     /// native expiry return `Ok(0)`.
     async fn delete_expired(&self) -> Result<u64, StoreError>;
 
-    /// The live sessions whose `user` is `user`.
-    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError>;
+    /// One page of the live sessions whose `user` is `user`: newest first (`created_at`,
+    /// then key, descending), at most `page.limit()` (never more than
+    /// [`crate::MAX_SESSIONS_PER_PAGE`]), starting after `page.before()`. The cost of a
+    /// call is bounded by the page, not by how many sessions the user has.
+    async fn sessions_of(&self, user: &str, page: &PageRequest) -> Result<SessionPage, StoreError>;
 
     /// Revokes every session of `user` except `except` (see the revocation rule above):
-    /// records the revocation, then deletes them; returns how many went.
+    /// records the revocation, then deletes them; returns how many went. Stores delete in
+    /// batches, each within the operation timeout, so a user with very many sessions is
+    /// signed out completely however long the whole takes.
     async fn delete_sessions_of(
         &self,
         user: &str,
         except: Option<&StoreKey>,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes the one session under `key` if it belongs to `user` ("sign out this
+    /// device"); returns whether a live session went. A key of another user's session, or
+    /// of none, changes nothing and returns `false`. Like [`delete`](Self::delete), a
+    /// request in flight on that session cannot bring it back.
+    async fn delete_session_of(&self, user: &str, key: &StoreKey) -> Result<bool, StoreError>;
+
+    /// Enforces a cap on `user`'s concurrent sessions after a login created or rotated
+    /// `keep`: deletes the user's sessions other than `keep` and the `max - 1` most
+    /// recently seen others (`last_seen`, then key, descending); returns how many went.
+    ///
+    /// One atomic step on every store (a statement, a transaction or a script over the
+    /// user's index), so when concurrent logins of one user each call it after their own
+    /// write, at most `max` sessions are left once they are done.
+    async fn trim_sessions_of(
+        &self,
+        user: &str,
+        keep: &StoreKey,
+        max: usize,
     ) -> Result<u64, StoreError>;
 }
 
@@ -200,8 +225,8 @@ impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         (**self).delete_expired().await
     }
-    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
-        (**self).sessions_of(user).await
+    async fn sessions_of(&self, user: &str, page: &PageRequest) -> Result<SessionPage, StoreError> {
+        (**self).sessions_of(user, page).await
     }
     async fn delete_sessions_of(
         &self,
@@ -209,5 +234,16 @@ impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
         except: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
         (**self).delete_sessions_of(user, except).await
+    }
+    async fn delete_session_of(&self, user: &str, key: &StoreKey) -> Result<bool, StoreError> {
+        (**self).delete_session_of(user, key).await
+    }
+    async fn trim_sessions_of(
+        &self,
+        user: &str,
+        keep: &StoreKey,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        (**self).trim_sessions_of(user, keep, max).await
     }
 }

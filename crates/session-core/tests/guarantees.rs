@@ -35,9 +35,10 @@ fn expires_cookie(patch: &session_core::adapter::HeaderPatch) -> bool {
 async fn live_sessions_of(h: &Harness, user: &str) -> usize {
     h.store
         .inner()
-        .sessions_of(user)
+        .sessions_of(user, &session_core::PageRequest::default())
         .await
         .expect("sessions_of")
+        .sessions
         .len()
 }
 

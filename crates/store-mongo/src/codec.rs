@@ -5,7 +5,9 @@
 //!   data: { "<escaped key>": "<value as JSON text>", ... },
 //!   created_at: Date, expires_at: Date, user: "<principal>" | null,
 //!   authenticated_at: Date | null,   // absent in documents written before it existed
-//!   persistent: bool, version: Int64 }
+//!   persistent: bool, version: Int64,
+//!   last_seen: Date,                 // absent before issue 12: read as created_at
+//!   label: "<app's label>" | null }  // absent before issue 12: read as none
 //! ```
 //!
 //! Two transient shapes share the collection (see the crate README, "Rotation and
@@ -46,6 +48,10 @@ pub mod field {
     pub const PERSISTENT: &str = "persistent";
     /// Bumped by every write (Int64).
     pub const VERSION: &str = "version";
+    /// When a request last saved or touched the session (BSON date).
+    pub const LAST_SEEN: &str = "last_seen";
+    /// The application's label for the session, or null.
+    pub const LABEL: &str = "label";
     /// Only on a rotation's pending placeholder: when the TTL monitor may drop it.
     pub const PENDING_UNTIL: &str = "pending_until";
     /// A binding `apply`'s intents in flight: an array of `{ u: user, t: token }`.
@@ -82,6 +88,8 @@ pub fn record_to_doc(key: &StoreKey, record: &Record) -> Result<Document, StoreE
         field::AUTHENTICATED_AT: optional_date(record.authenticated_at),
         field::PERSISTENT: record.persistent,
         field::VERSION: version_to_i64(record.version)?,
+        field::LAST_SEEN: date(record.last_seen),
+        field::LABEL: user_bson(record.label.as_deref()),
     })
 }
 
@@ -118,6 +126,10 @@ pub fn apply_update(changes: &Changeset) -> Result<Document, StoreError> {
     if let Some(persistent) = changes.persistent {
         set.insert(field::PERSISTENT, persistent);
     }
+    if let Some(label) = &changes.label {
+        set.insert(field::LABEL, user_bson(label.as_deref()));
+    }
+    set.insert(field::LAST_SEEN, date(changes.began_at));
     let mut update = doc! { "$set": set, "$inc": { field::VERSION: 1_i64 } };
     if !unset.is_empty() {
         update.insert("$unset", unset);
@@ -203,9 +215,10 @@ pub fn doc_to_record(doc: &Document) -> Result<Record, StoreError> {
         Some(Bson::DateTime(d)) => Some(Timestamp::from_millis(d.timestamp_millis())),
         Some(_) => return Err(corrupt("`authenticated_at` is not a date")),
     };
+    let created_at = timestamp(doc, field::CREATED_AT)?;
     Ok(Record {
         data,
-        created_at: timestamp(doc, field::CREATED_AT)?,
+        created_at,
         expires_at: timestamp(doc, field::EXPIRES_AT)?,
         user: user(doc)?,
         authenticated_at,
@@ -213,20 +226,56 @@ pub fn doc_to_record(doc: &Document) -> Result<Record, StoreError> {
             .get_bool(field::PERSISTENT)
             .map_err(|_| corrupt("`persistent` is missing or not a bool"))?,
         version: version(doc)?,
+        last_seen: last_seen(doc, created_at)?,
+        label: label(doc)?,
     })
 }
 
-/// The per-user index entry held by a document projected to `_id` and the dates.
+/// `last_seen`; documents written before the field existed read as seen when created.
+fn last_seen(doc: &Document, created_at: Timestamp) -> Result<Timestamp, StoreError> {
+    match doc.get(field::LAST_SEEN) {
+        None | Some(Bson::Null) => Ok(created_at),
+        Some(Bson::DateTime(d)) => Ok(Timestamp::from_millis(d.timestamp_millis())),
+        Some(_) => Err(corrupt("`last_seen` is not a date")),
+    }
+}
+
+fn label(doc: &Document) -> Result<Option<String>, StoreError> {
+    match doc.get(field::LABEL) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(Bson::String(l)) => Ok(Some(l.clone())),
+        Some(_) => Err(corrupt("`label` is not a string")),
+    }
+}
+
+/// The projection [`doc_to_summary`] reads.
+pub fn summary_projection() -> Document {
+    doc! {
+        field::ID: 1, field::CREATED_AT: 1, field::EXPIRES_AT: 1, field::LAST_SEEN: 1,
+        field::AUTHENTICATED_AT: 1, field::LABEL: 1,
+    }
+}
+
+/// The per-user index entry held by a document projected with [`summary_projection`].
 pub fn doc_to_summary(doc: &Document) -> Result<SessionSummary, StoreError> {
     let key = doc
         .get_str(field::ID)
         .ok()
         .and_then(StoreKey::parse)
         .ok_or_else(|| corrupt("`_id` is not a store key"))?;
+    let created_at = timestamp(doc, field::CREATED_AT)?;
+    let authenticated_at = match doc.get(field::AUTHENTICATED_AT) {
+        None | Some(Bson::Null) => None,
+        Some(Bson::DateTime(d)) => Some(Timestamp::from_millis(d.timestamp_millis())),
+        Some(_) => return Err(corrupt("`authenticated_at` is not a date")),
+    };
     Ok(SessionSummary {
         key,
-        created_at: timestamp(doc, field::CREATED_AT)?,
+        created_at,
         expires_at: timestamp(doc, field::EXPIRES_AT)?,
+        last_seen: last_seen(doc, created_at)?,
+        authenticated_at,
+        label: label(doc)?,
     })
 }
 
@@ -303,6 +352,7 @@ mod tests {
     #[test]
     fn update_sets_and_unsets_escaped_paths() {
         let mut c = Changeset::new(Timestamp::from_millis(5));
+        c.began_at = Timestamp::from_millis(2);
         c.set.insert("a.b".into(), json!(1));
         c.removed.insert("a.b".into());
         c.removed.insert("$gone".into());
@@ -314,6 +364,7 @@ mod tests {
                 "expires_at": DateTime::from_millis(5),
                 "user": null,
                 "authenticated_at": null,
+                "last_seen": DateTime::from_millis(2),
             },
             "$inc": { "version": 1_i64 },
             "$unset": { "data.%24gone": "" },
@@ -324,6 +375,8 @@ mod tests {
     #[test]
     fn cleared_update_replaces_the_data_subdocument() {
         let mut c = Changeset::new(Timestamp::from_millis(5));
+        c.began_at = Timestamp::from_millis(2);
+        c.label = Some(Some("Firefox".into()));
         c.cleared = true;
         c.removed.insert("old".into());
         c.set.insert(String::new(), json!(true));
@@ -334,6 +387,8 @@ mod tests {
                 "data": { "%": "true" },
                 "expires_at": DateTime::from_millis(5),
                 "persistent": false,
+                "label": "Firefox",
+                "last_seen": DateTime::from_millis(2),
             },
             "$inc": { "version": 1_i64 },
         };

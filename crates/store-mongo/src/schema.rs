@@ -15,7 +15,7 @@ use crate::revoke::rfield;
 /// Creates, on the sessions collection, the TTL index on `expires_at` (the server deletes a
 /// document once its deadline passes; `expireAfterSeconds: 0`), the TTL index on
 /// `pending_until` (an abandoned rotation's placeholder goes the same way), the per-user
-/// index on `user`, and a sparse index on `binds.u` (a revocation finds the binding
+/// index on `user` and the listing's on `(user, created_at, _id)`, and a sparse index on `binds.u` (a revocation finds the binding
 /// intents of its user without a scan); on the revocations collection, the TTL index on
 /// `at` that forgets a revocation after [`REVOCATION_HORIZON`]. Creating an index that
 /// already exists with the same definition is a no-op on the server.
@@ -29,6 +29,16 @@ pub async fn create_indexes(
         IndexModel::builder()
             .keys(doc! { field::USER: 1 })
             .options(IndexOptions::builder().name("user".to_owned()).build())
+            .build(),
+        // The newest-first listing of one user's sessions walks this one (issue 12; made
+        // by `migrate` on existing collections as well).
+        IndexModel::builder()
+            .keys(doc! { field::USER: 1, field::CREATED_AT: -1, field::ID: -1 })
+            .options(
+                IndexOptions::builder()
+                    .name("user_created".to_owned())
+                    .build(),
+            )
             .build(),
         IndexModel::builder()
             .keys(doc! { format!("{}.{}", field::BINDS, field::BIND_USER): 1 })

@@ -3,12 +3,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::TryStreamExt as _;
 use mongodb::bson::{Document, doc};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection};
 use session_core::{
-    SessionSummary, Timestamp,
+    PageRequest, SessionPage, Timestamp,
     store::{
         ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreError,
         StoreKey,
@@ -20,7 +19,7 @@ use crate::error::{is_duplicate_key, store_error};
 use crate::timeout::{
     DEFAULT_DRIVER_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_OPERATION_TIMEOUT, bounded,
 };
-use crate::{apply, revoke, rotate, schema};
+use crate::{account, apply, revoke, rotate, schema};
 
 /// The default database name used by examples and `cargo xtask`.
 pub const DEFAULT_DATABASE: &str = "sessions";
@@ -288,7 +287,10 @@ impl SessionStore for MongoStore {
 
     async fn touch(&self, key: &StoreKey, expires_at: Timestamp) -> Result<bool, StoreError> {
         bounded(self.timeout, async {
-            let update = doc! { "$set": { field::EXPIRES_AT: codec::date(expires_at) } };
+            let now = codec::date(Timestamp::now());
+            let update = doc! {
+                "$set": { field::EXPIRES_AT: codec::date(expires_at), field::LAST_SEEN: now },
+            };
             let result = self
                 .sessions
                 .update_one(codec::live(key, Timestamp::now()), update)
@@ -315,21 +317,22 @@ impl SessionStore for MongoStore {
         Ok(0)
     }
 
-    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
-        bounded(self.timeout, async {
-            let filter = codec::live_of_user(user, Timestamp::now());
-            let documents: Vec<Document> = self
-                .sessions
-                .find(filter)
-                .projection(doc! { field::ID: 1, field::CREATED_AT: 1, field::EXPIRES_AT: 1 })
-                .await
-                .map_err(store_error)?
-                .try_collect()
-                .await
-                .map_err(store_error)?;
-            documents.iter().map(codec::doc_to_summary).collect()
-        })
-        .await
+    async fn sessions_of(&self, user: &str, page: &PageRequest) -> Result<SessionPage, StoreError> {
+        bounded(self.timeout, account::sessions_of(self, user, page)).await
+    }
+
+    async fn delete_session_of(&self, user: &str, key: &StoreKey) -> Result<bool, StoreError> {
+        bounded(self.timeout, account::delete_session_of(self, user, key)).await
+    }
+
+    async fn trim_sessions_of(
+        &self,
+        user: &str,
+        keep: &StoreKey,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        let trimming = account::trim_sessions_of(self, user, keep, max);
+        bounded(self.timeout, trimming).await
     }
 
     async fn delete_sessions_of(

@@ -49,7 +49,14 @@ async fn a_pending_placeholder_is_invisible_and_revocation_deletes_it_uncounted(
         .expect("insert failed");
 
     assert_eq!(store.load(&key).await.expect("load"), None);
-    assert!(store.sessions_of(&user).await.expect("list").is_empty());
+    assert!(
+        store
+            .sessions_of(&user, &Default::default())
+            .await
+            .expect("list")
+            .sessions
+            .is_empty()
+    );
     assert!(!store.touch(&key, Timestamp::now()).await.expect("touch"));
     let changes = Changeset::new(Timestamp::now().add(Duration::from_secs(60)));
     let applied = store.apply(&key, &changes, None).await.expect("apply");

@@ -25,6 +25,7 @@ impl Dialect for PgDialect {
     type Data = Json<Value>;
 
     const BATCH_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
+    const KEY_AMONG: (&'static str, &'static str) = ("key = ANY(ARRAY(", "))");
 
     fn is_unavailable(e: &dyn DatabaseError) -> bool {
         let state = e.code().unwrap_or_default();

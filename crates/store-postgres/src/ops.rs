@@ -15,7 +15,7 @@ use crate::dialect::PgDialect;
 /// SQLSTATE `unique_violation`.
 const UNIQUE_VIOLATION: &str = "23505";
 
-/// `sql` with the placeholders `apply` and `rotate` share (`$1`–`$11`, see
+/// `sql` with the placeholders `apply` and `rotate` share (`$1`–`$13`, see
 /// [`crate::sql`]) bound from `changes`.
 fn with_changes(
     sql: &SqlStr,
@@ -31,6 +31,10 @@ fn with_changes(
     let new_user = user.and_then(|u| u.as_deref().map(escape_str));
     // As `Record::apply`: a new principal brings its sign-in time, signing out clears it.
     let authenticated_at = user.and_then(Option::as_ref).and(changes.authenticated_at);
+    let label = changes
+        .label
+        .as_ref()
+        .and_then(|l| l.as_deref().map(|l| escape_str(l).into_owned()));
     Ok(sqlx::query(sql.clone())
         .bind(Timestamp::now().as_millis())
         .bind(changes.cleared)
@@ -42,7 +46,9 @@ fn with_changes(
         .bind(authenticated_at.map(Timestamp::as_millis))
         .bind(changes.persistent)
         .bind(expected_version.map(version_to_db).transpose()?)
-        .bind(changes.began_at.as_millis()))
+        .bind(changes.began_at.as_millis())
+        .bind(changes.label.is_some())
+        .bind(label))
 }
 
 fn get<T>(row: &PgRow, column: &str) -> Result<T, StoreError>
@@ -71,6 +77,8 @@ pub(crate) async fn create(
         .bind(version_to_db(record.version)?)
         .bind(Timestamp::now().as_millis())
         .bind(since.as_millis())
+        .bind(record.last_seen.as_millis())
+        .bind(record.label.as_deref().map(escape_str))
         .fetch_one(pool)
         .await
         .map_err(PgDialect::map_error)?;

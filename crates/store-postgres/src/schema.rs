@@ -13,6 +13,9 @@ use crate::dialect::PgDialect;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_sessions.sql")),
     (2, include_str!("../migrations/0002_revocations.sql")),
+    // Issue 12: last_seen and label (NULL in existing rows: read as created_at / none),
+    // and the index the newest-first listing walks.
+    (3, include_str!("../migrations/0003_account_page.sql")),
 ];
 
 /// The table's name and, when set, its schema (otherwise the connection's `search_path`).

@@ -22,8 +22,9 @@
 /// `$1` now, `$2` cleared, `$3` removed keys (`text[]`), `$4` set members (`jsonb`),
 /// `$5` new deadline, `$6` whether the user changes, `$7` the new user, `$8` its
 /// `authenticated_at`, `$9` the new persistent flag or NULL, `$10` the expected version or
-/// NULL, `$11` when the request began, `$12` the key (`rotate`: the old key), and for
-/// `rotate` `$13` the new key.
+/// NULL, `$11` when the request began (also the new `last_seen`), `$12` whether the label
+/// changes, `$13` the new label, `$14` the key (`rotate`: the old key), and for `rotate`
+/// `$15` the new key.
 ///
 /// `jsonb - text[]` drops the removed keys and `||` replaces or adds the set ones at the
 /// top level only, so keys not in the changeset are never rewritten from a stale copy.
@@ -33,6 +34,8 @@ const SET: &str = "\
     user_id = CASE WHEN $6 THEN $7 ELSE user_id END, \
     authenticated_at = CASE WHEN $6 THEN $8 ELSE authenticated_at END, \
     persistent = COALESCE($9, persistent), \
+    label = CASE WHEN $12 THEN $13::text ELSE label END, \
+    last_seen = $11, \
     version = version + 1";
 
 /// The `guard` CTE: locks (creating it if needed) the revocation row of the user the
@@ -49,9 +52,9 @@ fn guard(r: &str) -> String {
 }
 
 /// Whether the guarded user was revoked after the request began, other than by a
-/// revocation that kept `$12`. Strict: a revocation at the very instant does not refuse.
+/// revocation that kept `$14`. Strict: a revocation at the very instant does not refuse.
 const GUARD_REVOKED: &str = "EXISTS (SELECT 1 FROM guard \
-    WHERE revoked_at > $11 AND (kept_key IS NULL OR kept_key <> $12))";
+    WHERE revoked_at > $11 AND (kept_key IS NULL OR kept_key <> $14))";
 
 /// `apply`: one `UPDATE … RETURNING version` guarded by the revocation rule.
 ///
@@ -64,10 +67,10 @@ pub(crate) fn apply(t: &str, r: &str) -> String {
         "WITH {guard}, refused AS ( \
             SELECT {GUARD_REVOKED} AS yes \
          ), live AS ( \
-            SELECT version FROM {t} WHERE key = $12 AND expires_at > $1 \
+            SELECT version FROM {t} WHERE key = $14 AND expires_at > $1 \
          ), applied AS ( \
             UPDATE {t} SET {SET} \
-            WHERE key = $12 AND expires_at > $1 AND ($10::bigint IS NULL OR version = $10) \
+            WHERE key = $14 AND expires_at > $1 AND ($10::bigint IS NULL OR version = $10) \
               AND NOT (SELECT yes FROM refused) \
             RETURNING version \
          ) \
@@ -76,7 +79,7 @@ pub(crate) fn apply(t: &str, r: &str) -> String {
     )
 }
 
-/// `rotate`: moves the row from `$12` to `$13` with the changes applied, in one statement.
+/// `rotate`: moves the row from `$14` to `$15` with the changes applied, in one statement.
 ///
 /// - `cur` locks the live row under the old key (`FOR UPDATE` waits for a concurrent
 ///   writer and reads the row as it committed; a concurrent delete leaves it empty), after
@@ -95,14 +98,14 @@ pub(crate) fn rotate(t: &str, r: &str) -> String {
     format!(
         "WITH {guard}, cur AS ( \
             SELECT version, user_id FROM {t} \
-            WHERE key = $12 AND expires_at > $1 AND (SELECT count(*) FROM guard) >= 0 \
+            WHERE key = $14 AND expires_at > $1 AND (SELECT count(*) FROM guard) >= 0 \
             FOR UPDATE \
          ), verdict AS ( \
             SELECT ($10::bigint IS NOT NULL AND cur.version <> $10) AS conflict, \
-                EXISTS (SELECT 1 FROM {t} WHERE key = $13 AND expires_at > $1) AS taken, \
+                EXISTS (SELECT 1 FROM {t} WHERE key = $15 AND expires_at > $1) AS taken, \
                 CASE WHEN $6 THEN {GUARD_REVOKED} \
                 ELSE EXISTS (SELECT 1 FROM {r} AS r WHERE r.user_id = cur.user_id \
-                    AND r.revoked_at > $11 AND (r.kept_key IS NULL OR r.kept_key <> $12)) \
+                    AND r.revoked_at > $11 AND (r.kept_key IS NULL OR r.kept_key <> $14)) \
                 END AS revoked \
             FROM cur \
          ), go AS ( \
@@ -110,14 +113,14 @@ pub(crate) fn rotate(t: &str, r: &str) -> String {
                 NOT conflict AND NOT taken AND revoked AS drops \
             FROM verdict \
          ), cleared AS ( \
-            DELETE FROM {t} WHERE key = $13 AND expires_at <= $1 AND (SELECT moves FROM go) \
+            DELETE FROM {t} WHERE key = $15 AND expires_at <= $1 AND (SELECT moves FROM go) \
             RETURNING 1 \
          ), moved AS ( \
-            UPDATE {t} SET key = $13, {SET} \
-            WHERE key = $12 AND (SELECT moves FROM go) AND (SELECT count(*) FROM cleared) >= 0 \
+            UPDATE {t} SET key = $15, {SET} \
+            WHERE key = $14 AND (SELECT moves FROM go) AND (SELECT count(*) FROM cleared) >= 0 \
             RETURNING version \
          ), dropped AS ( \
-            DELETE FROM {t} WHERE key = $12 AND (SELECT drops FROM go) \
+            DELETE FROM {t} WHERE key = $14 AND (SELECT drops FROM go) \
          ) \
          SELECT (SELECT version FROM moved) AS rotated, (SELECT version FROM cur) AS live, \
             COALESCE((SELECT conflict FROM verdict), false) AS conflict, \
@@ -130,7 +133,8 @@ pub(crate) fn rotate(t: &str, r: &str) -> String {
 /// revocation row first.
 ///
 /// `$1` key, `$2` data, `$3` created_at, `$4` expires_at, `$5` user, `$6`
-/// authenticated_at, `$7` persistent, `$8` version, `$9` now, `$10` as above. Returns
+/// authenticated_at, `$7` persistent, `$8` version, `$9` now, `$10` as above, `$11`
+/// last_seen, `$12` label. Returns
 /// `created`, and, from the statement's snapshot, `live` (a live row held the key) and
 /// `refused` (the revocation rule).
 pub(crate) fn create(t: &str, r: &str) -> String {
@@ -146,12 +150,14 @@ pub(crate) fn create(t: &str, r: &str) -> String {
             SELECT EXISTS (SELECT 1 FROM {t} WHERE key = $1 AND expires_at > $9) AS yes \
          ), created AS ( \
             INSERT INTO {t} AS s \
-                (key, data, created_at, expires_at, user_id, authenticated_at, persistent, version) \
-            SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE NOT (SELECT yes FROM refused) \
+                (key, data, created_at, expires_at, user_id, authenticated_at, persistent, version, \
+                last_seen, label) \
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $11, $12 WHERE NOT (SELECT yes FROM refused) \
             ON CONFLICT (key) DO UPDATE SET data = excluded.data, \
                 created_at = excluded.created_at, expires_at = excluded.expires_at, \
                 user_id = excluded.user_id, authenticated_at = excluded.authenticated_at, \
-                persistent = excluded.persistent, version = excluded.version \
+                persistent = excluded.persistent, version = excluded.version, \
+                last_seen = excluded.last_seen, label = excluded.label \
             WHERE s.expires_at <= $9 \
             RETURNING 1 \
          ) \

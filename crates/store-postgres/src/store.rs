@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    SessionSummary, Timestamp,
+    PageRequest, SessionPage, Timestamp,
     store::{
         ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, RotateOutcome, SessionStore,
         StoreError, StoreKey,
@@ -229,8 +229,21 @@ impl SessionStore for PostgresStore {
         self.inner.queries.delete_expired().await
     }
 
-    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
-        self.inner.queries.sessions_of(user).await
+    async fn sessions_of(&self, user: &str, page: &PageRequest) -> Result<SessionPage, StoreError> {
+        self.inner.queries.sessions_of(user, page).await
+    }
+
+    async fn delete_session_of(&self, user: &str, key: &StoreKey) -> Result<bool, StoreError> {
+        self.inner.queries.delete_session_of(user, key).await
+    }
+
+    async fn trim_sessions_of(
+        &self,
+        user: &str,
+        keep: &StoreKey,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        self.inner.queries.trim_sessions_of(user, keep, max).await
     }
 
     async fn delete_sessions_of(

@@ -30,6 +30,7 @@ async fn migrate_is_idempotent_and_creates_the_indexes() {
         [
             "migrated_expires_at_idx",
             "migrated_pkey",
+            "migrated_user_created_idx",
             "migrated_user_id_idx"
         ]
     );
@@ -113,8 +114,11 @@ async fn nul_round_trips_through_the_escape() {
     assert_eq!(outcome, ApplyOutcome::Applied(2));
     record.apply(&changes);
     assert_eq!(store.load(&key).await.expect("load"), Some(record));
-    let listed = store.sessions_of(&user).await.expect("sessions_of");
-    assert_eq!(listed.len(), 1);
+    let listed = store
+        .sessions_of(&user, &Default::default())
+        .await
+        .expect("sessions_of");
+    assert_eq!(listed.sessions.len(), 1);
     assert_eq!(
         store
             .delete_sessions_of(&user, None)

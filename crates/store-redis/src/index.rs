@@ -1,91 +1,48 @@
 //! The per-user index: one sorted set per user, `<prefix>user:<sha256(user)>`, whose
 //! members are store keys scored by their index horizon, next to the user's revocation
-//! record in the same cluster slot (see the README for the design).
+//! record and the same members scored by `created_at` (for the newest-first listing) in
+//! the same cluster slot (see the README for the design).
 
 use std::future::Future;
 
-use futures_util::future::try_join_all;
+use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
 use redis::Cmd;
 use session_core::{
-    SessionSummary, Timestamp,
+    Timestamp,
     store::{StoreError, StoreKey},
 };
 
 use crate::RedisStore;
 use crate::conn::{Conn, map_err};
-use crate::layout::{self, CREATED, EXPIRES, USER};
+use crate::layout;
 use crate::scripts::{self, Rule};
 
-/// How many per-session commands run at once while reading or clearing an index.
-const FAN_OUT: usize = 64;
+/// How many per-session commands are in flight at once while reading or clearing an
+/// index.
+pub(crate) const FAN_OUT: usize = 256;
 
 impl RedisStore {
-    /// Writes `key` into `user`'s index with a horizon past `deadline`; returns the
-    /// (user, horizon) pair to hand to the write script, or `None` when `rule` is given
+    /// Writes `key` into `user`'s index with a horizon past `deadline` (and, with its
+    /// `created_at`, into the by-creation set; without, the listing backfills it); returns
+    /// the (user, horizon) pair to hand to the write script, or `None` when `rule` is given
     /// and refuses (the user was revoked after `rule.since`): then nothing was written.
     pub(crate) async fn index(
         &self,
         user: &str,
-        key: &StoreKey,
+        (key, created_at): (&StoreKey, Option<Timestamp>),
         deadline: Timestamp,
         rule: Option<Rule<'_>>,
     ) -> Result<Option<(String, Timestamp)>, StoreError> {
         let now = Timestamp::now();
         let horizon = layout::horizon(deadline, now);
-        let keys = (self.keys.user_index(user), self.keys.revocation(user));
+        let index = self.keys.user_index(user);
+        let revocation = self.keys.revocation(user);
+        let by_creation = self.keys.created(user);
+        let keys = (index.as_str(), revocation.as_str(), by_creation.as_str());
         let mut conn = self.conn.clone();
-        let added =
-            scripts::index_add(&mut conn, (&keys.0, &keys.1), key, horizon, rule, now).await?;
+        let entry = (key, created_at);
+        let added = scripts::index_add(&mut conn, keys, entry, horizon, rule, now).await?;
         Ok(added.then(|| (user.to_owned(), horizon)))
-    }
-
-    /// `sessions_of`: index members still within their horizon whose hash is live and
-    /// still names `user`.
-    pub(crate) async fn list_sessions(
-        &self,
-        user: &str,
-    ) -> Result<Vec<SessionSummary>, StoreError> {
-        let now = Timestamp::now();
-        let mut by_score = redis::cmd("ZRANGEBYSCORE");
-        by_score
-            .arg(self.keys.user_index(user))
-            .arg(now.as_millis())
-            .arg("+inf");
-        let keys = self.members(&by_score).await?;
-        let rows = self
-            .per_key(keys, |mut conn, key| {
-                let hash = self.keys.session(&key);
-                async move {
-                    redis::cmd("HMGET")
-                        .arg(hash)
-                        .arg(USER)
-                        .arg(CREATED)
-                        .arg(EXPIRES)
-                        .query_async::<(Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>)>(
-                            &mut conn,
-                        )
-                        .await
-                        .map_err(map_err)
-                }
-            })
-            .await?;
-        let mut out = Vec::new();
-        for (key, (owner, created, expires)) in rows {
-            if owner.as_deref() != Some(user.as_bytes()) {
-                continue;
-            }
-            let (created_at, expires_at) =
-                layout::summary_times(created.as_ref(), expires.as_ref())?;
-            if expires_at > now {
-                out.push(SessionSummary {
-                    key,
-                    created_at,
-                    expires_at,
-                });
-            }
-        }
-        out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
-        Ok(out)
     }
 
     /// The store keys an index query returns (anything else in the set is ignored).
@@ -95,8 +52,10 @@ impl RedisStore {
         Ok(keys_of(&members))
     }
 
-    /// Runs `op` on each item, [`FAN_OUT`] at a time (each session hash may live on a
-    /// different cluster node, so these are separate commands, not one pipeline).
+    /// Runs `op` on each item, keeping [`FAN_OUT`] in flight (each session hash may live
+    /// on a different cluster node, so these are separate commands, not one pipeline; on
+    /// the multiplexed connection they are pipelined all the same). A slot frees as soon
+    /// as its command answers, so one slow reply does not hold up the next 63.
     pub(crate) async fn per_key<I, T, F, Fut>(
         &self,
         items: Vec<I>,
@@ -107,13 +66,12 @@ impl RedisStore {
         F: Fn(Conn, I) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        let mut out = Vec::with_capacity(items.len());
-        for chunk in items.chunks(FAN_OUT) {
-            let results =
-                try_join_all(chunk.iter().map(|item| op(self.conn.clone(), item.clone()))).await?;
-            out.extend(chunk.iter().cloned().zip(results));
-        }
-        Ok(out)
+        let results: Vec<T> = stream::iter(items.iter().cloned())
+            .map(|item| op(self.conn.clone(), item))
+            .buffered(FAN_OUT)
+            .try_collect()
+            .await?;
+        Ok(items.into_iter().zip(results).collect())
     }
 }
 

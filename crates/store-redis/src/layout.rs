@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use redis::Value;
 use serde_json::Value as Json;
 use session_core::{
-    Timestamp,
+    SessionSummary, Timestamp,
     store::{Data, Record, StoreError, StoreKey},
 };
 use sha2::{Digest, Sha256};
@@ -33,6 +33,11 @@ pub(crate) const HORIZON: &str = "i";
 /// `authenticated_at`, ms since the epoch; absent when `None` (and in hashes written
 /// before the field existed).
 pub(crate) const AUTHENTICATED: &str = "a";
+/// `last_seen`, ms since the epoch; absent in hashes written before it existed (read as
+/// `created_at`).
+pub(crate) const LAST_SEEN: &str = "l";
+/// The application's label; absent when the session has none.
+pub(crate) const LABEL: &str = "n";
 /// Prefix of a revocation fence, `z:<user>` = the revocation instant (ms): written into a
 /// hash by `delete_sessions_of` so a write in flight cannot bind that user afterwards.
 pub(crate) const FENCE: &str = "z:";
@@ -77,6 +82,18 @@ impl Keys {
             format!("{index}:revoked")
         } else {
             format!("{{{index}}}:revoked")
+        }
+    }
+
+    /// The user's sessions by `created_at` (a sorted set of store keys, the members of
+    /// [`user_index`](Self::user_index) scored by creation instead of horizon), for the
+    /// newest-first listing; in the index's slot, like [`revocation`](Self::revocation).
+    pub(crate) fn created(&self, user: &str) -> String {
+        let index = self.user_index(user);
+        if self.tagged {
+            format!("{index}:created")
+        } else {
+            format!("{{{index}}}:created")
         }
     }
 
@@ -142,6 +159,13 @@ pub(crate) fn encode_record(
     if let Some(at) = record.authenticated_at {
         fields.push((AUTHENTICATED.to_owned(), at.as_millis().to_string()));
     }
+    fields.push((
+        LAST_SEEN.to_owned(),
+        record.last_seen.as_millis().to_string(),
+    ));
+    if let Some(label) = &record.label {
+        fields.push((LABEL.to_owned(), label.clone()));
+    }
     if let Some(user) = &record.user {
         fields.push((USER.to_owned(), user.clone()));
         fields.push((HORIZON.to_owned(), horizon.as_millis().to_string()));
@@ -170,9 +194,10 @@ pub(crate) fn decode_record(
     if expires_at <= now {
         return Ok(None);
     }
+    let created_at = timestamp(fields.get(CREATED.as_bytes()), CREATED)?;
     let mut record = Record {
         data: Data::new(),
-        created_at: timestamp(fields.get(CREATED.as_bytes()), CREATED)?,
+        created_at,
         expires_at,
         user: None,
         authenticated_at: fields
@@ -185,6 +210,14 @@ pub(crate) fn decode_record(
             _ => return Err(corrupt("field p is not 0 or 1")),
         },
         version: number(fields.get(VERSION.as_bytes()), VERSION)?,
+        last_seen: match fields.get(LAST_SEEN.as_bytes()) {
+            Some(at) => timestamp(Some(at), LAST_SEEN)?,
+            None => created_at,
+        },
+        label: fields
+            .get(LABEL.as_bytes())
+            .map(|l| text(l, "field n").map(str::to_owned))
+            .transpose()?,
     };
     for (field, value) in &fields {
         let field = text(field, "a field name")?;
@@ -202,6 +235,8 @@ pub(crate) fn decode_record(
                 PERSISTENT,
                 HORIZON,
                 AUTHENTICATED,
+                LAST_SEEN,
+                LABEL,
             ]
             .contains(&field)
         {
@@ -244,10 +279,53 @@ pub(crate) fn int_of(value: &Value) -> Option<i64> {
     }
 }
 
-/// Parses the `created_at` / `expires_at` pair read back for an index entry.
-pub(crate) fn summary_times(
-    created: Option<&Vec<u8>>,
-    expires: Option<&Vec<u8>>,
-) -> Result<(Timestamp, Timestamp), StoreError> {
-    Ok((timestamp(created, CREATED)?, timestamp(expires, EXPIRES)?))
+/// The fields an index entry's summary is read from, in `HMGET` order: state, user,
+/// created, expires, last seen, authenticated, label.
+pub(crate) const SUMMARY_FIELDS: [&str; 7] = [
+    STATE,
+    USER,
+    CREATED,
+    EXPIRES,
+    LAST_SEEN,
+    AUTHENTICATED,
+    LABEL,
+];
+
+/// The reply of `HMGET` with [`SUMMARY_FIELDS`].
+pub(crate) type SummaryFields = [Option<Vec<u8>>; 7];
+
+/// The summary of `key` from its [`SUMMARY_FIELDS`], if it is a live session of `user`
+/// at `now` (a missing hash, a marker or another user's session is `None`).
+pub(crate) fn summary_of(
+    key: StoreKey,
+    fields: &SummaryFields,
+    user: &str,
+    now: Timestamp,
+) -> Result<Option<SessionSummary>, StoreError> {
+    let [state, owner, created, expires, seen, authenticated, label] = fields;
+    if state.is_some() || owner.as_deref() != Some(user.as_bytes()) {
+        return Ok(None);
+    }
+    let expires_at = timestamp(expires.as_ref(), EXPIRES)?;
+    if expires_at <= now {
+        return Ok(None);
+    }
+    let created_at = timestamp(created.as_ref(), CREATED)?;
+    Ok(Some(SessionSummary {
+        key,
+        created_at,
+        expires_at,
+        last_seen: match seen {
+            Some(at) => timestamp(Some(at), LAST_SEEN)?,
+            None => created_at,
+        },
+        authenticated_at: authenticated
+            .as_ref()
+            .map(|at| timestamp(Some(at), AUTHENTICATED))
+            .transpose()?,
+        label: label
+            .as_ref()
+            .map(|l| text(l, "field n").map(str::to_owned))
+            .transpose()?,
+    }))
 }

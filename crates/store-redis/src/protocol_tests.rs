@@ -106,9 +106,10 @@ async fn gone(store: &RedisStore, keys: &[&StoreKey], user: &str) -> bool {
         }
     }
     store
-        .sessions_of(user)
+        .sessions_of(user, &Default::default())
         .await
         .expect("sessions_of")
+        .sessions
         .is_empty()
 }
 

@@ -12,7 +12,7 @@ use session_core::{
 };
 
 use crate::RedisStore;
-use crate::conn::{Conn, map_err};
+use crate::conn::{Conn, bounded, map_err};
 use crate::index::keys_of;
 use crate::layout::{self, MARKER_TTL};
 use crate::rotate::millis;
@@ -79,6 +79,9 @@ return {0}
 static REVOKE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(REVOKE));
 static FENCE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(FENCE));
 
+/// How many listed keys one bounded batch of a revocation fences.
+pub(crate) const REVOKE_BATCH: usize = 1_000;
+
 /// Longest chain of rotations followed from one listed key (each hop is a rotation that
 /// completed while this revocation ran).
 const MAX_HOPS: usize = 16;
@@ -103,13 +106,21 @@ pub(crate) struct Revocation<'a> {
 impl RedisStore {
     /// `delete_sessions_of`: see the module documentation. Returns how many live sessions
     /// went (a session caught mid-rotation counts once).
+    ///
+    /// Phase 1 is one script; phase 2 runs in batches of [`REVOKE_BATCH`] listed keys,
+    /// each bounded by the operation timeout on its own, so a user with very many
+    /// sessions is signed out completely however long the whole takes.
     pub(crate) async fn revoke_user_sessions(
         &self,
         user: &str,
         except: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        let (revocation, listed) = self.revoke(user, except).await?;
-        self.fence_listed(revocation, listed).await
+        let (revocation, listed) = bounded(self.limit, self.revoke(user, except)).await?;
+        let mut count = 0;
+        for batch in listed.chunks(REVOKE_BATCH) {
+            count += bounded(self.limit, self.fence_listed(revocation, batch.to_vec())).await?;
+        }
+        Ok(count)
     }
 
     /// Phase 1, on the user's slot: records the revocation and lists the index.
@@ -195,13 +206,7 @@ impl RedisStore {
         }
         if !gone.is_empty() {
             let gone: Vec<&str> = gone.iter().map(StoreKey::as_str).collect();
-            let mut conn = self.conn.clone();
-            redis::cmd("ZREM")
-                .arg(self.keys.user_index(revocation.user))
-                .arg(&gone)
-                .query_async::<i64>(&mut conn)
-                .await
-                .map_err(map_err)?;
+            self.unindex(revocation.user, &gone).await?;
         }
         Ok(count)
     }

@@ -219,7 +219,12 @@ impl<'a> Rotation<'a> {
         };
         match self
             .store
-            .index(user, self.to, record.expires_at, Some(rule))
+            .index(
+                user,
+                (self.to, Some(record.created_at)),
+                record.expires_at,
+                Some(rule),
+            )
             .await?
         {
             Some((_, horizon)) => Ok(Ok(horizon)),

@@ -152,8 +152,9 @@ return redis.call('DEL', KEYS[1])
 ";
 
 /// Adds member ARGV[3] with score ARGV[2] (its horizon) to the index KEYS[1] (`GT`: a
-/// concurrent writer's later horizon is never lowered), drops members whose horizon is
-/// before ARGV[1] (now), and lets the index itself expire with its last member.
+/// concurrent writer's later horizon is never lowered) and, when ARGV[7] (its
+/// `created_at`) is not '', to the by-creation set KEYS[3]; drops members whose horizon is
+/// before ARGV[1] (now) from both, and lets both expire with the index's last member.
 /// With ARGV[4] = '1' it first applies the revocation rule against KEYS[2] (same slot):
 /// refused, adding nothing, when the user was revoked after ARGV[5] unless the revocation
 /// kept ARGV[6] ('' = no exception). Returns 1 added, 0 refused, 2 undecodable revocation.
@@ -169,9 +170,17 @@ if ARGV[4] == '1' then
   end
 end
 redis.call('ZADD', k, 'GT', ARGV[2], ARGV[3])
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[3], 'NX', ARGV[7], ARGV[3]) end
+local lapsed = redis.call('ZRANGEBYSCORE', k, '-inf', '(' .. ARGV[1])
+for i = 1, #lapsed, 1000 do
+  redis.call('ZREM', KEYS[3], unpack(lapsed, i, math.min(i + 999, #lapsed)))
+end
 redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[1])
 local top = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
-if top[2] then redis.call('PEXPIREAT', k, top[2]) end
+if top[2] then
+  redis.call('PEXPIREAT', k, top[2])
+  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PEXPIREAT', KEYS[3], top[2]) end
+end
 return 1
 ";
 
@@ -283,12 +292,22 @@ pub(crate) async fn write(
         (Some(Some(_)), Some(at)) => call.arg(at.as_millis()),
         (Some(_), _) => call.arg("-"),
     };
-    call.arg(changes.removed.len());
+    let drops_label = matches!(changes.label, Some(None));
+    call.arg(changes.removed.len() + usize::from(drops_label));
     for key in &changes.removed {
         call.arg(data_field(key));
     }
+    if drops_label {
+        call.arg(layout::LABEL);
+    }
     for (key, value) in &changes.set {
         call.arg(data_field(key)).arg(encode_value(value)?);
+    }
+    // Metadata set the same way as data fields (the script sets whatever pairs follow).
+    call.arg(layout::LAST_SEEN)
+        .arg(changes.began_at.as_millis());
+    if let Some(Some(label)) = &changes.label {
+        call.arg(layout::LABEL).arg(label.as_str());
     }
     let reply: Vec<Value> = call.invoke_async(conn).await.map_err(map_err)?;
     parse_write_reply(&reply)
@@ -331,19 +350,21 @@ pub(crate) struct Rule<'a> {
     pub(crate) kept: Option<&'a StoreKey>,
 }
 
-/// Puts `key` into the index `index` with score `horizon`, pruning lapsed entries; with a
-/// `rule`, first checks it against the user's revocation `revocation` (same slot).
+/// Puts `key` into the index `index` with score `horizon` (and, when its `created_at` is
+/// known, into `by_creation`), pruning lapsed entries; with a `rule`, first checks it
+/// against the user's revocation `revocation` (same slot).
 /// Returns whether the entry was added (`false`: the rule refused).
 pub(crate) async fn index_add(
     conn: &mut Conn,
-    (index, revocation): (&str, &str),
-    key: &StoreKey,
+    (index, revocation, by_creation): (&str, &str, &str),
+    (key, created_at): (&StoreKey, Option<Timestamp>),
     horizon: Timestamp,
     rule: Option<Rule<'_>>,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     let mut call = INDEX_ADD_SCRIPT.key(index);
     call.key(revocation)
+        .key(by_creation)
         .arg(now.as_millis())
         .arg(horizon.as_millis())
         .arg(key.as_str());
@@ -354,6 +375,11 @@ pub(crate) async fn index_add(
             .arg(rule.kept.map_or("", StoreKey::as_str)),
         None => call.arg("0").arg(0).arg(""),
     };
+    call.arg(
+        created_at
+            .map(|c| c.as_millis().to_string())
+            .unwrap_or_default(),
+    );
     match call.invoke_async::<i64>(conn).await.map_err(map_err)? {
         1 => Ok(true),
         0 => Ok(false),

@@ -8,7 +8,7 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Client, IntoConnectionInfo};
 use session_core::{
-    SessionSummary, Timestamp,
+    PageRequest, SessionPage, Timestamp,
     store::{
         ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreError,
         StoreKey,
@@ -175,7 +175,7 @@ impl RedisStore {
             match scripts::write(&mut conn, &hash, write, indexed.as_ref(), now).await? {
                 WriteReply::NeedIndex(user) => {
                     indexed = self
-                        .index(&user, key, write.changes.expires_at, None)
+                        .index(&user, (key, None), write.changes.expires_at, None)
                         .await?;
                 }
                 reply => return Ok(reply),
@@ -229,7 +229,11 @@ impl SessionStore for RedisStore {
                         since: scripts::signed_in_at(record),
                         kept: None,
                     };
-                    match self.index(user, key, record.expires_at, Some(rule)).await? {
+                    let entry = (key, Some(record.created_at));
+                    match self
+                        .index(user, entry, record.expires_at, Some(rule))
+                        .await?
+                    {
                         Some((_, horizon)) => horizon,
                         // The reference store reports a live key before a revocation.
                         None if self.probe(key, now).await?.is_some() => {
@@ -267,7 +271,7 @@ impl SessionStore for RedisStore {
                         kept: Some(key),
                     };
                     match self
-                        .index(user, key, changes.expires_at, Some(rule))
+                        .index(user, (key, None), changes.expires_at, Some(rule))
                         .await?
                     {
                         Some(indexed) => Some(indexed),
@@ -333,8 +337,21 @@ impl SessionStore for RedisStore {
         Ok(0)
     }
 
-    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
-        bounded(self.limit, self.list_sessions(user)).await
+    async fn sessions_of(&self, user: &str, page: &PageRequest) -> Result<SessionPage, StoreError> {
+        bounded(self.limit, self.sessions_page(user, page)).await
+    }
+
+    async fn delete_session_of(&self, user: &str, key: &StoreKey) -> Result<bool, StoreError> {
+        bounded(self.limit, self.delete_owned(user, key)).await
+    }
+
+    async fn trim_sessions_of(
+        &self,
+        user: &str,
+        keep: &StoreKey,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        bounded(self.limit, self.trim(user, keep, max)).await
     }
 
     async fn delete_sessions_of(
@@ -342,6 +359,7 @@ impl SessionStore for RedisStore {
         user: &str,
         except: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
-        bounded(self.limit, self.revoke_user_sessions(user, except)).await
+        // Bounded batch by batch inside.
+        self.revoke_user_sessions(user, except).await
     }
 }

@@ -86,7 +86,11 @@ async fn rotation_vs_revocation(store: RedisStore) {
             absent(&store, &to).await,
             "round {i}: to survived ({rotated:?})"
         );
-        let left = store.sessions_of(&u).await.expect("sessions_of failed");
+        let left = store
+            .sessions_of(&u, &Default::default())
+            .await
+            .expect("sessions_of failed")
+            .sessions;
         assert!(left.is_empty(), "round {i}: {left:?}");
     }
     eprintln!("rotation vs revocation: {seen:?}");

@@ -119,7 +119,10 @@ async fn every_operation_fails(phase: &str, store: &RedisStore, key: &StoreKey, 
     );
     expect_unavailable!("touch", store.touch(key, deadline));
     expect_unavailable!("delete", store.delete(key));
-    expect_unavailable!("sessions_of", store.sessions_of("recovery-user"));
+    expect_unavailable!(
+        "sessions_of",
+        store.sessions_of("recovery-user", &Default::default())
+    );
     expect_unavailable!(
         "delete_sessions_of",
         store.delete_sessions_of("recovery-user", None)
@@ -216,9 +219,9 @@ async fn outage_is_typed_and_bounded_then_the_same_store_recovers() {
             .is_some()
     );
     let listed = store
-        .sessions_of("recovery-user")
+        .sessions_of("recovery-user", &Default::default())
         .await
         .expect("sessions_of after recovery");
-    assert_eq!(listed.len(), 1);
+    assert_eq!(listed.sessions.len(), 1);
     drop(server);
 }

@@ -183,7 +183,11 @@ async fn index_entry_is_extended_before_the_deadline_passes_it() {
         index_expiry >= horizon,
         "index expires at {index_expiry} < i {horizon}"
     );
-    let listed = store.sessions_of(&user).await.expect("sessions_of failed");
+    let listed = store
+        .sessions_of(&user, &Default::default())
+        .await
+        .expect("sessions_of failed")
+        .sessions;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].expires_at, changes.expires_at);
 }
@@ -244,4 +248,44 @@ async fn sessions_wider_than_a_script_chunk_round_trip() {
         .expect("session gone");
     assert_eq!(loaded.data.len(), 1);
     assert_eq!(loaded.data.get("only"), Some(&json!(true)));
+}
+
+/// Indexes written before the by-creation set existed (simulated by deleting it, and by
+/// hashes without `l`) are backfilled by the first listing, which still shows every
+/// session, newest first, last seen when created.
+#[tokio::test]
+async fn indexes_from_before_the_listing_set_are_backfilled() {
+    let (store, prefix) = common::standalone_with_prefix().await;
+    let mut raw = common::raw().await;
+    let user = format!("old-{}", StoreKey::random());
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        let mut record = record_until(Timestamp::now().add(Duration::from_secs(600)));
+        record.user = Some(user.clone());
+        record.created_at = Timestamp::from_millis(Timestamp::now().as_millis() - 1000 + i);
+        record.last_seen = Timestamp::now();
+        let key = StoreKey::random();
+        let created = store.create(&key, &record).await.expect("create failed");
+        assert_eq!(created, CreateOutcome::Created);
+        let _: i64 = raw
+            .hdel(format!("{prefix}{key}"), "l")
+            .await
+            .expect("HDEL failed");
+        keys.push((key, record.created_at));
+    }
+    let by_creation = format!("{{{prefix}user:{}}}:created", sha256_hex(&user));
+    let gone: i64 = raw.del(&by_creation).await.expect("DEL failed");
+    assert_eq!(gone, 1, "the by-creation set is where the store keeps it");
+    let page = store
+        .sessions_of(&user, &Default::default())
+        .await
+        .expect("sessions_of failed");
+    let listed: Vec<StoreKey> = page.sessions.iter().map(|s| s.key.clone()).collect();
+    let expected: Vec<StoreKey> = keys.iter().rev().map(|(k, _)| k.clone()).collect();
+    assert_eq!(listed, expected);
+    for (summary, (_, created_at)) in page.sessions.iter().zip(keys.iter().rev()) {
+        assert_eq!(summary.last_seen, *created_at);
+    }
+    let members: i64 = raw.zcard(&by_creation).await.expect("ZCARD failed");
+    assert_eq!(members, 3, "the listing backfilled the set");
 }

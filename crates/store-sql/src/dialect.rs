@@ -23,6 +23,12 @@ pub trait Dialect: Send + Sync + 'static {
     /// not wait for each other).
     const BATCH_LOCK: &'static str = "";
 
+    /// How a statement says "`key` is one of the keys this sub-select returns", as the
+    /// text before and after the sub-select. `key IN (…)` by default; PostgreSQL plans
+    /// `key = ANY(ARRAY(…))` as primary-key lookups where it would hash-join `IN (…)`
+    /// against the whole table.
+    const KEY_AMONG: (&'static str, &'static str) = ("key IN (", ")");
+
     /// Whether a database error means the database cannot serve us right now.
     fn is_unavailable(e: &dyn DatabaseError) -> bool;
 

@@ -11,7 +11,8 @@ mod statements;
 pub mod testing;
 
 pub use codec::{
-    RECORD_COLUMNS, record_from_row, summary_from_row, version_from_db, version_to_db,
+    RECORD_COLUMNS, SUMMARY_COLUMNS, record_from_row, summary_from_row, version_from_db,
+    version_to_db,
 };
 pub use dialect::{ColumnType, Dialect};
 pub use error::map_error;

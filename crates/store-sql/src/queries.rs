@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{
-    SessionSummary, Timestamp,
+    PageRequest, SessionPage, Timestamp,
     store::{
         CleanupHandle, CreateOutcome, REVOCATION_HORIZON, Record, StoreError, StoreKey,
         spawn_cleanup,
@@ -40,6 +40,10 @@ pub async fn bounded<T>(
     }
 }
 
+/// The fewest rows one batch of `delete_sessions_of` deletes (the cleanup batch size when
+/// larger).
+const REVOKE_BATCH_MIN: u32 = 500;
+
 /// A table's fixed statements and the pool they run on: everything of a session store
 /// but `apply` and `rotate`, which each backend builds its own way.
 pub struct Queries<D: Dialect> {
@@ -67,7 +71,7 @@ impl<D: Dialect> Queries<D> {
     pub fn new(pool: Pool<D::Db>, table: &str, revocations: &str, batch: u32) -> Self {
         Self {
             pool,
-            sql: Statements::new(table, revocations, D::BATCH_LOCK),
+            sql: Statements::new(table, revocations, D::BATCH_LOCK, D::KEY_AMONG),
             batch: batch.max(1),
             limit: DEFAULT_OPERATION_TIMEOUT,
         }
@@ -170,6 +174,8 @@ where
                 .bind(version_to_db(record.version)?)
                 .bind(now)
                 .bind(since.as_millis())
+                .bind(record.last_seen.as_millis())
+                .bind(record.label.as_deref().map(D::encode_text).as_deref())
                 .execute(&self.pool)
                 .await
                 .map_err(D::map_error)?;
@@ -267,55 +273,139 @@ where
         }
     }
 
-    /// [`session_core::store::SessionStore::sessions_of`].
-    pub async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
+    /// [`session_core::store::SessionStore::sessions_of`]: one indexed query for `limit + 1`
+    /// rows (the extra one says whether a next page exists).
+    pub async fn sessions_of(
+        &self,
+        user: &str,
+        page: &PageRequest,
+    ) -> Result<SessionPage, StoreError> {
         self.bounded(async {
-            let rows = sqlx::query(self.sql.sessions_of.clone())
-                .bind(&*D::encode_text(user))
-                .bind(Timestamp::now().as_millis())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(D::map_error)?;
-            rows.iter().map(summary_from_row::<D>).collect()
+            let user = D::encode_text(user);
+            let rows = i64::try_from(page.limit() + 1).unwrap_or(i64::MAX);
+            let now = Timestamp::now().as_millis();
+            let query = match page.before() {
+                None => sqlx::query(self.sql.sessions_of.clone())
+                    .bind(&*user)
+                    .bind(now)
+                    .bind(rows),
+                Some(cursor) => sqlx::query(self.sql.sessions_of_after.clone())
+                    .bind(&*user)
+                    .bind(now)
+                    .bind(rows)
+                    .bind(cursor.created_at.as_millis())
+                    .bind(cursor.key.as_str()),
+            };
+            let rows = query.fetch_all(&self.pool).await.map_err(D::map_error)?;
+            let summaries = rows
+                .iter()
+                .map(summary_from_row::<D>)
+                .collect::<Result<_, _>>()?;
+            Ok(page.page_of(summaries))
         })
         .await
     }
 
-    /// [`session_core::store::SessionStore::delete_sessions_of`]: in one transaction, records the
-    /// revocation (now, keeping `except`; a later one already recorded stays), then deletes
-    /// the user's rows, expired ones too, and counts the live ones.
+    /// [`session_core::store::SessionStore::delete_session_of`]: one `DELETE` keyed by the
+    /// primary key and guarded by the owner.
+    pub async fn delete_session_of(&self, user: &str, key: &StoreKey) -> Result<bool, StoreError> {
+        self.bounded(async {
+            let deadline: Option<i64> = sqlx::query_scalar(self.sql.delete_session_of.clone())
+                .bind(key.as_str())
+                .bind(&*D::encode_text(user))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(D::map_error)?;
+            Ok(deadline.is_some_and(|d| d > Timestamp::now().as_millis()))
+        })
+        .await
+    }
+
+    /// [`session_core::store::SessionStore::trim_sessions_of`]: one `DELETE` whose sub-select
+    /// keeps the `max - 1` most recently seen others; the user's expired rows go too, but
+    /// only live ones count.
+    pub async fn trim_sessions_of(
+        &self,
+        user: &str,
+        keep: &StoreKey,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        self.bounded(async {
+            let now = Timestamp::now().as_millis();
+            let others = i64::try_from(max.saturating_sub(1)).unwrap_or(i64::MAX);
+            let deadlines: Vec<i64> = sqlx::query_scalar(self.sql.trim_sessions_of.clone())
+                .bind(&*D::encode_text(user))
+                .bind(keep.as_str())
+                .bind(now)
+                .bind(others)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(D::map_error)?;
+            Ok(deadlines.iter().filter(|&&d| d > now).count() as u64)
+        })
+        .await
+    }
+
+    /// [`session_core::store::SessionStore::delete_sessions_of`]: records the revocation (now,
+    /// keeping `except`; a later one already recorded stays) and commits it, then deletes
+    /// the user's rows, expired ones too, in batches of [`Queries::batch`] rows (at least
+    /// 500) until a batch comes back short, then once more by the user alone (the last
+    /// sweep, which on PostgreSQL follows a row a rotation in flight moved), and counts the
+    /// live ones. Each step is bounded by the operation timeout on its own, so a user with
+    /// very many sessions is signed out completely however long the whole takes.
     ///
-    /// Two statements, not one: on PostgreSQL the first locks the user's revocation row,
-    /// which every write that binds the user locks too, and the second then reads with a
-    /// fresh snapshot — so a login that committed while the revocation waited for it is
-    /// seen and deleted, and a login that waits for the revocation sees it and is refused.
+    /// On PostgreSQL the revocation locks the user's revocation row, which every write
+    /// that binds the user locks too: a login that committed before it is seen by the
+    /// sweeps (each reads a fresh snapshot) and deleted, a login that waits for it sees it
+    /// and is refused, and a login or rotation begun before it and arriving later is
+    /// refused by the rule. A plain rotation that missed the revocation and commits while
+    /// the last sweep runs is re-checked by it under its new key.
     pub async fn delete_sessions_of(
         &self,
         user: &str,
         except: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
+        let now = Timestamp::now().as_millis();
+        let user = D::encode_text(user);
+        let except = except.map(StoreKey::as_str);
         self.bounded(async {
-            let now = Timestamp::now().as_millis();
-            let user = D::encode_text(user);
-            let except = except.map(StoreKey::as_str);
-            let mut tx = self.pool.begin().await.map_err(D::map_error)?;
             sqlx::query(self.sql.revoke.clone())
                 .bind(&*user)
                 .bind(now)
                 .bind(except)
-                .execute(&mut *tx)
+                .execute(&self.pool)
                 .await
-                .map_err(D::map_error)?;
-            let deadlines: Vec<i64> = sqlx::query_scalar(self.sql.delete_sessions_of.clone())
-                .bind(&*user)
-                .bind(except)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(D::map_error)?;
-            tx.commit().await.map_err(D::map_error)?;
-            // Expired rows of the user go too, but only live sessions count as logged out.
-            Ok(deadlines.iter().filter(|&&d| d > now).count() as u64)
+                .map_err(D::map_error)
         })
-        .await
+        .await?;
+        let batch = i64::from(self.batch.max(REVOKE_BATCH_MIN));
+        let mut live = 0;
+        let mut last = false;
+        loop {
+            let (sql, rows) = if last {
+                (&self.sql.delete_sessions_of, None)
+            } else {
+                (&self.sql.delete_sessions_of_batch, Some(batch))
+            };
+            let deadlines: Vec<i64> = self
+                .bounded(async {
+                    let query = sqlx::query_scalar(sql.clone()).bind(&*user).bind(except);
+                    let query = match rows {
+                        Some(rows) => query.bind(rows),
+                        None => query,
+                    };
+                    query.fetch_all(&self.pool).await.map_err(D::map_error)
+                })
+                .await?;
+            // Expired rows of the user go too, but only live sessions count as logged out.
+            live += deadlines.iter().filter(|&&d| d > now).count() as u64;
+            if last {
+                return Ok(live);
+            }
+            // A short batch leaves few rows: the last sweep takes them and any row moved
+            // meanwhile.
+            last = (deadlines.len() as i64) < batch;
+            tokio::task::yield_now().await;
+        }
     }
 }

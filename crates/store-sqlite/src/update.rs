@@ -7,7 +7,8 @@
 //! ```sql
 //! UPDATE "sessions" SET
 //!   data = json_set(json_remove(data, ?, …), ?, json(?), …),  -- or '{}' as base when cleared
-//!   expires_at = ?, [user_id = ?, authenticated_at = ?,] [persistent = ?,] version = version + 1
+//!   expires_at = ?, [user_id = ?, authenticated_at = ?,] [persistent = ?,] [label = ?,]
+//!   last_seen = ?, version = version + 1
 //! WHERE key = ? AND expires_at > ? [AND version = ?]
 //!   [AND NOT EXISTS (<a revocation of the user the changeset binds, after it began>)]
 //! RETURNING version
@@ -101,6 +102,11 @@ fn push_set(q: &mut QueryBuilder<Sqlite>, changes: &Changeset) -> Result<(), Sto
     if let Some(persistent) = changes.persistent {
         q.push(", persistent = ").push_bind(persistent);
     }
+    if let Some(label) = &changes.label {
+        q.push(", label = ").push_bind(label.clone());
+    }
+    q.push(", last_seen = ")
+        .push_bind(changes.began_at.as_millis());
     q.push(", version = version + 1");
     Ok(())
 }
@@ -191,8 +197,8 @@ mod tests {
         assert_eq!(
             sql(&changes, Some(3)),
             "UPDATE \"sessions\" SET data = json_set(json_remove(data, ?), ?, json(?), ?, json(?)), \
-             expires_at = ?, user_id = ?, authenticated_at = ?, version = version + 1 \
-             WHERE key = ? AND expires_at > ? AND version = ? \
+             expires_at = ?, user_id = ?, authenticated_at = ?, last_seen = ?, \
+             version = version + 1 WHERE key = ? AND expires_at > ? AND version = ? \
              AND NOT EXISTS (SELECT 1 FROM \"sessions_revocations\" AS r WHERE r.user_id = ? \
              AND r.revoked_at > ? AND (r.kept_key IS NULL OR r.kept_key <> ?)) RETURNING version"
         );
@@ -207,14 +213,14 @@ mod tests {
         assert_eq!(
             sql(&changes, None),
             "UPDATE \"sessions\" SET data = '{}', expires_at = ?, persistent = ?, \
-             version = version + 1 WHERE key = ? AND expires_at > ? RETURNING version"
+             last_seen = ?, version = version + 1 WHERE key = ? AND expires_at > ? RETURNING version"
         );
         let mut logout = Changeset::new(Timestamp::from_millis(1));
         logout.user = Some(None);
         assert_eq!(
             sql(&logout, None),
             "UPDATE \"sessions\" SET expires_at = ?, user_id = ?, authenticated_at = ?, \
-             version = version + 1 WHERE key = ? AND expires_at > ? RETURNING version"
+             last_seen = ?, version = version + 1 WHERE key = ? AND expires_at > ? RETURNING version"
         );
     }
 
@@ -225,7 +231,8 @@ mod tests {
         let q = rotate(&tables(), &from, &to, &changes, None, Timestamp::now()).expect("builds");
         assert_eq!(
             q.sql().as_str(),
-            "UPDATE OR REPLACE \"sessions\" SET key = ?, expires_at = ?, version = version + 1 \
+            "UPDATE OR REPLACE \"sessions\" SET key = ?, expires_at = ?, last_seen = ?, \
+             version = version + 1 \
              WHERE key = ? AND expires_at > ? \
              AND NOT EXISTS (SELECT 1 FROM \"sessions\" AS taken WHERE taken.key = ? \
              AND taken.expires_at > ?) \

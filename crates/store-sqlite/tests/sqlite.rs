@@ -21,7 +21,14 @@ async fn migrate_is_idempotent_and_creates_the_indexes() {
     .fetch_all(store.pool())
     .await
     .expect("listing indexes failed");
-    assert_eq!(indexes, ["sessions_expires_at_idx", "sessions_user_id_idx"]);
+    assert_eq!(
+        indexes,
+        [
+            "sessions_expires_at_idx",
+            "sessions_user_created_idx",
+            "sessions_user_id_idx"
+        ]
+    );
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(store.pool())
         .await
@@ -150,4 +157,35 @@ async fn connect_bounds_the_wait_for_a_connection() {
     let store = common::file_store().await;
     let acquire = store.pool().options().get_acquire_timeout();
     assert_eq!(acquire, DEFAULT_OPERATION_TIMEOUT);
+}
+
+/// Rows written before migration 3 hold NULL `last_seen` and `label`: they load as last
+/// seen when created and unlabelled, and are listed so.
+#[tokio::test]
+async fn rows_from_before_the_account_page_columns_still_load() {
+    let store = common::file_store().await;
+    let mut record = live_record();
+    record.user = Some(format!("old-{}", StoreKey::random()));
+    record.last_seen = record.created_at.add(Duration::from_secs(5));
+    record.label = Some("set".into());
+    let key = StoreKey::random();
+    assert_eq!(
+        store.create(&key, &record).await.expect("create"),
+        CreateOutcome::Created
+    );
+    sqlx::query("UPDATE sessions SET last_seen = NULL, label = NULL WHERE key = $1")
+        .bind(key.as_str())
+        .execute(store.pool())
+        .await
+        .expect("update failed");
+    let loaded = store.load(&key).await.expect("load").expect("live");
+    assert_eq!(loaded.last_seen, record.created_at);
+    assert_eq!(loaded.label, None);
+    let user = record.user.as_deref().unwrap_or_default();
+    let page = store
+        .sessions_of(user, &Default::default())
+        .await
+        .expect("sessions_of");
+    assert_eq!(page.sessions.len(), 1);
+    assert_eq!(page.sessions[0].last_seen, record.created_at);
 }

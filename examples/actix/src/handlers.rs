@@ -4,7 +4,7 @@
 //! adapter's answer (503 when the store is down, 409 on a strict-mode conflict, 413 when
 //! too large).
 
-use actix_web::http::header::{CONTENT_TYPE, LOCATION};
+use actix_web::http::header::{CONTENT_TYPE, LOCATION, USER_AGENT};
 use actix_web::web::{Bytes, Json, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use adapter_actix::{Session, SessionError};
@@ -54,12 +54,17 @@ pub async fn count(session: Session, request: HttpRequest) -> Reply {
     Ok(answer(&request, Count { count }))
 }
 
-/// `POST /api/login`. `set_user` moves the session to a new id in the same save (no
+/// `POST /api/login` (the CSRF guard refuses it from other sites). `set_user` moves the session to a new id in the same save (no
 /// fixation, no `regenerate` needed) and files it under the user; an anonymous visitor's
 /// counter survives, a previous user's data would not.
 pub async fn login(session: Session, request: HttpRequest, body: Bytes) -> Reply {
     let user = app::login_name(format(&request), &body)?;
     session.set_user(user.as_str()).await?;
+    let agent = request
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    session.set_label(app::device_label(agent)).await?;
     Ok(answer(&request, UserView { user: Some(user) }))
 }
 
@@ -105,6 +110,17 @@ async fn list(session: &Session) -> Result<Vec<SessionView>, SessionError> {
     let this = session.store_key().await?;
     let all = session.sessions_of_user().await?;
     Ok(SessionView::list(all, this.as_ref()))
+}
+
+/// `POST /api/sessions/{id}/revoke`: signs one of the user's sessions out, at once; a
+/// handle of another user's session is a 404.
+pub async fn revoke(session: Session, request: HttpRequest, id: Path<String>) -> Reply {
+    session.user().await?.ok_or(AppError::Unauthorized)?;
+    let handle = app::session_handle(&id)?;
+    if !session.revoke_session(&handle).await? {
+        return Err(AppError::NoSuchSession.into());
+    }
+    Ok(answer(&request, Revoked { revoked: 1 }))
 }
 
 /// `POST /api/sessions/revoke-others`: "sign out everywhere else", at once.

@@ -49,5 +49,6 @@ fn routes(config: &mut web::ServiceConfig) {
         .route(
             "/api/sessions/revoke-others",
             web::post().to(h::revoke_others),
-        );
+        )
+        .route("/api/sessions/{id}/revoke", web::post().to(h::revoke));
 }

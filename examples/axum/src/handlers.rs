@@ -6,7 +6,7 @@
 use adapter_axum::{Session, SessionError};
 use axum::body::Bytes;
 use axum::extract::{Json, Path};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, USER_AGENT};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use example_support::{
@@ -52,12 +52,14 @@ pub async fn count(session: Session, headers: HeaderMap) -> Reply {
     Ok(answer(&headers, Count { count }))
 }
 
-/// `POST /api/login`. `set_user` moves the session to a new id in the same save (no
+/// `POST /api/login` (the CSRF guard refuses it from other sites). `set_user` moves the session to a new id in the same save (no
 /// fixation, no `regenerate` needed) and files it under the user; an anonymous visitor's
 /// counter survives, a previous user's data would not.
 pub async fn login(session: Session, headers: HeaderMap, body: Bytes) -> Reply {
     let user = app::login_name(format(&headers), &body)?;
     session.set_user(user.as_str()).await?;
+    let agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+    session.set_label(app::device_label(agent)).await?;
     Ok(answer(&headers, UserView { user: Some(user) }))
 }
 
@@ -103,6 +105,17 @@ async fn list(session: &Session) -> Result<Vec<SessionView>, SessionError> {
     let this = session.store_key().await?;
     let all = session.sessions_of_user().await?;
     Ok(SessionView::list(all, this.as_ref()))
+}
+
+/// `POST /api/sessions/{id}/revoke`: signs one of the user's sessions out, at once; a
+/// handle of another user's session is a 404.
+pub async fn revoke(session: Session, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    session.user().await?.ok_or(AppError::Unauthorized)?;
+    let handle = app::session_handle(&id)?;
+    if !session.revoke_session(&handle).await? {
+        return Err(AppError::NoSuchSession.into());
+    }
+    Ok(answer(&headers, Revoked { revoked: 1 }))
 }
 
 /// `POST /api/sessions/revoke-others`: "sign out everywhere else", at once.

@@ -46,6 +46,7 @@ fn router(manager: SessionManager) -> Router {
         )
         .route("/api/sessions", get(h::sessions))
         .route("/api/sessions/revoke-others", post(h::revoke_others))
+        .route("/api/sessions/{id}/revoke", post(h::revoke))
         .layer(SessionLayer::new(manager));
     Router::new()
         .route("/health", get(|| async { app::HEALTH_BODY }))

@@ -9,10 +9,11 @@ use example_support::{
 };
 use rocket::Either;
 use rocket::http::{ContentType, Status};
+use rocket::request::{FromRequest, Outcome};
 use rocket::response::Redirect;
 use rocket::response::content::RawHtml;
 use rocket::serde::json::Json;
-use rocket::{delete, get, post, put};
+use rocket::{Request, delete, get, post, put};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -63,18 +64,32 @@ pub async fn count(session: Session, ct: Option<&ContentType>) -> Reply<JsonOrHo
     Ok(answer(ct, Count { count }))
 }
 
-/// `POST /api/login`. `set_user` moves the session to a new id in the same save (no
+/// `POST /api/login` (the CSRF guard refuses it from other sites). `set_user` moves the session to a new id in the same save (no
 /// fixation, no `regenerate` needed) and files it under the user; an anonymous visitor's
 /// counter survives, a previous user's data would not.
 #[post("/api/login", data = "<body>")]
 pub async fn login(
     session: Session,
     ct: Option<&ContentType>,
+    agent: UserAgent<'_>,
     body: Vec<u8>,
 ) -> Reply<JsonOrHome<UserView>> {
     let user = app::login_name(format(ct), &body)?;
     session.set_user(user.as_str()).await?;
+    session.set_label(app::device_label(agent.0)).await?;
     Ok(answer(ct, UserView { user: Some(user) }))
+}
+
+/// The `User-Agent` header, if any (for the session's device label).
+pub struct UserAgent<'r>(Option<&'r str>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for UserAgent<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        Outcome::Success(UserAgent(request.headers().get_one("User-Agent")))
+    }
 }
 
 /// `POST /api/logout`: `destroy` deletes the record and expires the cookie. (To sign out
@@ -117,6 +132,22 @@ async fn list(session: &Session) -> Result<Vec<SessionView>, SessionError> {
     let this = session.store_key().await?;
     let all = session.sessions_of_user().await?;
     Ok(SessionView::list(all, this.as_ref()))
+}
+
+/// `POST /api/sessions/<id>/revoke`: signs one of the user's sessions out, at once; a
+/// handle of another user's session is a 404.
+#[post("/api/sessions/<id>/revoke")]
+pub async fn revoke(
+    session: Session,
+    ct: Option<&ContentType>,
+    id: &str,
+) -> Reply<JsonOrHome<Revoked>> {
+    session.user().await?.ok_or(AppError::Unauthorized)?;
+    let handle = app::session_handle(id)?;
+    if !session.revoke_session(&handle).await? {
+        return Err(AppError::NoSuchSession.into());
+    }
+    Ok(answer(ct, Revoked { revoked: 1 }))
 }
 
 /// `POST /api/sessions/revoke-others`: "sign out everywhere else", at once.

@@ -38,6 +38,7 @@ async fn main() {
                 h::put_data,
                 h::delete_data,
                 h::sessions,
+                h::revoke,
                 h::revoke_others
             ],
         );

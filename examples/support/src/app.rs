@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use session_core::{SessionError, SessionSummary, store::StoreKey};
+use session_core::{SessionError, SessionHandle, SessionSummary, store::StoreKey};
 
 use crate::{Format, Login};
 
@@ -23,6 +23,9 @@ pub enum AppError {
     /// The route needs a signed-in user (401).
     #[error("sign in first")]
     Unauthorized,
+    /// No such session of the signed-in user (404): unknown, gone, or another user's.
+    #[error("no such session")]
+    NoSuchSession,
     /// The session failed: answer it through the adapter's error type.
     #[error(transparent)]
     Session(#[from] SessionError),
@@ -35,6 +38,7 @@ impl AppError {
         match self {
             Self::BadRequest(_) => Some(400),
             Self::Unauthorized => Some(401),
+            Self::NoSuchSession => Some(404),
             Self::Session(_) => None,
         }
     }
@@ -68,13 +72,18 @@ pub struct UserView {
     pub user: Option<String>,
 }
 
-/// One entry of `GET /api/sessions`.
+/// One entry of `GET /api/sessions`: what the account page shows of a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionView {
-    /// A short, stable label: the first characters of the store key (never the id).
+    /// The session's public handle (never the cookie's id), for `POST
+    /// /api/sessions/{id}/revoke`.
     pub id: String,
+    /// The device label set at sign-in ([`device_label`]), if any.
+    pub label: Option<String>,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_at: i64,
+    /// When a request last saved or touched it, milliseconds since the Unix epoch.
+    pub last_seen: i64,
     /// Idle deadline, milliseconds since the Unix epoch.
     pub expires_at: i64,
     /// Whether it is the session of this request.
@@ -82,21 +91,66 @@ pub struct SessionView {
 }
 
 impl SessionView {
-    /// The entries of `GET /api/sessions`, oldest first, the one stored under `current`
+    /// The entries of `GET /api/sessions`, newest first, the one stored under `current`
     /// (the request's own, from `Session::store_key`) marked.
     pub fn list(sessions: Vec<SessionSummary>, current: Option<&StoreKey>) -> Vec<Self> {
         let mut list: Vec<Self> = sessions
             .into_iter()
             .map(|s| Self {
-                id: s.key.as_str().chars().take(12).collect(),
-                created_at: s.created_at.as_millis(),
-                expires_at: s.expires_at.as_millis(),
+                id: s.handle().to_string(),
                 current: current == Some(&s.key),
+                label: s.label,
+                created_at: s.created_at.as_millis(),
+                last_seen: s.last_seen.as_millis(),
+                expires_at: s.expires_at.as_millis(),
             })
             .collect();
-        list.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        list.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
         list
     }
+}
+
+/// A short label for the device behind `user_agent` ("Firefox on Linux"), what the
+/// account page shows per session. The app parses it (the library parses no user
+/// agent); a rough guess is enough to tell one's devices apart.
+pub fn device_label(user_agent: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or_default();
+    let has = |needle: &str| ua.contains(needle);
+    let browser = if has("Firefox/") {
+        "Firefox"
+    } else if has("Edg/") {
+        "Edge"
+    } else if has("HeadlessChrome/") {
+        "Headless Chrome"
+    } else if has("Chrome/") {
+        "Chrome"
+    } else if has("Safari/") {
+        "Safari"
+    } else if has("curl/") {
+        "curl"
+    } else {
+        "Unknown browser"
+    };
+    let os = if has("Android") {
+        "Android"
+    } else if has("iPhone") || has("iPad") {
+        "iOS"
+    } else if has("Windows") {
+        "Windows"
+    } else if has("Mac OS X") {
+        "macOS"
+    } else if has("Linux") {
+        "Linux"
+    } else {
+        return browser.to_owned();
+    };
+    format!("{browser} on {os}")
+}
+
+/// The handle of `POST /api/sessions/{id}/revoke`; text that is not one is a 404 (no such
+/// session), like a handle of a session that is gone or another user's.
+pub fn session_handle(id: &str) -> Result<SessionHandle, AppError> {
+    SessionHandle::parse(id).ok_or(AppError::NoSuchSession)
 }
 
 /// `GET /api/sessions`.
@@ -104,11 +158,11 @@ impl SessionView {
 pub struct Sessions {
     /// Whose sessions.
     pub user: String,
-    /// Oldest first.
+    /// Newest first.
     pub sessions: Vec<SessionView>,
 }
 
-/// `POST /api/sessions/revoke-others`.
+/// `POST /api/sessions/revoke-others` and `POST /api/sessions/{id}/revoke`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Revoked {
     /// How many sessions were deleted.
@@ -167,15 +221,39 @@ mod tests {
     }
 
     #[test]
-    fn session_lists_are_oldest_first_with_the_current_one_marked() {
+    fn session_lists_are_newest_first_with_the_current_one_marked_by_handle() {
         let key = |c: &str| StoreKey::parse(&c.repeat(64)).expect("64 hex digits");
         let summary = |c: &str, created: i64| SessionSummary {
             key: key(c),
             created_at: session_core::Timestamp::from_millis(created),
             expires_at: session_core::Timestamp::from_millis(created + 1),
+            last_seen: session_core::Timestamp::from_millis(created),
+            authenticated_at: None,
+            label: Some(format!("device {c}")),
         };
-        let list = SessionView::list(vec![summary("b", 20), summary("a", 10)], Some(&key("b")));
-        let ids: Vec<_> = list.iter().map(|s| (s.id.as_str(), s.current)).collect();
-        assert_eq!(ids, [("aaaaaaaaaaaa", false), ("bbbbbbbbbbbb", true)]);
+        let list = SessionView::list(vec![summary("a", 10), summary("b", 20)], Some(&key("b")));
+        let ids: Vec<_> = list.iter().map(|s| (s.id.clone(), s.current)).collect();
+        let handle = |c: &str| SessionHandle::of(&key(c)).to_string();
+        assert_eq!(ids, [(handle("b"), true), (handle("a"), false)]);
+        assert!(
+            list.iter()
+                .all(|s| !s.id.contains(&"a".repeat(64)) && s.id.len() == 43)
+        );
+        assert_eq!(
+            session_handle(&list[1].id).ok(),
+            Some(SessionHandle::of(&key("a")))
+        );
+        assert!(session_handle("../etc").is_err());
+    }
+
+    #[test]
+    fn device_labels_are_short_guesses() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(device_label(Some(firefox)), "Firefox on Linux");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_label(Some(iphone)), "Safari on iOS");
+        assert_eq!(device_label(Some("curl/8.5.0")), "curl");
+        assert_eq!(device_label(None), "Unknown browser");
     }
 }

@@ -21,7 +21,7 @@ use session_core::SessionManager;
 
 pub use app::{
     AppError, Count, DATA_PREFIX, MAX_USER_CHARS, Me, PageView, Revoked, SessionView, Sessions,
-    UserView, data_key, login_name,
+    UserView, data_key, device_label, login_name, session_handle,
 };
 pub use input::{Format, Login};
 pub use settings::{DEFAULT_PORT, DEFAULT_STORE, Settings, SettingsError};

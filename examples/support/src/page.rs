@@ -1,5 +1,7 @@
-//! The one HTML page: a login form, or the user's counter, logout and sessions. Works
-//! without JavaScript: every button is a form post answered with a 303 to `/`.
+//! The one HTML page: a login form, or the user's counter, logout and account page (the
+//! user's sessions with label, created and last seen, a sign-out button per other session,
+//! and "sign out everywhere else"). Works without JavaScript: every button is a form post
+//! answered with a 303 to `/`, and the CSRF guard refuses such posts from other sites.
 
 use std::fmt::Write as _;
 
@@ -23,7 +25,8 @@ pub fn render(view: &PageView) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
 main{max-width:36rem}form{display:inline-block;margin:.25rem .5rem .25rem 0}\
-button,input{font-size:1rem;padding:.3rem .6rem}li{margin:.2rem 0}.current{font-weight:bold}";
+button,input{font-size:1rem;padding:.3rem .6rem}li{margin:.4rem 0}.current{font-weight:bold}\
+.meta{color:#555;font-size:.9rem}";
 
 const LOGIN_FORM: &str = "<form id=\"login-form\" method=\"post\" action=\"/api/login\">\n\
 <label>User <input id=\"user-input\" name=\"user\" required maxlength=\"64\" autofocus></label>\n\
@@ -41,22 +44,32 @@ fn signed_in(user: &str, view: &PageView) -> String {
     );
     let now = Timestamp::now();
     for s in &view.sessions {
-        let age = Timestamp::from_millis(s.created_at).until(now).as_secs();
-        let (class, note) = if s.current {
-            (" class=\"current\"", " (this browser)")
+        let created = Timestamp::from_millis(s.created_at).until(now).as_secs();
+        let seen = Timestamp::from_millis(s.last_seen).until(now).as_secs();
+        let label = escape(s.label.as_deref().unwrap_or("Unknown device"));
+        let id = escape(&s.id);
+        let (class, action) = if s.current {
+            (" class=\"current\"", " (this browser)".to_owned())
         } else {
-            ("", "")
+            (
+                "",
+                format!(
+                    " <form method=\"post\" action=\"/api/sessions/{id}/revoke\">\
+                     <button class=\"revoke-session\" type=\"submit\">Sign out</button></form>"
+                ),
+            )
         };
         let _ = writeln!(
             html,
-            "<li{class}>{} — started {}{note}</li>",
-            escape(&s.id),
-            ago(age)
+            "<li{class} data-session=\"{id}\">{label}{action}<br>\
+             <span class=\"meta\">signed in {}, last seen {}</span></li>",
+            ago(created),
+            ago(seen)
         );
     }
     html.push_str(
         "</ul>\n<form method=\"post\" action=\"/api/sessions/revoke-others\">\
-         <button id=\"revoke-others\" type=\"submit\">Sign out other sessions</button></form>\n",
+         <button id=\"revoke-others\" type=\"submit\">Sign out everywhere else</button></form>\n",
     );
     html
 }
@@ -110,16 +123,35 @@ mod tests {
                 user: Some("<b>&".into()),
                 count: 7,
             },
-            sessions: vec![SessionView {
-                id: "abc".into(),
-                created_at: Timestamp::now().as_millis(),
-                expires_at: 0,
-                current: true,
-            }],
+            sessions: vec![
+                SessionView {
+                    id: "abc".into(),
+                    label: Some("Firefox on <Linux>".into()),
+                    created_at: Timestamp::now().as_millis(),
+                    last_seen: Timestamp::now().as_millis(),
+                    expires_at: 0,
+                    current: true,
+                },
+                SessionView {
+                    id: "def".into(),
+                    label: None,
+                    created_at: Timestamp::now().as_millis() - 7_200_000,
+                    last_seen: Timestamp::now().as_millis() - 120_000,
+                    expires_at: 0,
+                    current: false,
+                },
+            ],
         });
         assert!(html.contains("&lt;b&gt;&amp;") && !html.contains("<b>&"));
         assert!(html.contains("<output id=\"count\">7</output>"));
         assert!(html.contains("(this browser)") && html.contains("revoke-others"));
+        assert!(html.contains("Firefox on &lt;Linux&gt;") && html.contains("Unknown device"));
+        assert!(html.contains("action=\"/api/sessions/def/revoke\""));
+        assert!(
+            !html.contains("/api/sessions/abc/revoke"),
+            "no button for this browser"
+        );
+        assert!(html.contains("signed in 2 h ago, last seen 2 min ago"));
         assert!(!html.contains("action=\"/api/login\""));
     }
 }

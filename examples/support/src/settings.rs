@@ -1,9 +1,10 @@
 //! The examples' configuration, read from the environment once at start-up.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use session_core::{ConfigError, ConflictPolicy, Key, SessionConfig};
+use session_core::{ConfigError, ConflictPolicy, CsrfGuard, Key, SessionConfig};
 
 use crate::StoreUrl;
 
@@ -42,7 +43,9 @@ impl SettingsError {
 /// | `SESSION_IDLE_SECS` | 86400 | idle timeout |
 /// | `SESSION_ABSOLUTE_SECS` | 604800 | absolute timeout |
 /// | `SESSION_TOUCH_AFTER_SECS` | 60, at most a quarter of the idle timeout | how often an unmodified session's deadline is pushed back (at most half the idle timeout) |
-/// | `SESSION_COOKIE_SECURE` | `false` | the cookie's `Secure` attribute (turn it on behind https) |
+/// | `SESSION_COOKIE_SECURE` | `false` | the cookie's `Secure` attribute: set it to `true` whenever the site is served over TLS (directly or behind a TLS-terminating proxy) |
+/// | `SESSION_ALLOWED_ORIGINS` | none | comma-separated origins (`https://front.example`) the CSRF guard accepts besides the request's own |
+/// | `SESSION_MAX_PER_USER` | unlimited | at most this many concurrent sessions per user; a login beyond it signs the least recently seen out |
 /// | `SESSION_STRICT` | `false` | strict conflict policy: a lost update becomes a 409 |
 /// | `SESSION_STORE_TIMEOUT_MS` | the store's own (4000) | bound on one store operation while the server is down, frozen or slow (every store but memory) |
 #[derive(Debug, Clone)]
@@ -67,6 +70,10 @@ pub struct Settings {
     pub strict: bool,
     /// Bound on one store operation, `None` for the store's default.
     pub store_timeout: Option<Duration>,
+    /// Origins the CSRF guard accepts besides the request's own.
+    pub allowed_origins: Vec<String>,
+    /// The cap on a user's concurrent sessions.
+    pub max_per_user: Option<NonZeroUsize>,
 }
 
 /// The store used when `SESSION_STORE` is unset: an SQLite file in the current directory.
@@ -109,6 +116,21 @@ impl Settings {
             cookie_secure: flag("SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"))?,
             strict: flag("SESSION_STRICT", get("SESSION_STRICT"))?,
             store_timeout: millis("SESSION_STORE_TIMEOUT_MS", get("SESSION_STORE_TIMEOUT_MS"))?,
+            allowed_origins: get("SESSION_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|o| !o.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            max_per_user: match get("SESSION_MAX_PER_USER") {
+                None => None,
+                Some(v) => Some(v.trim().parse::<NonZeroUsize>().map_err(|e| {
+                    SettingsError::invalid("SESSION_MAX_PER_USER", format!("{v:?}: {e}"))
+                })?),
+            },
         })
     }
 
@@ -123,7 +145,15 @@ impl Settings {
             .secure(self.cookie_secure)
             .idle_timeout(Some(self.idle))
             .absolute_timeout(Some(self.absolute))
-            .conflict_policy(policy);
+            .conflict_policy(policy)
+            .max_sessions_per_user(self.max_per_user);
+        let guard = self
+            .allowed_origins
+            .iter()
+            .fold(CsrfGuard::default(), |guard, origin| {
+                guard.allow_origin(origin)
+            });
+        builder = builder.csrf_guard(guard);
         // Unset, the library picks 60 s or a quarter of the idle timeout.
         if let Some(touch_after) = self.touch_after {
             builder = builder.touch_after(touch_after);

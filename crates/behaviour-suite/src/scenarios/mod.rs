@@ -3,6 +3,7 @@
 //! store was asked to do.
 
 mod cookies;
+mod csrf;
 mod failures;
 mod lifecycle;
 mod requests;
@@ -11,6 +12,7 @@ mod timing;
 mod tokens;
 
 pub use cookies::*;
+pub use csrf::*;
 pub use failures::*;
 pub use lifecycle::*;
 pub use requests::*;

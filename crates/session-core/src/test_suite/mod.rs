@@ -11,13 +11,16 @@
 //! each case becomes its own `#[tokio::test]`. Cases use random keys and user names, so
 //! they may share one backend and run in parallel.
 
+mod governance;
 mod probe;
 mod rotation;
+pub mod scale;
 
 /// The cookie internals, for tests that forge, plant or inspect cookies.
 pub use crate::codec::{CookieCodec, CookieError, Verified};
 /// The raw session id, for tests that plant or forge one.
 pub use crate::id::SessionId;
+pub use governance::*;
 pub use probe::{Calls, ProbeStore};
 pub use rotation::*;
 
@@ -90,6 +93,15 @@ macro_rules! store_conformance_tests {
             authenticated_at_round_trips,
             logins_racing_a_revocation_never_survive,
             revocation_spares_the_kept_session,
+            summaries_carry_account_metadata,
+            last_seen_follows_writes_and_touches,
+            label_changes_with_apply_and_survives_rotation,
+            sessions_of_pages_newest_first,
+            sessions_of_never_exceeds_the_page_maximum,
+            delete_session_of_checks_the_owner,
+            trim_keeps_the_most_recently_seen,
+            concurrent_logins_end_within_the_cap,
+            delete_sessions_of_signs_out_many,
         );
     };
 }
@@ -168,6 +180,9 @@ pub async fn create_then_load_round_trips(store: &dyn SessionStore) {
     record.user = Some(random_user());
     record.persistent = true;
     record.version = 7;
+    record.authenticated_at = Some(in_secs(-20));
+    record.last_seen = in_secs(-10);
+    record.label = Some("Firefox on Linux — ünïcode".into());
     let key = created(store, &record).await;
     assert_eq!(loaded(store, &key).await, record);
 }
@@ -189,7 +204,11 @@ pub async fn create_with_user_is_indexed(store: &dyn SessionStore) {
     let mut record = live_record();
     record.user = Some(user.clone());
     let key = created(store, &record).await;
-    let list = store.sessions_of(&user).await.expect("sessions_of failed");
+    let list = store
+        .sessions_of(&user, &crate::PageRequest::default())
+        .await
+        .map(crate::SessionPage::into_sessions)
+        .expect("sessions_of failed");
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].key, key);
     assert_eq!(list[0].created_at, record.created_at);
@@ -315,8 +334,9 @@ pub async fn apply_after_delete_does_not_resurrect(store: &dyn SessionStore) {
     assert_eq!(store.load(&key).await.expect("load failed"), None);
     assert!(
         store
-            .sessions_of(&user)
+            .sessions_of(&user, &crate::PageRequest::default())
             .await
+            .map(crate::SessionPage::into_sessions)
             .expect("sessions_of failed")
             .is_empty()
     );
@@ -355,7 +375,13 @@ pub async fn apply_sets_and_clears_user(store: &dyn SessionStore) {
         Some(user.as_str())
     );
     assert_eq!(
-        keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+        keys_of(
+            &store
+                .sessions_of(&user, &crate::PageRequest::default())
+                .await
+                .map(crate::SessionPage::into_sessions)
+                .expect("sessions_of")
+        ),
         [key.clone()].into()
     );
     let mut logout = set(&[]);
@@ -367,8 +393,9 @@ pub async fn apply_sets_and_clears_user(store: &dyn SessionStore) {
     assert_eq!(loaded(store, &key).await.user, None);
     assert!(
         store
-            .sessions_of(&user)
+            .sessions_of(&user, &crate::PageRequest::default())
             .await
+            .map(crate::SessionPage::into_sessions)
             .expect("sessions_of")
             .is_empty()
     );
@@ -596,17 +623,30 @@ pub async fn sessions_of_lists_only_live_sessions_of_user(store: &dyn SessionSto
     other.user = Some(bob.clone());
     let bobs = created(store, &other).await;
     assert_eq!(
-        keys_of(&store.sessions_of(&alice).await.expect("sessions_of")),
+        keys_of(
+            &store
+                .sessions_of(&alice, &crate::PageRequest::default())
+                .await
+                .map(crate::SessionPage::into_sessions)
+                .expect("sessions_of")
+        ),
         mine
     );
     assert_eq!(
-        keys_of(&store.sessions_of(&bob).await.expect("sessions_of")),
+        keys_of(
+            &store
+                .sessions_of(&bob, &crate::PageRequest::default())
+                .await
+                .map(crate::SessionPage::into_sessions)
+                .expect("sessions_of")
+        ),
         [bobs].into()
     );
     assert!(
         store
-            .sessions_of(&random_user())
+            .sessions_of(&random_user(), &crate::PageRequest::default())
             .await
+            .map(crate::SessionPage::into_sessions)
             .expect("sessions_of")
             .is_empty()
     );
@@ -621,7 +661,13 @@ pub async fn sessions_of_forgets_deleted_sessions(store: &dyn SessionStore) {
     let kept = created(store, &record).await;
     store.delete(&gone).await.expect("delete failed");
     assert_eq!(
-        keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+        keys_of(
+            &store
+                .sessions_of(&user, &crate::PageRequest::default())
+                .await
+                .map(crate::SessionPage::into_sessions)
+                .expect("sessions_of")
+        ),
         [kept].into()
     );
 }
@@ -656,7 +702,13 @@ pub async fn delete_sessions_of_except_keeps_current(store: &dyn SessionStore) {
             .is_some()
     );
     assert_eq!(
-        keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+        keys_of(
+            &store
+                .sessions_of(&user, &crate::PageRequest::default())
+                .await
+                .map(crate::SessionPage::into_sessions)
+                .expect("sessions_of")
+        ),
         [current].into()
     );
 }
@@ -701,7 +753,13 @@ pub async fn awkward_user_names_are_indexed(store: &dyn SessionStore) {
         record.user = Some(user.clone());
         let key = created(store, &record).await;
         assert_eq!(
-            keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+            keys_of(
+                &store
+                    .sessions_of(&user, &crate::PageRequest::default())
+                    .await
+                    .map(crate::SessionPage::into_sessions)
+                    .expect("sessions_of")
+            ),
             [key.clone()].into(),
             "{user:?}"
         );
@@ -812,7 +870,7 @@ pub async fn awkward_values_round_trip(store: &dyn SessionStore) {
 }
 
 /// Runs futures concurrently on the current runtime and collects their outputs in order.
-async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+pub(crate) async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
     F: std::future::Future,
 {

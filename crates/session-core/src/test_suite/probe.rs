@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, SessionSummary,
-    StoreError, StoreKey, Timestamp,
+    ApplyOutcome, Changeset, CreateOutcome, PageRequest, Record, RotateOutcome, SessionPage,
+    SessionStore, StoreError, StoreKey, Timestamp,
 };
 
 /// Calls per operation, as counted by a [`ProbeStore`].
@@ -164,9 +164,9 @@ impl<S: SessionStore> SessionStore for ProbeStore<S> {
         self.count(&self.counters.other)?;
         self.inner.delete_expired().await
     }
-    async fn sessions_of(&self, user: &str) -> Result<Vec<SessionSummary>, StoreError> {
+    async fn sessions_of(&self, user: &str, page: &PageRequest) -> Result<SessionPage, StoreError> {
         self.count(&self.counters.other)?;
-        self.inner.sessions_of(user).await
+        self.inner.sessions_of(user, page).await
     }
     async fn delete_sessions_of(
         &self,
@@ -175,5 +175,18 @@ impl<S: SessionStore> SessionStore for ProbeStore<S> {
     ) -> Result<u64, StoreError> {
         self.count(&self.counters.other)?;
         self.inner.delete_sessions_of(user, except).await
+    }
+    async fn delete_session_of(&self, user: &str, key: &StoreKey) -> Result<bool, StoreError> {
+        self.count(&self.counters.other)?;
+        self.inner.delete_session_of(user, key).await
+    }
+    async fn trim_sessions_of(
+        &self,
+        user: &str,
+        keep: &StoreKey,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        self.count(&self.counters.other)?;
+        self.inner.trim_sessions_of(user, keep, max).await
     }
 }

@@ -66,7 +66,13 @@ pub async fn rotate_moves_record_and_applies_changes(store: &dyn SessionStore) {
     expected.apply(&changes);
     assert_eq!(loaded(store, &to).await, expected);
     assert_eq!(
-        keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+        keys_of(
+            &store
+                .sessions_of(&user, &crate::PageRequest::default())
+                .await
+                .map(crate::SessionPage::into_sessions)
+                .expect("sessions_of")
+        ),
         [to].into()
     );
 }
@@ -86,7 +92,13 @@ pub async fn rotate_reauthenticating_same_user(store: &dyn SessionStore) {
     assert_eq!(got.user.as_deref(), Some(user.as_str()));
     assert_eq!(got.authenticated_at, changes.authenticated_at);
     assert_eq!(
-        keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+        keys_of(
+            &store
+                .sessions_of(&user, &crate::PageRequest::default())
+                .await
+                .map(crate::SessionPage::into_sessions)
+                .expect("sessions_of")
+        ),
         [to].into()
     );
 }
@@ -113,13 +125,20 @@ pub async fn rotate_switches_user_and_flushes(store: &dyn SessionStore) {
     );
     assert!(
         store
-            .sessions_of(&old_user)
+            .sessions_of(&old_user, &crate::PageRequest::default())
             .await
+            .map(crate::SessionPage::into_sessions)
             .expect("sessions_of")
             .is_empty()
     );
     assert_eq!(
-        keys_of(&store.sessions_of(&new_user).await.expect("sessions_of")),
+        keys_of(
+            &store
+                .sessions_of(&new_user, &crate::PageRequest::default())
+                .await
+                .map(crate::SessionPage::into_sessions)
+                .expect("sessions_of")
+        ),
         [to].into()
     );
 }
@@ -135,8 +154,9 @@ pub async fn rotate_after_delete_does_not_resurrect(store: &dyn SessionStore) {
     assert!(absent(store, &to).await && absent(store, &from).await);
     assert!(
         store
-            .sessions_of(&user)
+            .sessions_of(&user, &crate::PageRequest::default())
             .await
+            .map(crate::SessionPage::into_sessions)
             .expect("sessions_of")
             .is_empty()
     );
@@ -248,8 +268,9 @@ pub async fn revocation_wins_against_rotation_in_flight(store: &dyn SessionStore
         );
         assert!(
             store
-                .sessions_of(&user)
+                .sessions_of(&user, &crate::PageRequest::default())
                 .await
+                .map(crate::SessionPage::into_sessions)
                 .expect("sessions_of")
                 .is_empty()
         );
@@ -315,7 +336,13 @@ pub async fn revocation_refuses_logins_begun_before_it(store: &dyn SessionStore)
     record.authenticated_at = Some(now);
     let later = created(store, &record).await;
     assert_eq!(
-        keys_of(&store.sessions_of(&user).await.expect("sessions_of")),
+        keys_of(
+            &store
+                .sessions_of(&user, &crate::PageRequest::default())
+                .await
+                .map(crate::SessionPage::into_sessions)
+                .expect("sessions_of")
+        ),
         [kept_to, other_anonymous, later].into()
     );
 }
@@ -366,7 +393,11 @@ pub async fn logins_racing_a_revocation_never_survive(store: &dyn SessionStore) 
             "{made:?}"
         );
         revoked.expect("delete_sessions_of failed");
-        let left = store.sessions_of(&user).await.expect("sessions_of failed");
+        let left = store
+            .sessions_of(&user, &crate::PageRequest::default())
+            .await
+            .map(crate::SessionPage::into_sessions)
+            .expect("sessions_of failed");
         assert!(left.is_empty(), "a login survived the revocation: {left:?}");
         for key in [&anonymous, &to, &fresh] {
             let got = store.load(key).await.expect("load failed");
@@ -397,6 +428,10 @@ pub async fn revocation_spares_the_kept_session(store: &dyn SessionStore) {
     let to = StoreKey::random();
     let rotated = rotate(store, &kept, &to, &login, None).await;
     assert_eq!(rotated, RotateOutcome::Rotated(record.version + 2));
-    let left = store.sessions_of(&user).await.expect("sessions_of failed");
+    let left = store
+        .sessions_of(&user, &crate::PageRequest::default())
+        .await
+        .map(crate::SessionPage::into_sessions)
+        .expect("sessions_of failed");
     assert_eq!(keys_of(&left), [to].into());
 }

@@ -183,6 +183,17 @@ impl Browser {
         self.all(css).await.is_ok_and(|found| !found.is_empty())
     }
 
+    /// Waits until exactly `n` elements match `css` (across page loads).
+    pub async fn wait_count(&self, css: &str, n: usize) {
+        self.poll(&format!("{n} elements {css:?}"), || async {
+            match self.all(css).await?.len() {
+                found if found == n => Ok(()),
+                found => Err(format!("{found} match")),
+            }
+        })
+        .await;
+    }
+
     /// Waits until an element matches `css` (the page may still be loading).
     pub async fn wait_for(&self, css: &str) {
         self.element(css).await;
@@ -281,6 +292,34 @@ impl Browser {
             std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {dir:?}: {e}"));
         }
         std::fs::write(path, png).unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
+    }
+
+    /// Checks that the PNG at `path` is a rendered page, not a blank one: a PNG of the
+    /// window's size, and more than twice the bytes of `blank` (a screenshot of an empty
+    /// page: flat pixels compress to almost nothing, text and boxes do not).
+    pub fn assert_rendered(path: &Path, blank: &Path) {
+        let png = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path:?}: {e}"));
+        let empty = std::fs::read(blank).unwrap_or_else(|e| panic!("reading {blank:?}: {e}"));
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{path:?} is not a PNG"
+        );
+        let dimension = |at: usize| {
+            png.get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes)
+        };
+        let (width, height) = (dimension(16), dimension(20));
+        assert!(
+            width.is_some_and(|w| w >= 400) && height.is_some_and(|h| h >= 300),
+            "{path:?} is {width:?} x {height:?}"
+        );
+        assert!(
+            png.len() > 2 * empty.len(),
+            "{path:?} ({} bytes) is no bigger than a blank page ({} bytes): nothing rendered",
+            png.len(),
+            empty.len()
+        );
     }
 
     /// Ends the browser session cleanly.

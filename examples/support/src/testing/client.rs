@@ -94,11 +94,36 @@ impl Client {
         self.send(Method::DELETE, path, Body::None).await
     }
 
+    /// `POST path` as an HTML form would, with extra `headers` (say, the `Origin` and
+    /// `Sec-Fetch-Site` a browser sends when another site posts the form).
+    pub async fn post_form_with(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        self.send_with(Method::POST, path, Body::Form(fields), headers)
+            .await
+    }
+
     async fn send(&self, method: Method, path: &str, body: Body<'_>) -> Answer {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body<'_>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let what = format!("{method} {}{path}", self.base);
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(value) = self.cookie() {
             request = request.header(COOKIE, format!("{COOKIE_NAME}={value}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         request = match body {
             Body::None => request,

@@ -393,9 +393,10 @@ async fn logout_racing_writes_stays_gone(
             "the store holds the logged-out session again (resurrected by a racing write)"
         );
         let sessions = store
-            .sessions_of(&user)
+            .sessions_of(&user, &Default::default())
             .await
-            .unwrap_or_else(|e| panic!("listing the user's sessions: {e}"));
+            .unwrap_or_else(|e| panic!("listing the user's sessions: {e}"))
+            .sessions;
         assert!(
             sessions.is_empty(),
             "the store still lists {} session(s) for the logged-out user",

@@ -304,6 +304,82 @@ pub async fn sessions_are_listed_and_others_revoked(server: &Server) {
     assert_eq!(list["sessions"].as_array().map(Vec::len), Some(1));
 }
 
+/// The account page's per-session sign-out: by the session's public handle (never its
+/// cookie id), only by its own user (another user's handle is a 404), at once.
+pub async fn a_session_is_signed_out_by_its_handle_only_by_its_user(server: &Server) {
+    let clients: Vec<Client> = (0..3).map(|_| Client::new(server.base())).collect();
+    let [laptop, phone, mallory] = &clients[..] else {
+        unreachable!("three clients")
+    };
+    for (client, user) in [(laptop, "eve"), (phone, "eve"), (mallory, "mallory")] {
+        client
+            .post_json("/api/login", &json!({"user": user}))
+            .await
+            .expect(200);
+    }
+    let list = laptop.get("/api/sessions").await.expect(200).json();
+    let sessions = list["sessions"]
+        .as_array()
+        .expect("a sessions array")
+        .clone();
+    assert_eq!(sessions.len(), 2, "{list}");
+    for s in &sessions {
+        assert!(s["label"].is_string() && s["last_seen"].is_i64(), "{s}");
+        let id = s["id"].as_str().expect("an id");
+        for client in [laptop, phone] {
+            let cookie = client.cookie().expect("signed in");
+            assert!(
+                !id.contains(&cookie) && !cookie.contains(id),
+                "a handle is no cookie"
+            );
+        }
+    }
+    let other = sessions
+        .iter()
+        .find(|s| s["current"] == false)
+        .and_then(|s| s["id"].as_str())
+        .expect("the phone's session")
+        .to_owned();
+    let path = format!("/api/sessions/{other}/revoke");
+    mallory.post(&path).await.expect(404);
+    assert_eq!(phone.get("/api/me").await.json()["user"], "eve", "refused");
+    laptop
+        .post("/api/sessions/not-a-handle/revoke")
+        .await
+        .expect(404);
+    let revoked = laptop.post(&path).await;
+    assert_eq!(revoked.expect(200).json(), json!({"revoked": 1}));
+    assert_eq!(
+        phone.get("/api/me").await.json(),
+        json!({"user": null, "count": 0})
+    );
+    laptop.post(&path).await.expect(404);
+    let list = laptop.get("/api/sessions").await.expect(200).json();
+    assert_eq!(list["sessions"].as_array().map(Vec::len), Some(1));
+}
+
+/// The login form posted from another site (login CSRF) is a 403 with no cookie; the
+/// same form posted from the page itself signs in.
+pub async fn a_cross_site_login_form_is_refused(server: &Server) {
+    let client = Client::new(server.base());
+    let fields = [("user", "victim")];
+    for headers in [
+        &[
+            ("Origin", "https://evil.example"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ][..],
+        &[("Sec-Fetch-Site", "cross-site")][..],
+    ] {
+        let answer = client.post_form_with("/api/login", &fields, headers).await;
+        answer.expect(403).expect_no_cookie();
+    }
+    assert_eq!(client.get("/api/me").await.json()["user"], json!(null));
+    let own = [("Origin", server.base()), ("Sec-Fetch-Site", "same-origin")];
+    let answer = client.post_form_with("/api/login", &fields, &own).await;
+    answer.expect_redirect_home();
+    assert_eq!(client.get("/api/me").await.json()["user"], "victim");
+}
+
 /// Routes outside the contract are 404.
 pub async fn unknown_routes_are_404(server: &Server) {
     let client = Client::new(server.base());

@@ -52,6 +52,8 @@ macro_rules! __contract_cases {
             oversized_data_is_413_and_changes_nothing,
             sessions_need_a_signed_in_user,
             sessions_are_listed_and_others_revoked,
+            a_session_is_signed_out_by_its_handle_only_by_its_user,
+            a_cross_site_login_form_is_refused,
             unknown_routes_are_404,
         );
     };
