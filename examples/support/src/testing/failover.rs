@@ -10,15 +10,13 @@
 //! the first 503) and the acknowledged writes lost (a client's last 200 counter newer than
 //! what it reads back at the end). With the durability option (`wait=1`) none may be lost.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use tokio::task::JoinSet;
-
+use super::counter_load::{
+    CounterLoad, Sample, every_client_writes_again, lost_writes, signed_in_clients,
+};
 use super::sentinel_topology::{self, SentinelTopology};
-use super::{Client, Server, temp_path, test_key};
+use super::{Server, temp_path, test_key};
 
 /// Concurrent clients, each with its own session.
 pub const CLIENTS: usize = 20;
@@ -31,8 +29,6 @@ const BASELINE: Duration = Duration::from_millis(1500);
 pub const FAILOVER_LIMIT: Duration = Duration::from_secs(30);
 /// Load kept up after the first success following the failover.
 const AFTER_RECOVERY: Duration = Duration::from_secs(2);
-/// A client's pause between two requests.
-const PAUSE: Duration = Duration::from_millis(20);
 /// What a session request may take beyond its load and save (each within the operation
 /// bound): the HTTP round trip and a two-core machine's scheduling.
 const REQUEST_SLACK: Duration = Duration::from_secs(2);
@@ -53,15 +49,6 @@ pub struct FailoverReport {
     pub lost: usize,
     /// The master's address before and after (`host:port`).
     pub masters: (String, String),
-}
-
-/// One answered request; times since the load started.
-#[derive(Debug, Clone, Copy)]
-struct Sample {
-    health: bool,
-    start: Duration,
-    end: Duration,
-    status: u16,
 }
 
 /// Starts a private Sentinel deployment and `bin` on it (`query` is appended to the
@@ -95,36 +82,20 @@ async fn run(
     let mut server = Server::spawn_with(bin, &url, &test_key(), &env)
         .await
         .unwrap_or_else(|e| panic!("the example did not start on {url}: {e}"));
-    let clients = signed_in_clients(&server).await;
+    let clients = signed_in_clients(&server, "failover", CLIENTS).await;
     let before = topology.current_master().unwrap_or_default();
-
     let t0 = Instant::now();
-    let samples = Arc::new(Mutex::new(Vec::new()));
-    let acked = Arc::new(Mutex::new(vec![Vec::new(); CLIENTS]));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut load = JoinSet::new();
-    for (i, client) in clients.iter().cloned().enumerate() {
-        let load_run = ClientRun {
-            client,
-            index: i,
-            t0,
-            samples: samples.clone(),
-            acked: acked.clone(),
-            stop: stop.clone(),
-        };
-        load.spawn(load_run.run());
-    }
+    let load = CounterLoad::start(&clients, t0);
 
     tokio::time::sleep(BASELINE).await;
     let killed = t0.elapsed();
     topology.kill_master();
     let recovered = loop {
-        let now = t0.elapsed();
-        if let Some(window) = window(&lock(&samples), killed) {
+        if let Some(window) = window(&load.snapshot(), killed) {
             break window;
         }
         assert!(
-            now < killed + FAILOVER_LIMIT,
+            t0.elapsed() < killed + FAILOVER_LIMIT,
             "session routes did not recover within {FAILOVER_LIMIT:?} of killing the master"
         );
         assert!(
@@ -135,17 +106,8 @@ async fn run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     tokio::time::sleep(AFTER_RECOVERY).await;
-    stop.store(true, Ordering::Relaxed);
     let bound = 2 * operation + REQUEST_SLACK;
-    let joined = tokio::time::timeout(bound + Duration::from_secs(5), async {
-        while let Some(result) = load.join_next().await {
-            if let Err(e) = result {
-                panic!("a load client failed (the app stopped answering?): {e}");
-            }
-        }
-    })
-    .await;
-    assert!(joined.is_ok(), "requests still unanswered: the app hangs");
+    let (samples, acked) = load.stop(bound + Duration::from_secs(5)).await;
     assert!(
         server.is_running(),
         "the app exited:\n{}",
@@ -157,7 +119,6 @@ async fn run(
         server.log_text()
     );
 
-    let samples = lock(&samples).clone();
     let mut max_latency = Duration::ZERO;
     for s in &samples {
         let allowed: &[u16] = if s.health { &[200] } else { &[200, 503] };
@@ -172,14 +133,14 @@ async fn run(
             s.start,
             s.status
         );
-        let latency = s.end - s.start;
         assert!(
-            latency <= bound,
-            "a request started at {:?} took {latency:?}, more than {bound:?}",
-            s.start
+            s.latency() <= bound,
+            "a request started at {:?} took {:?}, more than {bound:?}",
+            s.start,
+            s.latency()
         );
         if !s.health {
-            max_latency = max_latency.max(latency);
+            max_latency = max_latency.max(s.latency());
         }
     }
     let first_503 = samples
@@ -188,7 +149,6 @@ async fn run(
         .map(|s| s.end - killed)
         .min()
         .unwrap_or_default();
-    let acked = lock(&acked).clone();
     let lost = lost_writes(&clients, &acked).await;
     every_client_writes_again(&clients).await;
     let writes = (
@@ -221,95 +181,4 @@ fn window(samples: &[Sample], killed: Duration) -> Option<Duration> {
         .filter(|s| !s.health && s.status == 200 && s.start >= first_503)
         .map(|s| s.end - killed)
         .min()
-}
-
-/// [`CLIENTS`] clients, each signed in (its own session in the store).
-async fn signed_in_clients(server: &Server) -> Vec<Client> {
-    let mut set = JoinSet::new();
-    for i in 0..CLIENTS {
-        let client = Client::new(server.base());
-        set.spawn(async move {
-            client
-                .post_json("/api/login", &json!({ "user": format!("failover-{i}") }))
-                .await
-                .expect(200);
-            client
-        });
-    }
-    set.join_all().await
-}
-
-/// One load client: alternates `PUT /api/data/n` (the next counter) and `/health`.
-struct ClientRun {
-    client: Client,
-    index: usize,
-    t0: Instant,
-    samples: Arc<Mutex<Vec<Sample>>>,
-    /// Per client, the counters answered 200.
-    acked: Arc<Mutex<Vec<Vec<u64>>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl ClientRun {
-    async fn run(self) {
-        let mut counter = 0u64;
-        while !self.stop.load(Ordering::Relaxed) {
-            counter += 1;
-            let start = self.t0.elapsed();
-            let answer = self.client.put_json("/api/data/n", &json!(counter)).await;
-            let end = self.t0.elapsed();
-            if answer.status == 200 {
-                lock(&self.acked)[self.index].push(counter);
-            }
-            let write = Sample {
-                health: false,
-                start,
-                end,
-                status: answer.status,
-            };
-            let start = self.t0.elapsed();
-            let health = self.client.get("/health").await;
-            let health = Sample {
-                health: true,
-                start,
-                end: self.t0.elapsed(),
-                status: health.status,
-            };
-            lock(&self.samples).extend([write, health]);
-            tokio::time::sleep(PAUSE).await;
-        }
-    }
-}
-
-/// The acknowledged counters newer than what each client reads back.
-async fn lost_writes(clients: &[Client], acked: &[Vec<u64>]) -> usize {
-    let mut lost = 0;
-    for (client, acked) in clients.iter().zip(acked) {
-        let answer = client.get("/api/data/n").await;
-        let stored = match answer.status {
-            200 => answer.json().as_u64().unwrap_or(0),
-            404 => 0,
-            other => panic!("reading the counter back answered {other}: {}", answer.body),
-        };
-        lost += acked.iter().filter(|&&c| c > stored).count();
-    }
-    lost
-}
-
-/// After the failover, every client writes and reads a value through its session.
-async fn every_client_writes_again(clients: &[Client]) {
-    for (i, client) in clients.iter().enumerate() {
-        client
-            .put_json("/api/data/after", &json!(i))
-            .await
-            .expect(200);
-        assert_eq!(
-            client.get("/api/data/after").await.expect(200).json(),
-            json!(i)
-        );
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
