@@ -247,3 +247,113 @@ async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// An echo server on a free loopback port.
+    async fn echo() -> SocketAddr {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("echo listens");
+        let addr = listener.local_addr().expect("echo address");
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    while let Ok(n) = conn.read(&mut buf).await {
+                        if n == 0 || conn.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn connect(proxy: &FaultProxy) -> TcpStream {
+        TcpStream::connect((Ipv4Addr::LOCALHOST, proxy.port()))
+            .await
+            .expect("the proxy accepts")
+    }
+
+    async fn round_trip(conn: &mut TcpStream, bytes: &[u8]) -> Vec<u8> {
+        conn.write_all(bytes).await.expect("write");
+        let mut buf = vec![0u8; bytes.len()];
+        conn.read_exact(&mut buf).await.expect("read the echo");
+        buf
+    }
+
+    /// Nothing arrives within `wait`: no data, no end of stream, no error.
+    async fn silent(conn: &mut TcpStream, wait: Duration) {
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(wait, conn.read(&mut buf)).await;
+        assert!(read.is_err(), "expected silence, got {read:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_blackhole_holds_open_and_new_connections_silently_until_it_ends() {
+        let proxy = FaultProxy::start(echo().await).await;
+        let mut open = connect(&proxy).await;
+        assert_eq!(round_trip(&mut open, b"before").await, b"before");
+
+        proxy.set(NetFault::Blackhole);
+        open.write_all(b"held")
+            .await
+            .expect("write into the blackhole");
+        silent(&mut open, Duration::from_millis(300)).await;
+        let mut new = connect(&proxy).await;
+        new.write_all(b"new")
+            .await
+            .expect("write into the blackhole");
+        silent(&mut new, Duration::from_millis(300)).await;
+
+        proxy.set(NetFault::None);
+        let mut buf = [0u8; 4];
+        open.read_exact(&mut buf).await.expect("held bytes arrive");
+        assert_eq!(&buf, b"held");
+        let mut buf = [0u8; 3];
+        new.read_exact(&mut buf)
+            .await
+            .expect("the new connection works");
+        assert_eq!(&buf, b"new");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn latency_delays_each_direction() {
+        let proxy = FaultProxy::start(echo().await).await;
+        let mut conn = connect(&proxy).await;
+        proxy.set(NetFault::Latency(Duration::from_millis(200)));
+        let sent = Instant::now();
+        assert_eq!(round_trip(&mut conn, b"slow").await, b"slow");
+        // A lower bound only: the delay was injected both ways.
+        assert!(
+            sent.elapsed() >= Duration::from_millis(400),
+            "{:?}",
+            sent.elapsed()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reset_cuts_the_answer_and_resets_the_connection() {
+        let proxy = FaultProxy::start(echo().await).await;
+        let mut conn = connect(&proxy).await;
+        proxy.set(NetFault::ResetMidResponse);
+        conn.write_all(b"0123456789").await.expect("write");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        let error = loop {
+            match conn.read(&mut buf).await {
+                Ok(0) => panic!("a clean end of stream, not a reset (got {got:?})"),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
+        assert!(got.len() < 10, "the answer was not cut: {got:?}");
+    }
+}
