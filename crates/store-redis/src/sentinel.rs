@@ -202,6 +202,7 @@ impl SentinelBuilder {
             conn.master().await.map(drop).map_err(map_err)
         })
         .await?;
+        conn.spawn_watcher();
         Ok(RedisStore::new(Conn::Sentinel(conn), self.timeouts))
     }
 }

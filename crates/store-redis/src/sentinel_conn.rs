@@ -4,12 +4,17 @@
 //! asks the sentinels again. A failover is followed without restarting anything: commands
 //! fail (`Unavailable`) until the sentinels name a new master that answers as one.
 //!
+//! A watcher task also asks the sentinels every [`WATCH_EVERY`] which node is the master,
+//! and drops the connection as soon as they name another: after a promotion, the old
+//! master may keep accepting writes until the sentinels reconfigure it (seconds), and
+//! every one of those is lost when it becomes a replica of the new master.
+//!
 //! With a [`Durability`], every write is followed by `WAIT <replicas> <ms>` in the same
 //! round trip (a two-command pipeline); a write that fewer replicas acknowledged in time is
 //! reported as `Unavailable`, so the caller never treats it as saved.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
@@ -27,6 +32,9 @@ pub struct Durability {
     /// `WAIT`'s timeout (keep it below [`crate::Timeouts::response`]).
     pub timeout: Duration,
 }
+
+/// How often the watcher asks the sentinels whether the master is still the same node.
+pub(crate) const WATCH_EVERY: Duration = Duration::from_millis(250);
 
 /// Commands the store sends that write nothing, so need no `WAIT`. Anything else does.
 const READS: &[&str] = &[
@@ -71,6 +79,8 @@ struct Shared {
     /// The master connection, tagged with a generation so that a failure seen on an old
     /// connection never discards a newer one.
     current: Mutex<Option<(u64, MultiplexedConnection)>>,
+    /// The address of the node `current` is connected to, with its generation.
+    address: Mutex<Option<(u64, String)>>,
     generations: AtomicU64,
     config: AsyncConnectionConfig,
     /// The bound on one resolution (sentinels + the master's `ROLE` + connecting).
@@ -91,6 +101,7 @@ impl SentinelConn {
         Self(Arc::new(Shared {
             resolver: tokio::sync::Mutex::new(resolver),
             current: Mutex::new(None),
+            address: Mutex::new(None),
             generations: AtomicU64::new(0),
             config,
             resolve_limit,
@@ -120,11 +131,13 @@ impl SentinelConn {
         }
         let resolve = async {
             let client = resolver.async_get_client().await?;
-            client
+            let address = client.get_connection_info().addr().to_string();
+            let conn = client
                 .get_multiplexed_async_connection_with_config(&self.0.config)
-                .await
+                .await?;
+            Ok::<_, RedisError>((conn, address))
         };
-        let conn = match tokio::time::timeout(self.0.resolve_limit, resolve).await {
+        let (conn, address) = match tokio::time::timeout(self.0.resolve_limit, resolve).await {
             Ok(conn) => conn?,
             Err(_) => {
                 return Err(timed_out(format!(
@@ -135,7 +148,15 @@ impl SentinelConn {
         };
         let generation = self.0.generations.fetch_add(1, Ordering::Relaxed) + 1;
         *lock(&self.0.current) = Some((generation, conn.clone()));
+        *lock(&self.0.address) = Some((generation, address));
         Ok((generation, conn))
+    }
+
+    /// Starts the watcher (see the module docs); it ends with the last clone of this
+    /// connection.
+    pub(crate) fn spawn_watcher(&self) {
+        let shared = Arc::downgrade(&self.0);
+        tokio::spawn(watch(shared));
     }
 
     /// Drops connection `generation` if it is still the current one.
@@ -206,6 +227,33 @@ impl SentinelConn {
             replicated(acked?, durability)?;
         }
         Ok(replies)
+    }
+}
+
+/// Every [`WATCH_EVERY`], asks the sentinels for the master (skipped while a lookup is
+/// running anyway) and forgets the connection when they name another node than the one
+/// it is connected to. A failed lookup changes nothing: commands see the failure
+/// themselves.
+async fn watch(shared: Weak<Shared>) {
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let Some((generation, connected)) = lock(&shared.address).clone() else {
+            continue;
+        };
+        let Ok(mut resolver) = shared.resolver.try_lock() else {
+            continue;
+        };
+        let named = tokio::time::timeout(shared.resolve_limit, resolver.async_get_client()).await;
+        drop(resolver);
+        if let Ok(Ok(client)) = named
+            && client.get_connection_info().addr().to_string() != connected
+        {
+            tracing::warn!("store-redis: the sentinels name a new master; reconnecting");
+            SentinelConn(shared).forget(generation);
+        }
     }
 }
 
