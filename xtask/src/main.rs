@@ -5,6 +5,9 @@
 mod mongo;
 mod pg_stats;
 mod redis_cluster;
+// The failover test (examples/support) uses the parts xtask does not.
+#[allow(dead_code)]
+mod redis_sentinel;
 mod services;
 mod setup;
 
@@ -19,8 +22,8 @@ usage: cargo xtask <command>
              every test against every store (starting the services it needs), the API
              docs with -D warnings, a compile check of fuzz/, cargo-deny; stops at the
              first failure
-  services   start the test services (Redis Cluster, Mongo stand-in), print their
-             URLs, and keep them up until Enter is pressed
+  services   start the test services (Redis Cluster, Redis Sentinel, Mongo stand-in),
+             print their URLs, and keep them up until Enter is pressed
   lint       fmt --check, clippy -D warnings, cargo-deny only
   bench      every benchmark (store micro-benchmarks, memory churn, round trips from the
              servers' counters, HTTP load against the peers), then BENCHMARKS.md and

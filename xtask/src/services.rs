@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 
 use crate::mongo::{self, MongoServer};
 use crate::redis_cluster::{self, RedisCluster};
+use crate::redis_sentinel::{self, SentinelTopology};
 
 /// Running services and the environment that points tests at them. Services started here
 /// stop when this is dropped.
 pub struct Services {
     env: Vec<(&'static str, String)>,
     _cluster: Option<RedisCluster>,
+    _sentinel: Option<SentinelTopology>,
     mongo: Option<MongoServer>,
 }
 
@@ -34,11 +36,14 @@ impl Services {
         let mut env = vec![("POSTGRES_URL", postgres()?), ("REDIS_URL", redis()?)];
         let (cluster_urls, cluster) = redis_cluster()?;
         env.push(("REDIS_CLUSTER_URLS", cluster_urls));
+        let (sentinel_url, sentinel) = redis_sentinel()?;
+        env.push(("REDIS_SENTINEL_URL", sentinel_url));
         let (mongo_uri, mongo) = mongo()?;
         env.push(("MONGO_URI", mongo_uri));
         Ok(Self {
             env,
             _cluster: cluster,
+            _sentinel: sentinel,
             mongo,
         })
     }
@@ -104,6 +109,19 @@ fn redis_cluster() -> Result<(String, Option<RedisCluster>), String> {
     let urls = cluster.urls().join(",");
     eprintln!("xtask: started Redis Cluster at {urls}");
     Ok((urls, Some(cluster)))
+}
+
+/// `REDIS_SENTINEL_URL` when set; otherwise a private master, two replicas and three
+/// sentinels on free ports.
+fn redis_sentinel() -> Result<(String, Option<SentinelTopology>), String> {
+    if let Ok(url) = std::env::var("REDIS_SENTINEL_URL") {
+        eprintln!("xtask: Redis Sentinel at {url}");
+        return Ok((url, None));
+    }
+    let topology = redis_sentinel::start(&target_dir().join("redis-sentinel"))?;
+    let url = topology.url();
+    eprintln!("xtask: started Redis Sentinel (1 master, 2 replicas, 3 sentinels) at {url}");
+    Ok((url, Some(topology)))
 }
 
 /// A base port from 7100 up where three nodes and their cluster-bus ports (+10000) are

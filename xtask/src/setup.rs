@@ -101,7 +101,7 @@ pub fn requirements(root: &Path, target_dir: &Path, mongo_uri_set: bool) -> Vec<
         ),
         row(
             "redis-server",
-            "the store-redis tests: Redis on 6379 and a 3-master Redis Cluster",
+            "the store-redis tests: Redis on 6379, a 3-master Redis Cluster, a Sentinel deployment",
             D::OnPath(&["redis-server"]),
             I::Apt("redis-server"),
         ),

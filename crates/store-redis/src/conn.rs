@@ -1,4 +1,4 @@
-//! One connection type over standalone and cluster deployments, its timeouts, and how
+//! One connection type over standalone, cluster and Sentinel deployments, its timeouts, and how
 //! driver errors map onto [`StoreError`].
 
 use std::future::Future;
@@ -8,6 +8,8 @@ use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, ServerErrorKind, Value};
 use session_core::store::StoreError;
+
+use crate::sentinel_conn::SentinelConn;
 
 /// How long the store waits for Redis before reporting [`StoreError::Unavailable`].
 ///
@@ -44,6 +46,8 @@ pub(crate) enum Conn {
     Standalone(ConnectionManager),
     /// A Redis Cluster, routed per key slot.
     Cluster(ClusterConnection),
+    /// The master a set of sentinels names, followed across failovers.
+    Sentinel(SentinelConn),
 }
 
 impl ConnectionLike for Conn {
@@ -51,6 +55,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Standalone(c) => c.req_packed_command(cmd),
             Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Sentinel(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -63,6 +68,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Standalone(c) => c.req_packed_commands(pipeline, offset, count),
             Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -70,6 +76,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Standalone(c) => c.get_db(),
             Self::Cluster(c) => c.get_db(),
+            Self::Sentinel(c) => c.get_db(),
         }
     }
 }

@@ -9,9 +9,13 @@ mod protocol_tests;
 mod revoke;
 mod rotate;
 mod scripts;
+mod sentinel;
+mod sentinel_conn;
 mod store;
 
 pub use conn::Timeouts;
+pub use sentinel::SentinelBuilder;
+pub use sentinel_conn::Durability;
 pub use store::{DEFAULT_PREFIX, RedisStore};
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API): the record codec of

@@ -26,7 +26,7 @@ pub const DEFAULT_PREFIX: &str = "session:";
 /// writer changing the user in between) before giving up.
 const INDEX_ROUNDS: usize = 4;
 
-/// A [`SessionStore`] on Redis, standalone or cluster.
+/// A [`SessionStore`] on Redis: standalone, cluster, or through Sentinel.
 ///
 /// Cheap to clone: clones share one multiplexed, self-reconnecting connection.
 #[derive(Clone)]
@@ -41,6 +41,8 @@ impl std::fmt::Debug for RedisStore {
         let mode = match self.conn {
             Conn::Standalone(_) => "standalone",
             Conn::Cluster(_) => "cluster",
+            Conn::Sentinel(ref c) if c.durability().is_some() => "sentinel (WAIT after writes)",
+            Conn::Sentinel(_) => "sentinel",
         };
         f.debug_struct("RedisStore")
             .field("mode", &mode)
@@ -133,7 +135,7 @@ impl RedisStore {
         Self::new(Conn::Cluster(conn), timeouts)
     }
 
-    fn new(conn: Conn, timeouts: Timeouts) -> Self {
+    pub(crate) fn new(conn: Conn, timeouts: Timeouts) -> Self {
         Self {
             conn,
             keys: Keys::new(DEFAULT_PREFIX),
@@ -152,7 +154,7 @@ impl RedisStore {
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         let keys = Keys::new(prefix);
         assert!(
-            matches!(self.conn, Conn::Standalone(_)) || keys.cluster_safe(),
+            !matches!(self.conn, Conn::Cluster(_)) || keys.cluster_safe(),
             "store-redis: on a cluster the key prefix must not contain '}}' unless it \
              carries a non-empty hash tag"
         );

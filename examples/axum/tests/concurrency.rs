@@ -3,8 +3,9 @@
 //! acknowledged write; a logout racing writes never resurrects the session.
 //!
 //! Every store is required. Services come from the environment (`POSTGRES_URL`,
-//! `REDIS_URL` with local defaults; `REDIS_CLUSTER_URLS`, `MONGO_URI` without); a missing
-//! or unreachable one fails its test — `cargo xtask test-all` provides them all.
+//! `REDIS_URL` with local defaults; `REDIS_CLUSTER_URLS`, `REDIS_SENTINEL_URL`,
+//! `MONGO_URI` without); a missing or unreachable one fails its test — `cargo xtask
+//! test-all` provides them all.
 
 use example_support::testing::concurrency::every_scenario;
 use example_support::testing::temp_path;
@@ -92,6 +93,18 @@ async fn redis_cluster() {
         "REDIS_CLUSTER_URLS",
     );
     run("redis-cluster", &url, &hint).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sentinel() {
+    let url = required(
+        "REDIS_SENTINEL_URL",
+        "Redis Sentinel (redis+sentinel://host:port,…/<master>)",
+    );
+    // Every write confirmed by a replica: the durability option under concurrent load.
+    let url = format!("{url}?wait=1&wait_timeout_ms=500");
+    let hint = unreachable(&format!("Redis Sentinel at {url}"), "REDIS_SENTINEL_URL");
+    run("redis-sentinel", &url, &hint).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,7 +37,7 @@ impl SettingsError {
 ///
 /// | variable | default | meaning |
 /// |---|---|---|
-/// | `SESSION_STORE` | `sqlite://sessions.db` | `memory:`, `sqlite://<path>`, `postgres://…`, `redis://…`, `redis+cluster://h:p,h:p`, `mongodb://…` |
+/// | `SESSION_STORE` | `sqlite://sessions.db` | `memory:`, `sqlite://<path>`, `postgres://…`, `redis://…`, `redis+cluster://h:p,h:p`, `redis+sentinel://h:p,h:p/<master>[?wait=1]`, `mongodb://…` |
 /// | `SESSION_KEYS` | a generated key (a warning is logged) | comma-separated base64 keys of ≥ 32 bytes, newest first |
 /// | `HOST` / `PORT` | `127.0.0.1` / `3000` | where to listen |
 /// | `SESSION_IDLE_SECS` | 86400 | idle timeout |

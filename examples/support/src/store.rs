@@ -25,6 +25,10 @@ pub enum StoreUrl {
     Redis(String),
     /// `redis+cluster://h:p,h:p`: the seed nodes, as `redis://h:p` URLs.
     RedisCluster(Vec<String>),
+    /// `redis+sentinel://h:p,h:p/<master>[/<db>][?wait=N&wait_timeout_ms=M]`: the
+    /// sentinels, the master's name and the durability option, as
+    /// `store_redis::SentinelBuilder::from_url` reads them.
+    RedisSentinel(String),
     /// `mongodb://…` / `mongodb+srv://…`.
     Mongo(String),
 }
@@ -55,10 +59,11 @@ impl StoreUrl {
                 }
                 Self::RedisCluster(nodes)
             }
+            "redis+sentinel" => Self::RedisSentinel(url.to_owned()),
             "mongodb" | "mongodb+srv" => Self::Mongo(url.to_owned()),
             _ => {
                 return Err(format!(
-                    "unknown store {:?}: use memory:, sqlite://<path>, postgres://…, redis://…, redis+cluster://h:p,h:p or mongodb://…",
+                    "unknown store {:?}: use memory:, sqlite://<path>, postgres://…, redis://…, redis+cluster://h:p,h:p, redis+sentinel://h:p,h:p/<master> or mongodb://…",
                     redact(url)
                 ));
             }
@@ -73,6 +78,7 @@ impl StoreUrl {
             Self::Postgres(_) => "PostgreSQL",
             Self::Redis(_) => "Redis",
             Self::RedisCluster(_) => "Redis Cluster",
+            Self::RedisSentinel(_) => "Redis Sentinel",
             Self::Mongo(_) => "MongoDB",
         }
     }
@@ -83,9 +89,11 @@ impl fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Memory => f.write_str("memory:"),
-            Self::Sqlite(u) | Self::Postgres(u) | Self::Redis(u) | Self::Mongo(u) => {
-                f.write_str(&redact(u))
-            }
+            Self::Sqlite(u)
+            | Self::Postgres(u)
+            | Self::Redis(u)
+            | Self::RedisSentinel(u)
+            | Self::Mongo(u) => f.write_str(&redact(u)),
             Self::RedisCluster(nodes) => {
                 let nodes: Vec<String> = nodes.iter().map(|n| redact(n)).collect();
                 write!(f, "redis+cluster: {}", nodes.join(","))
@@ -190,6 +198,13 @@ async fn open(
             )
             .await?,
         )),
+        #[cfg(feature = "redis")]
+        StoreUrl::RedisSentinel(u) => Ok(Arc::new(
+            store_redis::SentinelBuilder::from_url(u)?
+                .timeouts(redis_timeouts(timeout))
+                .connect()
+                .await?,
+        )),
         #[cfg(feature = "mongo")]
         StoreUrl::Mongo(u) => {
             let database = mongo_database(u).unwrap_or(store_mongo::DEFAULT_DATABASE);
@@ -266,6 +281,10 @@ mod tests {
         assert_eq!(
             ok("mongodb://h/db"),
             StoreUrl::Mongo("mongodb://h/db".into())
+        );
+        assert_eq!(
+            ok("redis+sentinel://a:1,b:2/m?wait=1"),
+            StoreUrl::RedisSentinel("redis+sentinel://a:1,b:2/m?wait=1".into())
         );
         assert!(StoreUrl::parse("redis+cluster://").is_err());
         assert!(StoreUrl::parse("mysql://h").is_err());

@@ -68,3 +68,39 @@ pub async fn raw() -> redis::aio::MultiplexedConnection {
         .await
         .unwrap_or_else(|e| panic!("cannot reach Redis at {url}: {e}: start it or set REDIS_URL"))
 }
+
+/// `REDIS_SENTINEL_URL` (`redis+sentinel://h:p,…/<master>`); panics when unset (never
+/// skips).
+pub fn sentinel_url() -> String {
+    std::env::var("REDIS_SENTINEL_URL").unwrap_or_else(|_| {
+        panic!(
+            "REDIS_SENTINEL_URL is not set: run `cargo xtask test-all` (it starts a master, \
+             two replicas and three sentinels) or set it, e.g. \
+             redis+sentinel://127.0.0.1:26379,127.0.0.1:26380,127.0.0.1:26381/sessions"
+        )
+    })
+}
+
+/// The Sentinel deployment's builder, for tests that configure it further.
+pub fn sentinel_builder() -> store_redis::SentinelBuilder {
+    let url = sentinel_url();
+    store_redis::SentinelBuilder::from_url(&url)
+        .unwrap_or_else(|e| panic!("REDIS_SENTINEL_URL={url} is not a Sentinel URL: {e}"))
+}
+
+/// A store on the Sentinel deployment's master under a random prefix, every write
+/// confirmed by one replica (`WAIT 1`).
+pub async fn sentinel() -> RedisStore {
+    let store = sentinel_builder()
+        .wait_for_replicas(1, std::time::Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot reach Redis through the sentinels at {}: {e}: start them (cargo \
+                 xtask test-all does) or fix REDIS_SENTINEL_URL",
+                sentinel_url()
+            )
+        });
+    store.with_prefix(random_prefix())
+}

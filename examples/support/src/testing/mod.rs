@@ -7,8 +7,16 @@ mod client;
 pub mod concurrency;
 pub mod contract;
 pub mod cookie_headers;
+pub mod counter_load;
 pub mod daemon;
+pub mod failover;
+pub mod fault_proxy;
+pub mod network_fault;
 pub mod outage;
+/// The Sentinel deployment `cargo xtask` starts (one master, two replicas, three
+/// sentinels), the same source file, for tests that need a private one to kill.
+#[path = "../../../../xtask/src/redis_sentinel.rs"]
+pub mod sentinel_topology;
 mod server;
 pub mod shared;
 
