@@ -6,6 +6,7 @@ pub use cookie::SameSite;
 
 use crate::codec::{CookieCodec, CookieMode, Key};
 use crate::error::ConfigError;
+use crate::{ExpressSecrets, SidKeying};
 
 /// What happens when two requests write the same key of one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,6 +47,13 @@ pub struct SessionConfig {
     pub(crate) conflict_policy: ConflictPolicy,
     pub(crate) flush_on_principal_change: bool,
     pub(crate) no_store_when_signed_in: bool,
+}
+
+impl SessionConfig {
+    /// Whether the cookie is express-session's (Express-compatible mode).
+    pub fn is_express_compatible(&self) -> bool {
+        self.codec.is_express()
+    }
 }
 
 /// The default `touch_after`, unless the idle timeout calls for less.
@@ -91,7 +99,16 @@ impl SessionConfig {
             conflict_policy: ConflictPolicy::Merge,
             flush_on_principal_change: true,
             no_store_when_signed_in: true,
+            express: None,
         }
+    }
+
+    /// A builder for Express-compatible mode ([`crate::express`]): the same defaults, but
+    /// the cookie is express-session's `connect.sid` signed with `secrets`, and the ids
+    /// are keyed as the connect-* stores key them (plain). Shorthand for
+    /// `builder([]).express_compatible(secrets, SidKeying::Plain)`.
+    pub fn express_builder(secrets: ExpressSecrets) -> SessionConfigBuilder {
+        Self::builder([]).express_compatible(secrets, SidKeying::Plain)
     }
 
     /// The cookie name in use.
@@ -144,9 +161,23 @@ pub struct SessionConfigBuilder {
     conflict_policy: ConflictPolicy,
     flush_on_principal_change: bool,
     no_store_when_signed_in: bool,
+    express: Option<(ExpressSecrets, SidKeying)>,
 }
 
 impl SessionConfigBuilder {
+    /// Express-compatible mode, opt-in ([`crate::express`]): the cookie becomes
+    /// express-session's `s:<sid>.<sig>` (HMAC-SHA256 under `secrets[0]`, every secret
+    /// verifies, older ones are re-issued under the first), new ids are express-session's
+    /// (24 random bytes, base64url), and the default cookie name is `connect.sid`. The
+    /// builder's [`Key`]s and [`mode`](Self::mode) are then unused.
+    ///
+    /// `keying` says what stores see: [`SidKeying::Plain`] beside a Node app on a connect-*
+    /// layout, [`SidKeying::Hashed`] on the native layout once the sessions were migrated.
+    pub fn express_compatible(mut self, secrets: ExpressSecrets, keying: SidKeying) -> Self {
+        self.express = Some((secrets, keying));
+        self
+    }
+
     /// The cookie name (an RFC 6265 token).
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -254,7 +285,9 @@ impl SessionConfigBuilder {
     /// Checks every setting.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let name = self.name.unwrap_or_else(|| {
-            if self.secure {
+            if self.express.is_some() {
+                "connect.sid".to_owned()
+            } else if self.secure {
                 "__Host-sid".to_owned()
             } else {
                 "sid".to_owned()
@@ -298,7 +331,10 @@ impl SessionConfigBuilder {
             (None, Some(idle)) => DEFAULT_TOUCH_AFTER.min(idle / 4),
             (None, None) => DEFAULT_TOUCH_AFTER,
         };
-        let codec = CookieCodec::new(&name, self.mode, self.keys)?;
+        let codec = match self.express {
+            Some((secrets, keying)) => CookieCodec::express(&name, secrets, keying),
+            None => CookieCodec::new(&name, self.mode, self.keys)?,
+        };
         Ok(SessionConfig {
             cookie: CookieAttributes {
                 name,

@@ -6,6 +6,7 @@ mod codec;
 mod config;
 mod cookie_header;
 mod error;
+pub mod express;
 mod id;
 mod manager;
 #[cfg(feature = "memory-store")]
@@ -24,7 +25,8 @@ pub use cleanup::{CleanupHandle, spawn_cleanup};
 pub use codec::{CookieCodec, CookieError, CookieMode, Key, MIN_KEY_BYTES, Verified};
 pub use config::{ConflictPolicy, SameSite, SessionConfig, SessionConfigBuilder};
 pub use error::{ConfigError, SessionError};
-pub use id::{SessionId, StoreKey};
+pub use express::ExpressSecrets;
+pub use id::{SessionId, SidKeying, StoreKey};
 pub use manager::{SaveFailure, SessionManager};
 #[cfg(feature = "memory-store")]
 pub use memory::{MemoryLimits, MemoryStore};

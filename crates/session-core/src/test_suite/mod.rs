@@ -11,9 +11,11 @@
 //! each case becomes its own `#[tokio::test]`. Cases use random keys and user names, so
 //! they may share one backend and run in parallel.
 
+mod express;
 mod probe;
 mod rotation;
 
+pub use express::*;
 pub use probe::{Calls, ProbeStore};
 pub use rotation::*;
 

@@ -1,0 +1,108 @@
+//! The Express-compatible store logic (`ExpressStore`) over an in-process layout that
+//! behaves like a connect-* backend (a string per sid, compare-and-set on the exact
+//! text), so the generic part is checked without a server. The real layouts run the same
+//! cases in their own crates.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use session_core::express::{ConnectLayout, ExpressFormat, ExpressStore, Stored};
+use session_core::{StoreError, Timestamp};
+
+/// sid → (JSON text, deadline).
+#[derive(Default)]
+struct TextLayout(Mutex<HashMap<String, (String, Timestamp)>>);
+
+impl TextLayout {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Timestamp)>> {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Timestamp::now();
+        map.retain(|_, (_, deadline)| *deadline > now);
+        map
+    }
+}
+
+fn text(session: &Value) -> Result<String, StoreError> {
+    serde_json::to_string(session).map_err(|e| StoreError::Encode(e.to_string()))
+}
+
+#[async_trait]
+impl ConnectLayout for TextLayout {
+    type Token = String;
+
+    async fn read(&self, sid: &str) -> Result<Option<Stored<String>>, StoreError> {
+        let Some((raw, deadline)) = self.live().get(sid).cloned() else {
+            return Ok(None);
+        };
+        let session = serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Some(Stored {
+            session,
+            deadline,
+            token: raw,
+        }))
+    }
+
+    async fn insert(
+        &self,
+        sid: &str,
+        session: &Value,
+        deadline: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let raw = text(session)?;
+        let mut map = self.live();
+        if map.contains_key(sid) {
+            return Ok(false);
+        }
+        map.insert(sid.to_owned(), (raw, deadline));
+        Ok(true)
+    }
+
+    async fn replace(
+        &self,
+        sid: &str,
+        token: &String,
+        session: &Value,
+        deadline: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let raw = text(session)?;
+        let mut map = self.live();
+        match map.get_mut(sid) {
+            Some(entry) if &entry.0 == token => {
+                *entry = (raw, deadline);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn remove(&self, sid: &str, token: &String) -> Result<bool, StoreError> {
+        let mut map = self.live();
+        if map.get(sid).is_some_and(|(raw, _)| raw == token) {
+            map.remove(sid);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn expire(&self, sid: &str, deadline: Timestamp) -> Result<bool, StoreError> {
+        Ok(self.live().get_mut(sid).map(|e| e.1 = deadline).is_some())
+    }
+
+    async fn delete(&self, sid: &str) -> Result<(), StoreError> {
+        self.live().remove(sid);
+        Ok(())
+    }
+
+    async fn prune(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+session_core::express_conformance_tests!(async {
+    ExpressStore::new(TextLayout::default(), ExpressFormat::default())
+});
