@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod conn;
+mod connect_redis;
 mod index;
 mod layout;
 #[cfg(test)]
@@ -11,6 +12,7 @@ mod scripts;
 mod store;
 
 pub use conn::Timeouts;
+pub use connect_redis::{CONNECT_REDIS_PREFIX, ConnectRedisLayout, ConnectRedisStore};
 pub use store::{DEFAULT_PREFIX, RedisStore};
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API): the record codec of
