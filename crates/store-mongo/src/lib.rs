@@ -2,6 +2,7 @@
 
 mod apply;
 mod codec;
+mod connect_mongo;
 mod error;
 mod escape;
 mod revoke;
@@ -10,6 +11,7 @@ mod schema;
 mod store;
 mod timeout;
 
+pub use connect_mongo::{CONNECT_MONGO_COLLECTION, ConnectMongoLayout, ConnectMongoStore};
 pub use escape::{escape_key, unescape_key};
 pub use store::{DEFAULT_COLLECTION, DEFAULT_DATABASE, MongoStore, REVOCATIONS_SUFFIX};
 pub use timeout::{DEFAULT_DRIVER_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_OPERATION_TIMEOUT};
