@@ -71,7 +71,8 @@ async function main() {
   const maxAge = env('SESSION_MAX_AGE_MS') ? Number(env('SESSION_MAX_AGE_MS')) : undefined;
   const store = await openStore(env('SESSION_STORE', ''));
   const app = express();
-  app.use(express.json());
+  // Any JSON value, like the Rust examples' PUT /api/data/:key.
+  app.use(express.json({ strict: false }));
   app.get('/health', (_req, res) => res.type('text').send('ok'));
   app.use(
     session({
@@ -128,6 +129,12 @@ async function main() {
   });
   const port = Number(env('PORT', '3001'));
   app.listen(port, '127.0.0.1', () => console.log(`listening on http://127.0.0.1:${port}`));
+}
+
+// Started by a test (EXIT_WITH_STDIN=1, a pipe on stdin): leave when the test goes away.
+if (process.env.EXIT_WITH_STDIN === '1') {
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
 }
 
 main().catch((e) => {

@@ -8,6 +8,8 @@ pub mod concurrency;
 pub mod contract;
 pub mod cookie_headers;
 pub mod daemon;
+pub mod interop;
+pub mod node;
 pub mod outage;
 mod server;
 pub mod shared;
