@@ -304,4 +304,39 @@ impl ConnectLayout for ConnectMongoLayout {
     async fn prune(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
+
+    /// Pages in `_id` order (string ids only: connect-mongo's own); the cursor is the last
+    /// id of the page.
+    async fn list(
+        &self,
+        cursor: Option<String>,
+        page: usize,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let filter = match &cursor {
+            Some(after) => doc! { "_id": { "$gt": after.as_str() } },
+            None => doc! { "_id": { "$type": "string" } },
+        };
+        let limit = i64::try_from(page.max(1)).unwrap_or(i64::MAX);
+        bounded(self.limit, async {
+            let mut found = self
+                .sessions
+                .find(filter)
+                .projection(doc! { "_id": 1 })
+                .sort(doc! { "_id": 1 })
+                .limit(limit)
+                .await
+                .map_err(store_error)?;
+            let mut sids = Vec::new();
+            while found.advance().await.map_err(store_error)? {
+                let doc = found.deserialize_current().map_err(store_error)?;
+                if let Ok(sid) = doc.get_str("_id") {
+                    sids.push(sid.to_owned());
+                }
+            }
+            let full = i64::try_from(sids.len()).unwrap_or(0) == limit;
+            let next = if full { sids.last().cloned() } else { None };
+            Ok((sids, next))
+        })
+        .await
+    }
 }

@@ -55,6 +55,7 @@ struct Statements {
     expire: SqlStr,
     delete: SqlStr,
     prune: SqlStr,
+    list: SqlStr,
 }
 
 impl Statements {
@@ -87,6 +88,9 @@ impl Statements {
                 utc("$3")
             )),
             delete: sql_text(format!("DELETE FROM {t} WHERE sid = $1")),
+            list: sql_text(format!(
+                "SELECT sid FROM {t} WHERE $1::text IS NULL OR sid > $1 ORDER BY sid LIMIT $2"
+            )),
             prune: sql_text(format!(
                 "DELETE FROM {t} WHERE sid IN (SELECT sid FROM {t} WHERE expire < {} \
                  LIMIT {PRUNE_BATCH} FOR UPDATE SKIP LOCKED)",
@@ -339,5 +343,26 @@ impl ConnectLayout for ConnectPgLayout {
                 return Ok(total);
             }
         }
+    }
+
+    /// Keyset pages in `sid` order; the cursor is the last sid of the page.
+    async fn list(
+        &self,
+        cursor: Option<String>,
+        page: usize,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let limit = i64::try_from(page.max(1)).unwrap_or(i64::MAX);
+        bounded(self.limit, async {
+            let sids: Vec<String> = sqlx::query_scalar(self.sql.list.clone())
+                .bind(cursor)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(PgDialect::map_error)?;
+            let full = i64::try_from(sids.len()).unwrap_or(0) == limit;
+            let next = if full { sids.last().cloned() } else { None };
+            Ok((sids, next))
+        })
+        .await
     }
 }

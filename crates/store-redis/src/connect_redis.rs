@@ -15,6 +15,7 @@
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Script, Value as RedisValue};
 use serde_json::Value;
 use session_core::express::{ConnectLayout, ExpressFormat, ExpressStore, Stored};
@@ -235,4 +236,100 @@ impl ConnectLayout for ConnectRedisLayout {
     async fn prune(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
+
+    /// `SCAN … MATCH <prefix>*`; on a cluster, every master in turn (cursor
+    /// `<master index>:<scan cursor>`).
+    async fn list(
+        &self,
+        cursor: Option<String>,
+        page: usize,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let pattern = format!("{}*", glob_escape(&self.prefix));
+        let mut scan = redis::cmd("SCAN");
+        let (node, at) = match cursor.as_deref().and_then(|c| c.split_once(':')) {
+            Some((node, at)) => (node.parse::<usize>().unwrap_or(0), at.to_owned()),
+            None => (0, cursor.unwrap_or_else(|| "0".into())),
+        };
+        scan.arg(&at)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(page);
+        let strip = |keys: Vec<String>| -> Vec<String> {
+            keys.into_iter()
+                .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_owned))
+                .collect()
+        };
+        bounded(self.limit, async {
+            match &self.conn {
+                Conn::Standalone(_) => {
+                    let mut conn = self.conn.clone();
+                    let (next, keys): (String, Vec<String>) =
+                        scan.query_async(&mut conn).await.map_err(map_err)?;
+                    Ok((strip(keys), (next != "0").then_some(next)))
+                }
+                Conn::Cluster(cluster) => {
+                    let mut cluster = cluster.clone();
+                    let masters = cluster_masters(&mut cluster).await?;
+                    let Some((host, port)) = masters.get(node).cloned() else {
+                        return Ok((Vec::new(), None));
+                    };
+                    let routing =
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
+                    let reply = cluster
+                        .route_command(scan, routing)
+                        .await
+                        .map_err(map_err)?;
+                    let (next, keys): (String, Vec<String>) = redis::from_redis_value(reply)
+                        .map_err(|e| StoreError::backend(e.to_string()))?;
+                    let next = match (next.as_str(), node + 1 < masters.len()) {
+                        ("0", true) => Some(format!("{}:0", node + 1)),
+                        ("0", false) => None,
+                        (at, _) => Some(format!("{node}:{at}")),
+                    };
+                    Ok((strip(keys), next))
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// The masters of a cluster (`CLUSTER NODES`), sorted, as host and port.
+async fn cluster_masters(
+    cluster: &mut redis::cluster_async::ClusterConnection,
+) -> Result<Vec<(String, u16)>, StoreError> {
+    let text: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query_async(cluster)
+        .await
+        .map_err(map_err)?;
+    let mut masters: Vec<(String, u16)> = text
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let address = fields.nth(1)?;
+            let flags = fields.next()?;
+            if !flags.split(',').any(|f| f == "master") || flags.contains("fail") {
+                return None;
+            }
+            let host_port = address.split(['@', ',']).next()?;
+            let (host, port) = host_port.rsplit_once(':')?;
+            Some((host.to_owned(), port.parse().ok()?))
+        })
+        .collect();
+    masters.sort();
+    Ok(masters)
+}
+
+/// `text` with Redis glob characters escaped, for `MATCH`.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

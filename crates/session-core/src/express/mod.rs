@@ -34,10 +34,12 @@
 //! working, and ids are hashed at rest again.
 
 pub(crate) mod cookie;
+mod migrate;
 mod record;
 mod store;
 
 pub use cookie::ExpressSecrets;
+pub use migrate::{ExpressSource, MigrationReport, migrate_to_native};
 pub use record::{ExpressFormat, META_FIELD};
 pub use store::{ConnectLayout, ExpressStore, MAX_CAS_ATTEMPTS, Stored, Unsupported};
 

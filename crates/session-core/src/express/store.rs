@@ -96,6 +96,14 @@ pub trait ConnectLayout: Send + Sync + 'static {
 
     /// Removes expired records where the backend does not; how many went.
     async fn prune(&self) -> Result<u64, StoreError>;
+
+    /// One page of about `page` stored sids (live or not) from `cursor` (`None`: the
+    /// start), and the next cursor (`None`: done): for the migration, not for requests.
+    async fn list(
+        &self,
+        cursor: Option<String>,
+        page: usize,
+    ) -> Result<(Vec<String>, Option<String>), StoreError>;
 }
 
 /// What a connect-* layout cannot do (it has no per-user index).

@@ -54,6 +54,7 @@ macro_rules! express_conformance_tests {
             express_broken_records_are_corrupt,
             express_user_index_is_unsupported,
             express_rotation_moves_the_record,
+            express_listing_pages_through_every_session,
         );
     };
 }
@@ -181,4 +182,38 @@ pub async fn express_rotation_moves_the_record<L: ConnectLayout>(store: &Express
     assert_eq!(record.user.as_deref(), Some("dave"));
     assert_eq!(record.data.get("cart"), Some(&json!([1])));
     assert_eq!(record.authenticated_at, changes.authenticated_at);
+}
+
+/// Paging through `list` from the start finds every stored session (the migration's walk).
+pub async fn express_listing_pages_through_every_session<L: ConnectLayout>(
+    store: &ExpressStore<L>,
+) {
+    let mut wanted = std::collections::BTreeSet::new();
+    for _ in 0..7 {
+        wanted.insert(
+            node_wrote(store, r#"{"cookie":{}}"#)
+                .await
+                .as_str()
+                .to_owned(),
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = None;
+    for _ in 0..10_000 {
+        let (sids, next) = store
+            .layout()
+            .list(cursor.take(), 3)
+            .await
+            .expect("list failed");
+        seen.extend(sids);
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(
+        wanted.is_subset(&seen),
+        "missing: {:?}",
+        wanted.difference(&seen).collect::<Vec<_>>()
+    );
 }
