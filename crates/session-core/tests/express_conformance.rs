@@ -130,7 +130,7 @@ session_core::express_conformance_tests!(make());
 async fn migration_is_complete_and_resumable() {
     use std::sync::Arc;
 
-    use session_core::express::migrate_to_native;
+    use session_core::express::{MigrationOptions, migrate_to_native};
     use session_core::{MemoryStore, SessionStore, StoreKey};
 
     let from = Arc::new(make().await);
@@ -151,9 +151,14 @@ async fn migration_is_complete_and_resumable() {
         records.push((sid, record));
     }
     let to: Arc<dyn SessionStore> = Arc::new(MemoryStore::default());
-    let first = migrate_to_native(from.clone(), to.clone(), false, |_| {})
-        .await
-        .expect("migrate");
+    let first = migrate_to_native(
+        from.clone(),
+        to.clone(),
+        MigrationOptions::default(),
+        |_| {},
+    )
+    .await
+    .expect("migrate");
     assert_eq!((first.seen, first.copied, first.already), (1200, 1200, 0));
     for (sid, record) in &records {
         let moved = to
@@ -167,9 +172,17 @@ async fn migration_is_complete_and_resumable() {
             (record.expires_at, record.persistent)
         );
     }
-    let again = migrate_to_native(from.clone(), to, true, |_| {})
-        .await
-        .expect("resume");
+    let again = migrate_to_native(
+        from.clone(),
+        to,
+        MigrationOptions {
+            delete_source: true,
+            stop_after: None,
+        },
+        |_| {},
+    )
+    .await
+    .expect("resume");
     assert_eq!(
         (again.copied, again.already, again.deleted),
         (0, 1200, 1200)

@@ -11,7 +11,9 @@ mod schema;
 mod store;
 mod timeout;
 
-pub use connect_mongo::{CONNECT_MONGO_COLLECTION, ConnectMongoLayout, ConnectMongoStore};
+pub use connect_mongo::{
+    CONNECT_MONGO_COLLECTION, ConnectMongoLayout, ConnectMongoStore, MongoToken,
+};
 pub use escape::{escape_key, unescape_key};
 pub use store::{DEFAULT_COLLECTION, DEFAULT_DATABASE, MongoStore, REVOCATIONS_SUFFIX};
 pub use timeout::{DEFAULT_DRIVER_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_OPERATION_TIMEOUT};

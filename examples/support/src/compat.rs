@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use session_core::express::ExpressFormat;
+use session_core::express::{ExpressFormat, ExpressSource};
 use session_core::{ExpressSecrets, SessionConfig, SessionStore, StoreError};
 
 use crate::{SettingsError, StoreUrl};
@@ -43,6 +43,25 @@ pub struct ExpressNames {
     pub mongo_collection: String,
 }
 
+impl ExpressNames {
+    /// `SESSION_EXPRESS_PREFIX`, `SESSION_EXPRESS_TABLE` and `SESSION_EXPRESS_COLLECTION`
+    /// through `get`, with the connect-* defaults.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let table = get("SESSION_EXPRESS_TABLE").unwrap_or_else(|| "session".into());
+        let (pg_schema, pg_table) = match table.split_once('.') {
+            Some((schema, table)) => (Some(schema.to_owned()), table.to_owned()),
+            None => (None, table),
+        };
+        Self {
+            redis_prefix: get("SESSION_EXPRESS_PREFIX").unwrap_or_else(|| "sess:".into()),
+            pg_schema,
+            pg_table,
+            mongo_collection: get("SESSION_EXPRESS_COLLECTION")
+                .unwrap_or_else(|| "sessions".into()),
+        }
+    }
+}
+
 impl Compat {
     /// Reads `SESSION_COMPAT` and the names it needs through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
@@ -50,20 +69,7 @@ impl Compat {
         Ok(match mode.as_deref() {
             None | Some("native") => Self::Native,
             Some("express-migrated") => Self::ExpressMigrated,
-            Some("express") => {
-                let table = get("SESSION_EXPRESS_TABLE").unwrap_or_else(|| "session".into());
-                let (pg_schema, pg_table) = match table.split_once('.') {
-                    Some((schema, table)) => (Some(schema.to_owned()), table.to_owned()),
-                    None => (None, table),
-                };
-                Self::Express(ExpressNames {
-                    redis_prefix: get("SESSION_EXPRESS_PREFIX").unwrap_or_else(|| "sess:".into()),
-                    pg_schema,
-                    pg_table,
-                    mongo_collection: get("SESSION_EXPRESS_COLLECTION")
-                        .unwrap_or_else(|| "sessions".into()),
-                })
-            }
+            Some("express") => Self::Express(ExpressNames::from_lookup(&get)),
             Some(other) => {
                 return Err(SettingsError::Invalid {
                     var: "SESSION_COMPAT",
@@ -101,10 +107,21 @@ pub async fn connect_express(
     url: &StoreUrl,
     names: &ExpressNames,
     config: &SessionConfig,
-    #[allow(unused_variables)] timeout: Option<Duration>,
+    timeout: Option<Duration>,
 ) -> Result<Arc<dyn SessionStore>, StoreError> {
-    #[allow(unused_variables)]
     let format = ExpressFormat::default().cookie_of(config);
+    let store: Arc<dyn SessionStore> = open_express(url, names, format, timeout).await?;
+    Ok(store)
+}
+
+/// [`connect_express`] with the record format given, as a listable source (for the
+/// migration).
+pub async fn open_express(
+    url: &StoreUrl,
+    names: &ExpressNames,
+    #[allow(unused_variables)] format: ExpressFormat,
+    #[allow(unused_variables)] timeout: Option<Duration>,
+) -> Result<Arc<dyn ExpressSource>, StoreError> {
     match url {
         #[cfg(feature = "redis")]
         StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) => {

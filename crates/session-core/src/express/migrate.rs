@@ -58,8 +58,18 @@ pub struct MigrationReport {
     pub deleted: u64,
 }
 
+/// How a migration run behaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MigrationOptions {
+    /// Delete each session from the source once it is copied.
+    pub delete_source: bool,
+    /// Stop after the page on which this many ids were seen (a run in slices; the next
+    /// run resumes).
+    pub stop_after: Option<u64>,
+}
+
 /// How many sessions are moved at once.
-const IN_FLIGHT: usize = 32;
+const IN_FLIGHT: usize = 16;
 
 enum Moved {
     Copied,
@@ -104,9 +114,10 @@ async fn move_one(
 pub async fn migrate_to_native(
     from: Arc<dyn ExpressSource>,
     to: Arc<dyn SessionStore>,
-    delete_source: bool,
+    options: MigrationOptions,
     mut progress: impl FnMut(&MigrationReport) + Send,
 ) -> Result<MigrationReport, StoreError> {
+    let delete_source = options.delete_source;
     let mut report = MigrationReport::default();
     let mut cursor = None;
     loop {
@@ -124,6 +135,9 @@ pub async fn migrate_to_native(
             tally(&mut report, Some(done))?;
         }
         progress(&report);
+        if options.stop_after.is_some_and(|max| report.seen >= max) {
+            return Ok(report);
+        }
         match next {
             Some(next) => cursor = Some(next),
             None => return Ok(report),

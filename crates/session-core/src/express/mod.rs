@@ -39,7 +39,7 @@ mod record;
 mod store;
 
 pub use cookie::ExpressSecrets;
-pub use migrate::{ExpressSource, MigrationReport, migrate_to_native};
+pub use migrate::{ExpressSource, MigrationOptions, MigrationReport, migrate_to_native};
 pub use record::{ExpressFormat, META_FIELD};
 pub use store::{ConnectLayout, ExpressStore, MAX_CAS_ATTEMPTS, Stored, Unsupported};
 
