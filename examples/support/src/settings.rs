@@ -96,7 +96,7 @@ impl Settings {
         let store = get("SESSION_STORE").unwrap_or_else(|| DEFAULT_STORE.to_owned());
         let store =
             StoreUrl::parse(&store).map_err(|why| SettingsError::invalid("SESSION_STORE", why))?;
-        let compat = Compat::from_lookup(&get)?;
+        let compat = Compat::from_lookup(get)?;
         let secrets = compat
             .is_express()
             .then(|| parse_secrets(get("SESSION_SECRETS")))

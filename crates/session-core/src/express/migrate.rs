@@ -83,7 +83,7 @@ async fn move_one(
     to: &dyn SessionStore,
     sid: &str,
     delete_source: bool,
-) -> Result<(Moved, bool), StoreError> {
+) -> MoveResult {
     let plain = StoreKey::plain_sid(sid);
     let mut record = match from.load(&plain).await {
         Ok(Some(record)) => record,
@@ -145,9 +145,12 @@ pub async fn migrate_to_native(
     }
 }
 
+/// What one session's move ended with: how it moved and whether the source was deleted.
+type MoveResult = Result<(Moved, bool), StoreError>;
+
 fn tally(
     report: &mut MigrationReport,
-    done: Option<Result<Result<(Moved, bool), StoreError>, tokio::task::JoinError>>,
+    done: Option<Result<MoveResult, tokio::task::JoinError>>,
 ) -> Result<(), StoreError> {
     let Some(done) = done else { return Ok(()) };
     let (moved, deleted) = done.map_err(StoreError::backend)??;
