@@ -250,11 +250,13 @@ impl ConnectLayout for ConnectRedisLayout {
             Some((node, at)) => (node.parse::<usize>().unwrap_or(0), at.to_owned()),
             None => (0, cursor.unwrap_or_else(|| "0".into())),
         };
+        // COUNT is how many keys of the whole keyspace one call examines, not how many
+        // match: on a shared database a large one gets through in few calls.
         scan.arg(&at)
             .arg("MATCH")
             .arg(&pattern)
             .arg("COUNT")
-            .arg(page);
+            .arg(page.max(1000));
         let strip = |keys: Vec<String>| -> Vec<String> {
             keys.into_iter()
                 .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_owned))

@@ -55,6 +55,7 @@ macro_rules! express_conformance_tests {
             express_user_index_is_unsupported,
             express_rotation_moves_the_record,
             express_listing_pages_through_every_session,
+            express_awkward_keys_and_values_round_trip,
         );
     };
 }
@@ -216,4 +217,79 @@ pub async fn express_listing_pages_through_every_session<L: ConnectLayout>(
         "missing: {:?}",
         wanted.difference(&seen).collect::<Vec<_>>()
     );
+}
+
+/// Data keys with `.`, `$`, NUL, unicode, the empty string and 1 KiB, and values with
+/// nesting, floats that need every digit, NUL in strings and 1 MiB, survive `create` and
+/// `apply` exactly (what express-session reserves, and integers beyond 2^53, are refused
+/// instead: see `express_reserved_keys_and_unsafe_integers_are_refused`).
+pub async fn express_awkward_keys_and_values_round_trip<L: ConnectLayout>(store: &ExpressStore<L>) {
+    let mut keys: Vec<String> = [
+        ".",
+        "$",
+        "a.b.c",
+        "$set",
+        "nul\0key",
+        "ключ🔑",
+        "",
+        " ",
+        "data",
+        "_id",
+        "version",
+        "expires_at",
+        "a\"b'c\\d",
+        "{tag}",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    keys.push("k".repeat(1024));
+    let values = [
+        json!({"a": [1, {"b": null, "c": [true, false]}], "d": {"e.f": "$g"}}),
+        Value::Null,
+        json!(9_007_199_254_740_991_i64),
+        json!(-9_007_199_254_740_991_i64),
+        json!(0.1 + 0.2),
+        json!(1.5e303),
+        json!(-4.9e-324),
+        json!({}),
+        json!([]),
+        json!("a\0b"),
+        json!("é中🎉"),
+        json!("x".repeat(1 << 20)),
+    ];
+    let mut record = super::live_record();
+    for (i, k) in keys.iter().enumerate() {
+        record
+            .data
+            .insert(k.clone(), values[i % values.len()].clone());
+    }
+    let key = StoreKey::random();
+    assert_eq!(
+        store.create(&key, &record).await.expect("create"),
+        CreateOutcome::Created
+    );
+    let got = store.load(&key).await.expect("load").expect("live");
+    assert_eq!(got.data, record.data, "create/load changed the data");
+
+    let other = StoreKey::random();
+    let plain = super::live_record();
+    assert_eq!(
+        store.create(&other, &plain).await.expect("create"),
+        CreateOutcome::Created
+    );
+    let mut changes = Changeset::new(in_secs(600));
+    for (i, k) in keys.iter().enumerate() {
+        changes
+            .set
+            .insert(k.clone(), values[(i + 3) % values.len()].clone());
+    }
+    assert!(matches!(
+        store.apply(&other, &changes, None).await.expect("apply"),
+        ApplyOutcome::Applied(_)
+    ));
+    let got = store.load(&other).await.expect("load").expect("live");
+    for (k, v) in &changes.set {
+        assert_eq!(got.data.get(k), Some(v), "apply changed {k:?}");
+    }
 }
