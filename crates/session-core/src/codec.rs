@@ -41,9 +41,10 @@ use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::SessionId;
 use crate::error::ConfigError;
+use crate::express::cookie::{ExpressCookie, MAX_EXPRESS_VALUE_LEN};
 use crate::id::random_bytes;
+use crate::{ExpressSecrets, SessionId, SidKeying};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -221,6 +222,9 @@ pub struct CookieCodec {
     name: String,
     mode: CookieMode,
     keys: Vec<Key>,
+    /// `Some` in Express-compatible mode: the express-session format replaces `mode` and
+    /// `keys` entirely.
+    express: Option<ExpressCookie>,
 }
 
 impl fmt::Debug for CookieCodec {
@@ -229,6 +233,7 @@ impl fmt::Debug for CookieCodec {
             .field("name", &self.name)
             .field("mode", &self.mode)
             .field("keys", &self.keys.len())
+            .field("express", &self.express)
             .finish()
     }
 }
@@ -244,11 +249,54 @@ impl CookieCodec {
             name: name.to_owned(),
             mode,
             keys,
+            express: None,
         })
     }
 
-    /// The cookie value for `id` under the newest key.
+    /// An Express-compatible codec: express-session's `s:<sid>.<sig>` under `secrets`
+    /// (see [`crate::express`]); ids it reads or mints are keyed as `keying` says.
+    pub fn express(name: &str, secrets: ExpressSecrets, keying: SidKeying) -> Self {
+        Self {
+            name: name.to_owned(),
+            mode: CookieMode::Signed,
+            keys: Vec::new(),
+            express: Some(ExpressCookie::new(secrets, keying)),
+        }
+    }
+
+    /// Whether this codec speaks express-session's cookie format.
+    pub fn is_express(&self) -> bool {
+        self.express.is_some()
+    }
+
+    /// A fresh id of the kind this codec encodes: 256 random bits natively, express-session's
+    /// 24-byte ids in Express-compatible mode.
+    pub fn generate_id(&self) -> SessionId {
+        match &self.express {
+            Some(express) => express.generate_id(),
+            None => SessionId::generate(),
+        }
+    }
+
+    /// The longest cookie value this codec can have produced; longer ones are not read.
+    pub(crate) fn max_value_len(&self) -> usize {
+        if self.express.is_some() {
+            MAX_EXPRESS_VALUE_LEN
+        } else {
+            MAX_VALUE_LEN
+        }
+    }
+
+    /// The cookie value for `id` under the newest key (in Express-compatible mode, already
+    /// percent-encoded for `Set-Cookie`).
+    ///
+    /// Ids come from the same codec ([`generate_id`](Self::generate_id) or
+    /// [`decode`](Self::decode)); a private-mode codec given an express-session id, which
+    /// it cannot seal, returns an empty value, which no codec accepts.
     pub fn encode(&self, id: &SessionId) -> String {
+        if let Some(express) = &self.express {
+            return express.encode(id);
+        }
         let key = &self.keys[0];
         match self.mode {
             CookieMode::Signed => {
@@ -257,13 +305,16 @@ impl CookieCodec {
                 format!("{text}.{}", URL_SAFE_NO_PAD.encode(tag))
             }
             CookieMode::Private => {
+                let Some(id_bytes) = id.as_bytes() else {
+                    return String::new();
+                };
                 let nonce = random_bytes::<XNONCE_LEN>();
                 let mut out = [0u8; PRIVATE_V1_LEN];
                 let (head, rest) = out.split_at_mut(1 + XNONCE_LEN);
                 let (body, tag_out) = rest.split_at_mut(ID_LEN);
                 head[0] = PRIVATE_V1;
                 head[1..].copy_from_slice(&nonce);
-                body.copy_from_slice(id.as_bytes());
+                body.copy_from_slice(id_bytes);
                 let sealed = cipher(key).encrypt_inout_detached(
                     &XNonce::from(nonce),
                     &self.private_aad(PRIVATE_V1),
@@ -280,6 +331,9 @@ impl CookieCodec {
 
     /// Verifies a cookie value. Never panics, whatever the bytes.
     pub fn decode(&self, value: &str) -> Result<Verified, CookieError> {
+        if let Some(express) = &self.express {
+            return express.decode(value);
+        }
         if value.len() > MAX_VALUE_LEN {
             return Err(CookieError::Malformed);
         }
@@ -428,7 +482,7 @@ mod tests {
         assert!(
             !raw(&v)
                 .windows(ID_LEN)
-                .any(|w| w == id.as_bytes().as_slice())
+                .any(|w| Some(w) == id.as_bytes().map(|b| b.as_slice()))
         );
     }
 

@@ -9,6 +9,7 @@ use crate::codec::{CookieCodec, CookieMode, Key};
 use crate::csrf::CsrfGuard;
 use crate::error::ConfigError;
 use crate::transport::{TokenHeaders, Transport};
+use crate::{ExpressSecrets, SidKeying};
 
 /// What happens when two requests write the same key of one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,6 +54,13 @@ pub struct SessionConfig {
     pub(crate) token_headers: TokenHeaders,
     pub(crate) max_sessions_per_user: Option<NonZeroUsize>,
     pub(crate) csrf: CsrfGuard,
+}
+
+impl SessionConfig {
+    /// Whether the cookie is express-session's (Express-compatible mode).
+    pub fn is_express_compatible(&self) -> bool {
+        self.codec.is_express()
+    }
 }
 
 /// The default `touch_after`, unless the idle timeout calls for less.
@@ -105,7 +113,16 @@ impl SessionConfig {
             token_headers: None,
             max_sessions_per_user: None,
             csrf: CsrfGuard::default(),
+            express: None,
         }
+    }
+
+    /// A builder for Express-compatible mode ([`crate::express`]): the same defaults, but
+    /// the cookie is express-session's `connect.sid` signed with `secrets`, and the ids
+    /// are keyed as the connect-* stores key them (plain). Shorthand for
+    /// `builder([]).express_compatible(secrets, SidKeying::Plain)`.
+    pub fn express_builder(secrets: ExpressSecrets) -> SessionConfigBuilder {
+        Self::builder([]).express_compatible(secrets, SidKeying::Plain)
     }
 
     /// The cookie name in use.
@@ -185,9 +202,23 @@ pub struct SessionConfigBuilder {
     token_headers: Option<(String, String)>,
     max_sessions_per_user: Option<NonZeroUsize>,
     csrf: CsrfGuard,
+    express: Option<(ExpressSecrets, SidKeying)>,
 }
 
 impl SessionConfigBuilder {
+    /// Express-compatible mode, opt-in ([`crate::express`]): the cookie becomes
+    /// express-session's `s:<sid>.<sig>` (HMAC-SHA256 under `secrets[0]`, every secret
+    /// verifies, older ones are re-issued under the first), new ids are express-session's
+    /// (24 random bytes, base64url), and the default cookie name is `connect.sid`. The
+    /// builder's [`Key`]s and [`mode`](Self::mode) are then unused.
+    ///
+    /// `keying` says what stores see: [`SidKeying::Plain`] beside a Node app on a connect-*
+    /// layout, [`SidKeying::Hashed`] on the native layout once the sessions were migrated.
+    pub fn express_compatible(mut self, secrets: ExpressSecrets, keying: SidKeying) -> Self {
+        self.express = Some((secrets, keying));
+        self
+    }
+
     /// The cookie name (an RFC 6265 token).
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -329,7 +360,9 @@ impl SessionConfigBuilder {
     /// Checks every setting.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let name = self.name.unwrap_or_else(|| {
-            if self.secure {
+            if self.express.is_some() {
+                "connect.sid".to_owned()
+            } else if self.secure {
                 "__Host-sid".to_owned()
             } else {
                 "sid".to_owned()
@@ -373,7 +406,10 @@ impl SessionConfigBuilder {
             (None, Some(idle)) => DEFAULT_TOUCH_AFTER.min(idle / 4),
             (None, None) => DEFAULT_TOUCH_AFTER,
         };
-        let codec = CookieCodec::new(&name, self.mode, self.keys)?;
+        let codec = match self.express {
+            Some((secrets, keying)) => CookieCodec::express(&name, secrets, keying),
+            None => CookieCodec::new(&name, self.mode, self.keys)?,
+        };
         let token_headers = match &self.token_headers {
             Some((request, response)) => TokenHeaders::checked(request, response)?,
             None => TokenHeaders::default(),

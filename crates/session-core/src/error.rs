@@ -9,6 +9,9 @@ pub enum ConfigError {
     /// No key was given.
     #[error("at least one cookie key is required")]
     NoKeys,
+    /// An express-session secret is the empty string.
+    #[error("express-session secrets must not be empty")]
+    EmptyExpressSecret,
     /// A key is shorter than the minimum.
     #[error("cookie key of {len} bytes is too short (at least {min} bytes)")]
     KeyTooShort {

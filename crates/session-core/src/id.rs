@@ -11,11 +11,37 @@ const ID_BYTES: usize = 32;
 
 /// The secret a client holds in its cookie.
 ///
-/// 256 bits from the operating system's CSPRNG, rendered as unpadded base64url (43
-/// characters). It is deliberately not `Display`, and its `Debug` is redacted, so that
+/// Natively: 256 bits from the operating system's CSPRNG, rendered as unpadded base64url
+/// (43 characters). It is deliberately not `Display`, and its `Debug` is redacted, so that
 /// it does not end up in logs by accident. Stores never see it: they get its [`StoreKey`].
+///
+/// An id read from or minted by an Express-compatible codec (see [`crate::express`]) is
+/// instead the express-session id text, and carries the [`SidKeying`] its codec was
+/// configured with: the connect-* layouts key by the plain id, the native layout after a
+/// migration by its SHA-256. The codec decides, once; [`store_key`](Self::store_key) only
+/// follows what the id says.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SessionId([u8; ID_BYTES]);
+pub struct SessionId(Repr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Repr {
+    Native([u8; ID_BYTES]),
+    Express { sid: String, keying: SidKeying },
+}
+
+/// How the store key of an express-session id is derived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SidKeying {
+    /// The store key is the id itself, as connect-redis, connect-pg-simple and
+    /// connect-mongo key it: not hashed at rest (see [`crate::express`] for what that
+    /// gives up).
+    #[default]
+    Plain,
+    /// The store key is the lowercase hex SHA-256 of the id text, as in the native layout:
+    /// for sessions moved out of a connect-* layout by the migration, whose cookies keep
+    /// working.
+    Hashed,
+}
 
 impl SessionId {
     /// A fresh random id.
@@ -24,7 +50,25 @@ impl SessionId {
     /// If the operating system's random source fails, which leaves no safe way to
     /// continue issuing sessions.
     pub fn generate() -> Self {
-        Self(random_bytes())
+        Self(Repr::Native(random_bytes()))
+    }
+
+    /// An express-session id (any non-empty text; express-session's own are 32 characters
+    /// of base64url), keyed as `keying` says.
+    pub fn express(sid: impl Into<String>, keying: SidKeying) -> Self {
+        Self(Repr::Express {
+            sid: sid.into(),
+            keying,
+        })
+    }
+
+    /// The express-session id text, if this is one (for tests).
+    #[cfg(any(test, feature = "test-suite"))]
+    pub fn express_sid(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Express { sid, .. } => Some(sid),
+            Repr::Native(_) => None,
+        }
     }
 
     /// Parses the base64url text form; `None` for anything that is not exactly an id.
@@ -34,30 +78,47 @@ impl SessionId {
         }
         let mut bytes = [0u8; ID_BYTES];
         match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
-            Ok(ID_BYTES) => Some(Self(bytes)),
+            Ok(ID_BYTES) => Some(Self(Repr::Native(bytes))),
             _ => None,
         }
     }
 
-    /// The base64url text form that goes into the cookie.
+    /// The text form that goes into the cookie: base64url for a native id, the id text
+    /// itself for an express-session one.
     pub fn expose(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0)
+        match &self.0 {
+            Repr::Native(bytes) => URL_SAFE_NO_PAD.encode(bytes),
+            Repr::Express { sid, .. } => sid.clone(),
+        }
     }
 
-    /// The raw bytes (for the cookie codec).
-    pub(crate) fn as_bytes(&self) -> &[u8; ID_BYTES] {
-        &self.0
+    /// The raw bytes of a native id (for the cookie codec); `None` for an express one.
+    pub(crate) fn as_bytes(&self) -> Option<&[u8; ID_BYTES]> {
+        match &self.0 {
+            Repr::Native(bytes) => Some(bytes),
+            Repr::Express { .. } => None,
+        }
     }
 
     /// Rebuilds an id from raw bytes (for the cookie codec).
     pub(crate) fn from_bytes(bytes: [u8; ID_BYTES]) -> Self {
-        Self(bytes)
+        Self(Repr::Native(bytes))
     }
 
-    /// The key under which stores keep this session.
+    /// The key under which stores keep this session: the hex SHA-256 of a native id; for
+    /// an express-session id, the id itself or its hex SHA-256, as its [`SidKeying`] says.
     pub fn store_key(&self) -> StoreKey {
-        let digest = Sha256::digest(self.0);
-        StoreKey(hex(&digest))
+        match &self.0 {
+            Repr::Native(bytes) => StoreKey(hex(&Sha256::digest(bytes))),
+            Repr::Express {
+                sid,
+                keying: SidKeying::Plain,
+            } => StoreKey(sid.clone()),
+            Repr::Express {
+                sid,
+                keying: SidKeying::Hashed,
+            } => StoreKey::hashed_sid(sid),
+        }
     }
 }
 
@@ -70,7 +131,9 @@ impl fmt::Debug for SessionId {
 /// What a store indexes a session by: the lowercase hex SHA-256 of its session id (the secret the cookie carries).
 ///
 /// A leaked database, backup or slow-query log therefore holds no live session ids, and a
-/// lookup by key compares digests, not secrets.
+/// lookup by key compares digests, not secrets. The one exception is chosen explicitly:
+/// an Express-compatible codec with [`SidKeying::Plain`] yields keys that are the plain
+/// express-session id ([`StoreKey::plain_sid`]), because connect-* stores key by it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StoreKey(String);
 
@@ -85,6 +148,17 @@ impl StoreKey {
     pub fn parse(text: &str) -> Option<Self> {
         let ok = text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         ok.then(|| Self(text.to_owned()))
+    }
+
+    /// The key of an express-session id in a connect-* layout: the id text itself.
+    pub fn plain_sid(sid: &str) -> Self {
+        Self(sid.to_owned())
+    }
+
+    /// The key of an express-session id in the native layout (after migration): the
+    /// lowercase hex SHA-256 of the id text.
+    pub fn hashed_sid(sid: &str) -> Self {
+        Self(hex(&Sha256::digest(sid.as_bytes())))
     }
 
     /// A random key that belongs to no client: a store's reservation token or placeholder
@@ -144,6 +218,23 @@ mod tests {
         assert!(!key.as_str().contains(&id.expose()));
         assert_eq!(StoreKey::parse(key.as_str()), Some(key));
         assert_eq!(StoreKey::parse("ABC"), None);
+    }
+
+    #[test]
+    fn express_ids_are_keyed_as_their_codec_said() {
+        let sid = "IU2SX-qVVHr1XEfWNbzO-c1-0iICbO5-";
+        let plain = SessionId::express(sid, SidKeying::Plain);
+        assert_eq!(plain.store_key().as_str(), sid);
+        let hashed = SessionId::express(sid, SidKeying::Hashed);
+        assert_eq!(hashed.store_key(), StoreKey::hashed_sid(sid));
+        assert_eq!(
+            StoreKey::parse(hashed.store_key().as_str()),
+            Some(hashed.store_key())
+        );
+        assert_eq!(plain.expose(), sid);
+        assert_eq!(plain.express_sid(), Some(sid));
+        assert!(!format!("{plain:?}").contains(sid));
+        assert_eq!(SessionId::generate().express_sid(), None);
     }
 
     #[test]

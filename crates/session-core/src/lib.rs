@@ -7,6 +7,7 @@ mod config;
 mod cookie_header;
 mod csrf;
 mod error;
+pub mod express;
 mod id;
 mod listing;
 mod manager;
@@ -28,6 +29,8 @@ pub use codec::{CookieMode, Key, MIN_KEY_BYTES};
 pub use config::{ConflictPolicy, SameSite, SessionConfig, SessionConfigBuilder};
 pub use csrf::{CsrfGuard, CsrfRefusal};
 pub use error::{ConfigError, SessionError};
+pub use express::ExpressSecrets;
+pub use id::SidKeying;
 pub use listing::{
     MAX_LABEL_BYTES, MAX_SESSIONS_PER_PAGE, PageCursor, PageRequest, SessionHandle, SessionPage,
     SessionSummary,

@@ -201,6 +201,7 @@ impl SessionManager {
                     cookie_headers,
                     &config.cookie.name,
                     config.max_cookie_header_bytes,
+                    config.codec.max_value_len(),
                 )
                 .into_iter()
                 .map(str::to_owned)
@@ -508,7 +509,7 @@ impl SessionManager {
         // 256-bit ids do not collide in practice; the loop makes "never overwrite" hold
         // even against a broken random source.
         for _ in 0..3 {
-            let id = SessionId::generate();
+            let id = self.shared.config.codec.generate_id();
             let to = id.store_key();
             let call = self.shared.store.rotate(&from, &to, changes, expected);
             let rotated = store_call("rotate", call, |o| match o {
@@ -574,7 +575,7 @@ impl SessionManager {
 
     async fn create_with_fresh_id(&self, record: &Record) -> Result<CookieAction, SessionError> {
         for _ in 0..3 {
-            let id = SessionId::generate();
+            let id = self.shared.config.codec.generate_id();
             let key = id.store_key();
             let call = self.shared.store.create(&key, record);
             let created = store_call("create", call, |o| match o {

@@ -3,6 +3,7 @@
 mod account;
 mod apply;
 mod codec;
+mod connect_mongo;
 mod error;
 mod escape;
 mod revoke;
@@ -11,6 +12,9 @@ mod schema;
 mod store;
 mod timeout;
 
+pub use connect_mongo::{
+    CONNECT_MONGO_COLLECTION, ConnectMongoLayout, ConnectMongoStore, MongoToken,
+};
 pub use escape::{escape_key, unescape_key};
 pub use store::{DEFAULT_COLLECTION, DEFAULT_DATABASE, MongoStore, REVOCATIONS_SUFFIX};
 pub use timeout::{DEFAULT_DRIVER_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_OPERATION_TIMEOUT};

@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 mod codec;
+mod connect_pg;
 mod dialect;
 mod ops;
 mod schema;
 mod sql;
 mod store;
 
+pub use connect_pg::{CONNECT_PG_TABLE, ConnectPgLayout, ConnectPgStore};
 pub use session_core::store::CleanupHandle;
 pub use sqlx;
 pub use store::{CONNECT_TIMEOUT, DEFAULT_CLEANUP_BATCH, DEFAULT_TABLE, PostgresStore};

@@ -2,6 +2,7 @@
 
 mod account;
 mod conn;
+mod connect_redis;
 mod index;
 mod layout;
 #[cfg(test)]
@@ -16,6 +17,7 @@ mod store;
 pub use conn::Timeouts;
 pub use sentinel::SentinelBuilder;
 pub use sentinel_conn::Durability;
+pub use connect_redis::{CONNECT_REDIS_PREFIX, ConnectRedisLayout, ConnectRedisStore};
 pub use store::{DEFAULT_PREFIX, RedisStore};
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API): the record codec of

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod app;
+pub mod compat;
 mod input;
 pub mod page;
 mod settings;
@@ -69,7 +70,22 @@ pub async fn setup() -> Result<Setup, StartError> {
             "SESSION_COOKIE_SECURE is off: fine for http://localhost, not for production"
         );
     }
-    let store = connect_with(&settings.store, settings.store_timeout).await?;
+    let store = match &settings.compat {
+        compat::Compat::Express(names) => {
+            compat::connect_express(&settings.store, names, &config, settings.store_timeout)
+                .await
+                .map_err(|e| ConnectError::new(&settings.store, e))?
+        }
+        compat::Compat::Native | compat::Compat::ExpressMigrated => {
+            connect_with(&settings.store, settings.store_timeout).await?
+        }
+    };
+    if settings.compat.is_express() {
+        tracing::info!(
+            compat = ?settings.compat,
+            "express-session compatible cookie (connect.sid, SESSION_SECRETS)"
+        );
+    }
     tracing::info!(store = %settings.store, "session store ready");
     Ok(Setup {
         manager: SessionManager::from_arc(store, config),

@@ -4,9 +4,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use session_core::{ConfigError, ConflictPolicy, CsrfGuard, Key, SessionConfig};
+use session_core::{
+    ConfigError, ConflictPolicy, CsrfGuard, ExpressSecrets, Key, SessionConfig, SidKeying,
+};
 
 use crate::StoreUrl;
+use crate::compat::{Compat, parse_secrets};
 
 /// Why the environment does not describe a usable configuration.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,9 @@ impl SettingsError {
 /// | `SESSION_MAX_PER_USER` | unlimited | at most this many concurrent sessions per user; a login beyond it signs the least recently seen out |
 /// | `SESSION_STRICT` | `false` | strict conflict policy: a lost update becomes a 409 |
 /// | `SESSION_STORE_TIMEOUT_MS` | the store's own (4000) | bound on one store operation while the server is down, frozen or slow (every store but memory) |
+/// | `SESSION_PERSISTENT` | `false` | persistent cookies (`Max-Age`/`Expires` kept in step with the store) instead of browser-session ones |
+/// | `SESSION_COMPAT` | `native` | `express`: share sessions with an Express app (its cookie, `SESSION_SECRETS`, its connect-* layout); `express-migrated`: its cookie on the native layout (see [`Compat`]) |
+/// | `SESSION_SECRETS` | — | with `SESSION_COMPAT=express*`: the Node app's secrets, comma-separated, newest first |
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The store to use.
@@ -74,6 +80,12 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// The cap on a user's concurrent sessions.
     pub max_per_user: Option<NonZeroUsize>,
+    /// Persistent cookies for new sessions.
+    pub persistent: bool,
+    /// Native or Express-compatible.
+    pub compat: Compat,
+    /// The Node app's secrets, in Express-compatible modes.
+    pub secrets: Option<ExpressSecrets>,
 }
 
 /// The store used when `SESSION_STORE` is unset: an SQLite file in the current directory.
@@ -93,9 +105,15 @@ impl Settings {
         let store = get("SESSION_STORE").unwrap_or_else(|| DEFAULT_STORE.to_owned());
         let store =
             StoreUrl::parse(&store).map_err(|why| SettingsError::invalid("SESSION_STORE", why))?;
+        let compat = Compat::from_lookup(get)?;
+        let secrets = compat
+            .is_express()
+            .then(|| parse_secrets(get("SESSION_SECRETS")))
+            .transpose()?;
         let (keys, generated_key) = match get("SESSION_KEYS") {
             Some(text) => (parse_keys(&text)?, false),
-            None => (vec![Key::generate()], true),
+            // The express cookie is signed with SESSION_SECRETS: no key is needed.
+            None => (vec![Key::generate()], !compat.is_express()),
         };
         let host: IpAddr = parse_or("HOST", get("HOST"), IpAddr::V4(Ipv4Addr::LOCALHOST))?;
         let port: u16 = parse_or("PORT", get("PORT"), DEFAULT_PORT)?;
@@ -131,6 +149,9 @@ impl Settings {
                     SettingsError::invalid("SESSION_MAX_PER_USER", format!("{v:?}: {e}"))
                 })?),
             },
+            persistent: flag("SESSION_PERSISTENT", get("SESSION_PERSISTENT"))?,
+            compat,
+            secrets,
         })
     }
 
@@ -146,7 +167,8 @@ impl Settings {
             .idle_timeout(Some(self.idle))
             .absolute_timeout(Some(self.absolute))
             .conflict_policy(policy)
-            .max_sessions_per_user(self.max_per_user);
+            .max_sessions_per_user(self.max_per_user)
+            .persistent(self.persistent);
         let guard = self
             .allowed_origins
             .iter()
@@ -154,6 +176,14 @@ impl Settings {
                 guard.allow_origin(origin)
             });
         builder = builder.csrf_guard(guard);
+        let keying = match self.compat {
+            Compat::Native => None,
+            Compat::Express(_) => Some(SidKeying::Plain),
+            Compat::ExpressMigrated => Some(SidKeying::Hashed),
+        };
+        if let (Some(keying), Some(secrets)) = (keying, &self.secrets) {
+            builder = builder.express_compatible(secrets.clone(), keying);
+        }
         // Unset, the library picks 60 s or a quarter of the idle timeout.
         if let Some(touch_after) = self.touch_after {
             builder = builder.touch_after(touch_after);
@@ -254,6 +284,44 @@ mod tests {
         assert_eq!(s.store_timeout, None);
         let config = s.session_config().expect("dev config");
         assert_eq!(config.cookie_name(), "sid");
+        assert!(!config.is_express_compatible() && !s.persistent);
+    }
+
+    #[test]
+    fn express_compatibility_needs_the_secrets() {
+        let s = read(&[
+            ("SESSION_COMPAT", "express"),
+            ("SESSION_SECRETS", "new secret, old secret"),
+            ("SESSION_STORE", "redis://127.0.0.1:6379"),
+        ])
+        .expect("express");
+        assert!(!s.generated_key, "no key warning: the secrets sign");
+        let config = s.session_config().expect("express config");
+        assert!(config.is_express_compatible());
+        assert_eq!(config.cookie_name(), "connect.sid");
+        assert_eq!(s.secrets.as_ref().map(ExpressSecrets::len), Some(2));
+        let Compat::Express(names) = &s.compat else {
+            panic!("not express: {:?}", s.compat)
+        };
+        assert_eq!(
+            (names.redis_prefix.as_str(), names.pg_table.as_str()),
+            ("sess:", "session")
+        );
+        let err = read(&[("SESSION_COMPAT", "express")]).expect_err("no secrets");
+        assert!(err.to_string().starts_with("SESSION_SECRETS"), "{err}");
+        let err = read(&[("SESSION_COMPAT", "koa")]).expect_err("unknown");
+        assert!(err.to_string().starts_with("SESSION_COMPAT"), "{err}");
+        let migrated = read(&[
+            ("SESSION_COMPAT", "express-migrated"),
+            ("SESSION_SECRETS", "s"),
+        ]);
+        assert!(
+            migrated
+                .expect("migrated")
+                .session_config()
+                .expect("config")
+                .is_express_compatible()
+        );
     }
 
     #[test]

@@ -130,6 +130,17 @@ pub struct ConnectError {
     source: StoreError,
 }
 
+impl ConnectError {
+    /// The failure to open `url`.
+    pub(crate) fn new(url: &StoreUrl, source: StoreError) -> Self {
+        Self {
+            kind: url.kind(),
+            url: url.to_string(),
+            source,
+        }
+    }
+}
+
 /// Connects to the store, runs its migrations and starts its cleanup task where the
 /// backend needs one. Call it inside the tokio runtime that serves requests.
 pub async fn connect(url: &StoreUrl) -> Result<Arc<dyn SessionStore>, ConnectError> {
@@ -187,17 +198,9 @@ async fn open(
             Ok(Arc::new(store))
         }
         #[cfg(feature = "redis")]
-        StoreUrl::Redis(u) => Ok(Arc::new(
-            store_redis::RedisStore::connect_with(u, redis_timeouts(timeout)).await?,
-        )),
-        #[cfg(feature = "redis")]
-        StoreUrl::RedisCluster(nodes) => Ok(Arc::new(
-            store_redis::RedisStore::connect_cluster_with(
-                nodes.iter().map(String::as_str),
-                redis_timeouts(timeout),
-            )
-            .await?,
-        )),
+        StoreUrl::Redis(_) | StoreUrl::RedisCluster(_) => {
+            Ok(Arc::new(open_redis(url, timeout).await?))
+        }
         #[cfg(feature = "redis")]
         StoreUrl::RedisSentinel(u) => Ok(Arc::new(
             store_redis::SentinelBuilder::from_url(u)?
@@ -219,6 +222,29 @@ async fn open(
         #[allow(unreachable_patterns)]
         other => Err(StoreError::backend(format!(
             "this build has no {} support: enable the matching feature of example-support",
+            other.kind()
+        ))),
+    }
+}
+
+/// The Redis store (standalone or cluster) of a `redis://` or `redis+cluster://` URL.
+#[cfg(feature = "redis")]
+pub(crate) async fn open_redis(
+    url: &StoreUrl,
+    timeout: Option<Duration>,
+) -> Result<store_redis::RedisStore, StoreError> {
+    let timeouts = redis_timeouts(timeout);
+    match url {
+        StoreUrl::RedisCluster(nodes) => {
+            store_redis::RedisStore::connect_cluster_with(
+                nodes.iter().map(String::as_str),
+                timeouts,
+            )
+            .await
+        }
+        StoreUrl::Redis(u) => store_redis::RedisStore::connect_with(u, timeouts).await,
+        other => Err(StoreError::backend(format!(
+            "{} is not Redis",
             other.kind()
         ))),
     }
@@ -250,7 +276,7 @@ fn create_if_missing(url: &str) -> String {
 
 /// The database named in the URI's path (`mongodb://host/db?…`), if any.
 #[cfg_attr(not(feature = "mongo"), allow(dead_code))]
-fn mongo_database(uri: &str) -> Option<&str> {
+pub(crate) fn mongo_database(uri: &str) -> Option<&str> {
     let rest = uri.split_once("://")?.1;
     let path = rest.split_once('/')?.1;
     let db = path.split('?').next()?;

@@ -11,6 +11,7 @@
 //! each case becomes its own `#[tokio::test]`. Cases use random keys and user names, so
 //! they may share one backend and run in parallel.
 
+mod express;
 mod governance;
 mod probe;
 mod rotation;
@@ -20,6 +21,7 @@ pub mod scale;
 pub use crate::codec::{CookieCodec, CookieError, Verified};
 /// The raw session id, for tests that plant or forge one.
 pub use crate::id::SessionId;
+pub use express::*;
 pub use governance::*;
 pub use probe::{Calls, ProbeStore};
 pub use rotation::*;

@@ -16,6 +16,7 @@ pub const COOKIE_NAME: &str = "sid";
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    name: Arc<str>,
     cookie: Arc<Mutex<Option<String>>>,
 }
 
@@ -38,8 +39,25 @@ impl Client {
         Self {
             http,
             base: base.to_owned(),
+            name: Arc::from(COOKIE_NAME),
             cookie: Arc::default(),
         }
+    }
+
+    /// A client of the server at `base` whose session cookie is called `name` (e.g.
+    /// `connect.sid` in Express-compatible mode).
+    pub fn named(base: &str, name: &str) -> Self {
+        Self {
+            name: Arc::from(name),
+            ..Self::new(base)
+        }
+    }
+
+    /// A client of `base` with a cookie jar of its own, holding a copy of this one's cookie.
+    pub fn fork(&self, base: &str) -> Self {
+        let fork = Self::named(base, &self.name);
+        fork.set_cookie(self.cookie());
+        fork
     }
 
     /// The same client (same cookie, shared) talking to another server.
@@ -120,7 +138,7 @@ impl Client {
         let what = format!("{method} {}{path}", self.base);
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(value) = self.cookie() {
-            request = request.header(COOKIE, format!("{COOKIE_NAME}={value}"));
+            request = request.header(COOKIE, format!("{}={value}", self.name));
         }
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -152,7 +170,7 @@ impl Client {
                 .unwrap_or_else(|e| panic!("{what}: unreadable body: {e}")),
             what,
         };
-        if let Some(cookie) = answer.session_cookie() {
+        if let Some(cookie) = answer.cookie_named(&self.name) {
             let expired = cookie.value().is_empty()
                 || cookie
                     .max_age()
@@ -197,12 +215,17 @@ impl Answer {
 
     /// The session `Set-Cookie`, if any.
     pub fn session_cookie(&self) -> Option<Cookie<'static>> {
+        self.cookie_named(COOKIE_NAME)
+    }
+
+    /// The `Set-Cookie` of cookie `name`, if any.
+    pub fn cookie_named(&self, name: &str) -> Option<Cookie<'static>> {
         self.headers
             .get_all(SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .filter_map(|v| Cookie::parse(v.to_owned()).ok())
-            .find(|c| c.name() == COOKIE_NAME)
+            .find(|c| c.name() == name)
     }
 
     /// Asserts that no session cookie was set.

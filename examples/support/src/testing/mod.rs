@@ -11,7 +11,9 @@ pub mod counter_load;
 pub mod daemon;
 pub mod failover;
 pub mod fault_proxy;
+pub mod interop;
 pub mod network_fault;
+pub mod node;
 pub mod outage;
 /// The Sentinel deployment `cargo xtask` starts (one master, two replicas, three
 /// sentinels), the same source file, for tests that need a private one to kill.
