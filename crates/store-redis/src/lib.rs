@@ -15,9 +15,9 @@ mod sentinel_conn;
 mod store;
 
 pub use conn::Timeouts;
+pub use connect_redis::{CONNECT_REDIS_PREFIX, ConnectRedisLayout, ConnectRedisStore};
 pub use sentinel::SentinelBuilder;
 pub use sentinel_conn::Durability;
-pub use connect_redis::{CONNECT_REDIS_PREFIX, ConnectRedisLayout, ConnectRedisStore};
 pub use store::{DEFAULT_PREFIX, RedisStore};
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API): the record codec of

@@ -11,7 +11,8 @@
 //!   `rustSession`; the user field (`user` unless configured) is [`Record::user`] when it
 //!   holds a string.
 //! - `rustSession` keeps what express-session has no place for: `createdAt` (our absolute
-//!   timeout), `authenticatedAt` with the user it dates, and `version` (bumped by Rust
+//!   timeout), `authenticatedAt` with the user it dates, `lastSeen` and `label` (a Rust
+//!   write dates the first; touches are `EXPIRE` only), and `version` (bumped by Rust
 //!   writes only: a Node write keeps the field as it found it). express-session preserves
 //!   unknown top-level fields on re-save, so it survives Node writes; a Node
 //!   `regenerate()` drops it, and the next Rust load dates the session from then.
@@ -173,9 +174,11 @@ impl ExpressFormat {
         Ok(Record {
             data,
             created_at,
-            // No per-user listing in this mode, so no account page shows these.
-            last_seen: created_at,
-            label: None,
+            last_seen: meta_i64("lastSeen").map_or(created_at, Timestamp::from_millis),
+            label: meta
+                .and_then(|m| m.get("label"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             expires_at: deadline,
             user,
             authenticated_at,
@@ -202,6 +205,10 @@ impl ExpressFormat {
         let mut meta = Map::new();
         meta.insert("createdAt".into(), json!(record.created_at.as_millis()));
         meta.insert("version".into(), json!(record.version));
+        meta.insert("lastSeen".into(), json!(record.last_seen.as_millis()));
+        if let Some(label) = &record.label {
+            meta.insert("label".into(), Value::String(label.clone()));
+        }
         if let Some(user) = &record.user {
             obj.insert(self.user_field.clone(), Value::String(user.clone()));
             if let Some(at) = record.authenticated_at {
@@ -283,6 +290,16 @@ impl ExpressFormat {
         }
         let version = meta.get("version").and_then(Value::as_u64).unwrap_or(0) + 1;
         meta.insert("version".into(), json!(version));
+        meta.insert("lastSeen".into(), json!(changes.began_at.as_millis()));
+        match &changes.label {
+            None => {}
+            Some(Some(label)) => {
+                meta.insert("label".into(), Value::String(label.clone()));
+            }
+            Some(None) => {
+                meta.remove("label");
+            }
+        }
         obj.insert(META_FIELD.into(), Value::Object(meta));
         Ok(version)
     }

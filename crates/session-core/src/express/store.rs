@@ -35,8 +35,8 @@ use serde_json::Value;
 use crate::express::ExpressFormat;
 use crate::id::random_bytes;
 use crate::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore,
-    StoreError, StoreKey, Timestamp,
+    ApplyOutcome, Changeset, CreateOutcome, Record, RotateOutcome, SessionStore, StoreError,
+    StoreKey, Timestamp,
 };
 
 /// Compare-and-set attempts before an `apply` or `rotate` gives up (with a
