@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use session_core::{
     ConfigError, ConflictPolicy, CsrfGuard, ExpressSecrets, Key, SessionConfig, SidKeying,
+    Transport,
 };
 
 use crate::StoreUrl;
@@ -53,6 +54,7 @@ impl SettingsError {
 /// | `SESSION_STORE_TIMEOUT_MS` | the store's own (4000) | bound on one store operation while the server is down, frozen or slow (every store but memory) |
 /// | `SESSION_PERSISTENT` | `false` | persistent cookies (`Max-Age`/`Expires` kept in step with the store) instead of browser-session ones |
 /// | `SESSION_COMPAT` | `native` | `express`: share sessions with an Express app (its cookie, `SESSION_SECRETS`, its connect-* layout); `express-migrated`: its cookie on the native layout (see [`Compat`]) |
+/// | `SESSION_TRANSPORT` | `cookie` | `header`: the session travels as `Authorization: Bearer <token>`, new tokens come back in `Session-Token` (empty: drop it); `both`: a token request is answered by header, any other by cookie |
 /// | `SESSION_SECRETS` | — | with `SESSION_COMPAT=express*`: the Node app's secrets, comma-separated, newest first |
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -80,6 +82,8 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// The cap on a user's concurrent sessions.
     pub max_per_user: Option<NonZeroUsize>,
+    /// Where the session travels (cookie, header token, or either).
+    pub transport: Transport,
     /// Persistent cookies for new sessions.
     pub persistent: bool,
     /// Native or Express-compatible.
@@ -149,6 +153,7 @@ impl Settings {
                     SettingsError::invalid("SESSION_MAX_PER_USER", format!("{v:?}: {e}"))
                 })?),
             },
+            transport: transport(get("SESSION_TRANSPORT"))?,
             persistent: flag("SESSION_PERSISTENT", get("SESSION_PERSISTENT"))?,
             compat,
             secrets,
@@ -168,7 +173,8 @@ impl Settings {
             .absolute_timeout(Some(self.absolute))
             .conflict_policy(policy)
             .max_sessions_per_user(self.max_per_user)
-            .persistent(self.persistent);
+            .persistent(self.persistent)
+            .transport(self.transport);
         let guard = self
             .allowed_origins
             .iter()
@@ -246,6 +252,18 @@ fn millis(var: &'static str, value: Option<String>) -> Result<Option<Duration>, 
     }
 }
 
+fn transport(value: Option<String>) -> Result<Transport, SettingsError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("cookie") => Ok(Transport::Cookie),
+        Some("header") => Ok(Transport::Header),
+        Some("both") => Ok(Transport::CookieOrHeader),
+        Some(other) => Err(SettingsError::invalid(
+            "SESSION_TRANSPORT",
+            format!("{other:?}: expected cookie, header or both"),
+        )),
+    }
+}
+
 fn flag(var: &'static str, value: Option<String>) -> Result<bool, SettingsError> {
     match value
         .as_deref()
@@ -309,6 +327,10 @@ mod tests {
         );
         let err = read(&[("SESSION_COMPAT", "express")]).expect_err("no secrets");
         assert!(err.to_string().starts_with("SESSION_SECRETS"), "{err}");
+        let err = read(&[("SESSION_TRANSPORT", "carrier-pigeon")]).expect_err("unknown");
+        assert!(err.to_string().starts_with("SESSION_TRANSPORT"), "{err}");
+        let header = read(&[("SESSION_TRANSPORT", "header")]).expect("header");
+        assert_eq!(header.transport, Transport::Header);
         let err = read(&[("SESSION_COMPAT", "koa")]).expect_err("unknown");
         assert!(err.to_string().starts_with("SESSION_COMPAT"), "{err}");
         let migrated = read(&[
