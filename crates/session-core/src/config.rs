@@ -136,7 +136,7 @@ impl SessionConfig {
     }
 
     /// The request header (lowercase) an adapter passes to
-    /// [`SessionManager::start_with_token`](crate::SessionManager::start_with_token), or
+    /// [`SessionManager::start_request`](crate::SessionManager::start_request), or
     /// `None` when the transport is cookie only.
     pub fn token_header(&self) -> Option<&str> {
         (self.transport != Transport::Cookie).then_some(self.token_headers.request.as_str())

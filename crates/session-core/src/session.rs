@@ -481,7 +481,7 @@ impl Session {
     }
 
     /// The store key of the stored session this request continues (`None` for a new one):
-    /// compare it with [`SessionSummary::key`] to mark the current session in a list.
+    /// compare it with [`SessionSummary::key`](crate::SessionSummary::key) to mark the current session in a list.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
