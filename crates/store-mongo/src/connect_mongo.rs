@@ -123,8 +123,7 @@ impl ConnectMongoLayout {
 
     fn session_bson(&self, session: &Value) -> Result<Bson, StoreError> {
         if self.stringify {
-            let text =
-                serde_json::to_string(session).map_err(|e| StoreError::Encode(e.to_string()))?;
+            let text = session_core::express::session_text(session)?;
             return Ok(Bson::String(text));
         }
         bson::to_bson(session).map_err(|e| StoreError::Encode(e.to_string()))

@@ -208,10 +208,6 @@ impl crate::PostgresStore {
     }
 }
 
-fn json_text(session: &Value) -> Result<String, StoreError> {
-    serde_json::to_string(session).map_err(|e| StoreError::Encode(e.to_string()))
-}
-
 #[async_trait]
 impl ConnectLayout for ConnectPgLayout {
     type Token = String;
@@ -247,7 +243,7 @@ impl ConnectLayout for ConnectPgLayout {
         session: &Value,
         deadline: Timestamp,
     ) -> Result<bool, StoreError> {
-        let text = json_text(session)?;
+        let text = session_core::express::session_text(session)?;
         bounded(self.limit, async {
             let done = sqlx::query(self.sql.insert.clone())
                 .bind(sid)
@@ -269,7 +265,7 @@ impl ConnectLayout for ConnectPgLayout {
         session: &Value,
         deadline: Timestamp,
     ) -> Result<bool, StoreError> {
-        let text = json_text(session)?;
+        let text = session_core::express::session_text(session)?;
         bounded(self.limit, async {
             let done = sqlx::query(self.sql.replace.clone())
                 .bind(sid)

@@ -107,10 +107,6 @@ impl RedisStore {
     }
 }
 
-fn json_text(session: &Value) -> Result<String, StoreError> {
-    serde_json::to_string(session).map_err(|e| StoreError::Encode(e.to_string()))
-}
-
 #[async_trait]
 impl ConnectLayout for ConnectRedisLayout {
     type Token = String;
@@ -151,7 +147,7 @@ impl ConnectLayout for ConnectRedisLayout {
         session: &Value,
         deadline: Timestamp,
     ) -> Result<bool, StoreError> {
-        let text = json_text(session)?;
+        let text = session_core::express::session_text(session)?;
         bounded(self.limit, async {
             let mut conn = self.conn.clone();
             let reply: RedisValue = redis::cmd("SET")
@@ -175,7 +171,7 @@ impl ConnectLayout for ConnectRedisLayout {
         session: &Value,
         deadline: Timestamp,
     ) -> Result<bool, StoreError> {
-        let text = json_text(session)?;
+        let text = session_core::express::session_text(session)?;
         bounded(self.limit, async {
             let mut conn = self.conn.clone();
             let replaced: i64 = REPLACE

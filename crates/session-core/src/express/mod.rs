@@ -43,6 +43,12 @@ pub use migrate::{ExpressSource, MigrationOptions, MigrationReport, migrate_to_n
 pub use record::{ExpressFormat, META_FIELD};
 pub use store::{ConnectLayout, ExpressStore, MAX_CAS_ATTEMPTS, Stored, Unsupported};
 
+/// A session object as the JSON text connect-* stores keep (a string for connect-redis,
+/// connect-pg-simple's `json` column and connect-mongo's `session` field alike).
+pub fn session_text(session: &serde_json::Value) -> Result<String, crate::store::StoreError> {
+    serde_json::to_string(session).map_err(|e| crate::store::StoreError::Encode(e.to_string()))
+}
+
 /// `Date#toISOString()` of `at`, as express-session writes `cookie.expires`.
 pub fn iso_8601(at: crate::Timestamp) -> String {
     record::iso_8601(at)
