@@ -29,7 +29,10 @@ use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, IndexModel};
 use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
-use session_core::{MemoryStore, Timestamp, store::{ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, StoreKey}};
+use session_core::{
+    MemoryStore, Timestamp,
+    store::{ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, StoreKey},
+};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::types::Json;

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use session_core::{MemoryLimits, MemoryStore, Timestamp, store::{ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, StoreKey}};
+use session_core::{
+    MemoryLimits, MemoryStore, Timestamp,
+    store::{ApplyOutcome, Changeset, CreateOutcome, Record, SessionStore, StoreKey},
+};
 
 use crate::driver::Error;
 

@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use session_core::test_suite::ProbeStore;
-use session_core::{CookieMode, Key, MemoryStore, SessionConfig, SessionManager, test_suite::CookieCodec};
+use session_core::{
+    CookieMode, Key, MemoryStore, SessionConfig, SessionManager, test_suite::CookieCodec,
+};
 use tokio::runtime::Runtime;
 
 /// The cookie name the manager looks for.

@@ -5,7 +5,10 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use session_core::{Timestamp, store::{Data, Record, StoreKey}};
+use session_core::{
+    Timestamp,
+    store::{Data, Record, StoreKey},
+};
 use store_mongo::mongodb::bson::Document;
 
 /// The "now" of every decode: records must expire after it to be live.

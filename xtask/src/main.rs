@@ -180,10 +180,18 @@ fn fmt_and_clippy() -> Result<(), String> {
         "cargo fmt --check",
         &mut cargo(&["fmt", "--all", "--check"]),
     )?;
-    run(
-        "cargo fmt --check (bench/ workspace)",
-        cargo(&["fmt", "--check", "--manifest-path"]).arg(&bench),
-    )?;
+    for (name, manifest) in [
+        ("cargo fmt --check (bench/ workspace)", &bench),
+        (
+            "cargo fmt --check (fuzz/ workspace)",
+            &workspace_root().join("fuzz/Cargo.toml"),
+        ),
+    ] {
+        run(
+            name,
+            cargo(&["fmt", "--check", "--manifest-path"]).arg(manifest),
+        )?;
+    }
     run(
         "cargo clippy",
         &mut cargo(&[
