@@ -13,11 +13,15 @@ pub enum Error {
     /// The session failed (store outage, oversized data, conflict...).
     #[error(transparent)]
     Session(#[from] SessionError),
-    /// The app is not wrapped by `SessionMiddleware`.
+    /// The app is not wrapped by a `SessionMiddleware` with the extractor's marker.
     #[error(
-        "Session extractor used without SessionMiddleware: add .wrap(SessionMiddleware::new(manager))"
+        "Session<{marker}> extractor used without its middleware: add \
+         .wrap(SessionMiddleware::new(manager)), or SessionMiddleware::<Marker>::marked(manager) for a marked session"
     )]
-    MiddlewareMissing,
+    MiddlewareMissing {
+        /// The extractor's marker type.
+        marker: &'static str,
+    },
 }
 
 impl Error {
@@ -25,7 +29,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         let code = match self {
             Self::Session(e) => e.status_code(),
-            Self::MiddlewareMissing => 500,
+            Self::MiddlewareMissing { .. } => 500,
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }

@@ -1,6 +1,7 @@
 //! The middleware: starts the session before the wrapped service, finishes it after.
 
 use std::future::{Future, Ready, ready};
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
 
@@ -12,33 +13,72 @@ use actix_web::http::header::{
 };
 use actix_web::{HttpMessage, HttpResponse};
 use session_core::{
-    SessionManager,
-    adapter::{HeaderPatch, RequestInfo, ResponseInfo},
+    Primary, SessionManager,
+    adapter::{HeaderPatch, RequestClaims, RequestInfo, ResponseInfo},
 };
 use tracing::Instrument;
 
-/// Adds sessions to every request of the wrapped app or scope: `.wrap(SessionMiddleware::new(manager))`.
-#[derive(Clone, Debug)]
+use crate::Session;
+
+/// Adds sessions to every request of the wrapped app or scope:
+/// `.wrap(SessionMiddleware::new(manager))`; handlers take them as
+/// [`Session<M>`](crate::Session).
 #[must_use]
-pub struct SessionMiddleware {
+pub struct SessionMiddleware<M = Primary> {
     manager: SessionManager,
+    marker: PhantomData<fn() -> M>,
 }
 
 impl SessionMiddleware {
-    /// Sessions driven by `manager`.
+    /// Sessions driven by `manager`, extracted as [`Session`](crate::Session).
     pub fn new(manager: SessionManager) -> Self {
-        Self { manager }
+        Self::marked(manager)
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for SessionMiddleware
+impl<M> SessionMiddleware<M> {
+    /// Sessions driven by `manager`, extracted as `Session<M>`: one middleware per manager
+    /// when an app runs several (`struct Admin;` then
+    /// `.wrap(SessionMiddleware::<Admin>::marked(…))`).
+    ///
+    /// Each manager needs its own cookie name (and token headers, with the header
+    /// transport) and, for per-user listings and "log out everywhere" to stay apart, its
+    /// own store or table. A request reaching two middlewares that share a marker, a cookie
+    /// name or a token header is answered 500 before any store call, and the log says
+    /// which two.
+    pub fn marked(manager: SessionManager) -> Self {
+        Self {
+            manager,
+            marker: PhantomData,
+        }
+    }
+}
+
+// Not derived: a derive would bound the marker.
+impl<M> Clone for SessionMiddleware<M> {
+    fn clone(&self) -> Self {
+        Self::marked(self.manager.clone())
+    }
+}
+
+impl<M> std::fmt::Debug for SessionMiddleware<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionMiddleware")
+            .field("marker", &std::any::type_name::<M>())
+            .field("manager", &self.manager)
+            .finish()
+    }
+}
+
+impl<S, B, M> Transform<S, ServiceRequest> for SessionMiddleware<M>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
+    M: 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
-    type Transform = SessionService<S>;
+    type Transform = SessionService<S, M>;
     type InitError = ();
     type Future = Ready<Result<Self::Transform, ()>>;
 
@@ -46,28 +86,32 @@ where
         ready(Ok(SessionService {
             inner: Rc::new(inner),
             manager: self.manager.clone(),
+            marker: PhantomData,
         }))
     }
 }
 
 /// The service [`SessionMiddleware`] produces.
-pub struct SessionService<S> {
+pub struct SessionService<S, M = Primary> {
     inner: Rc<S>,
     manager: SessionManager,
+    marker: PhantomData<fn() -> M>,
 }
 
-impl<S> std::fmt::Debug for SessionService<S> {
+impl<S, M> std::fmt::Debug for SessionService<S, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionService")
+            .field("marker", &std::any::type_name::<M>())
             .field("manager", &self.manager)
             .finish_non_exhaustive()
     }
 }
 
-impl<S, B> Service<ServiceRequest> for SessionService<S>
+impl<S, B, M> Service<ServiceRequest> for SessionService<S, M>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
+    M: 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
@@ -76,6 +120,20 @@ where
     forward_ready!(inner);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
+        let claimed = {
+            let mut extensions = request.extensions_mut();
+            if extensions.get::<RequestClaims>().is_none() {
+                extensions.insert(RequestClaims::default());
+            }
+            extensions
+                .get_mut::<RequestClaims>()
+                .map(|claims| claims.claim::<M>(self.manager.config()))
+        };
+        if let Some(Err(conflict)) = claimed {
+            tracing::error!(error = %conflict, "session middlewares conflict");
+            let response = request.into_response(HttpResponse::InternalServerError().finish());
+            return Box::pin(ready(Ok(response.map_into_right_body())));
+        }
         let headers = request.headers();
         let info = RequestInfo {
             method: request.method().as_str(),
@@ -91,7 +149,9 @@ where
         let session = self
             .manager
             .start_request(cookies, tokens.map(HeaderValue::as_bytes), &info);
-        request.extensions_mut().insert(session.clone());
+        request
+            .extensions_mut()
+            .insert(Session::<M>::new(session.clone()));
         let (inner, manager) = (Rc::clone(&self.inner), self.manager.clone());
         // One span per request, so the store events of `session_core` carry the request's
         // method; never an id or a cookie.

@@ -7,8 +7,8 @@ use adapter_actix::{Error, Session};
 #[tokio::test]
 async fn extractor_without_middleware_is_a_500() {
     let request = TestRequest::default().to_http_request();
-    let error = Session::extract(&request).await.err().expect("no session");
-    assert!(matches!(error, Error::MiddlewareMissing));
+    let error = <Session>::extract(&request).await.expect_err("no session");
+    assert!(matches!(error, Error::MiddlewareMissing { .. }));
     assert_eq!(
         error.error_response().status(),
         StatusCode::INTERNAL_SERVER_ERROR

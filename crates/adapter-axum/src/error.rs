@@ -13,11 +13,15 @@ pub enum Error {
     /// The session failed (store outage, oversized data, conflict...).
     #[error(transparent)]
     Session(#[from] SessionError),
-    /// The route is not wrapped by `SessionLayer`.
+    /// The route is not wrapped by a `SessionLayer` with the extractor's marker.
     #[error(
-        "Session extractor used on a route without SessionLayer: add .layer(SessionLayer::new(manager))"
+        "Session<{marker}> extractor used on a route without its layer: add \
+         .layer(SessionLayer::new(manager)), or SessionLayer::<Marker>::marked(manager) for a marked session"
     )]
-    LayerMissing,
+    LayerMissing {
+        /// The extractor's marker type.
+        marker: &'static str,
+    },
 }
 
 impl Error {
@@ -25,7 +29,7 @@ impl Error {
     pub fn status_code(&self) -> StatusCode {
         let code = match self {
             Self::Session(e) => e.status_code(),
-            Self::LayerMissing => 500,
+            Self::LayerMissing { .. } => 500,
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }

@@ -1,53 +1,111 @@
 //! The tower layer: starts the session before the inner service, finishes it after.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::header::{CACHE_CONTROL, COOKIE, HOST, HeaderName, HeaderValue, ORIGIN};
 use http::{Request, Response, StatusCode};
 use session_core::{
-    SessionManager,
-    adapter::{HeaderPatch, RequestInfo, ResponseInfo},
+    Primary, SessionManager,
+    adapter::{HeaderPatch, RequestClaims, RequestInfo, ResponseInfo},
 };
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument;
 
-/// Adds sessions to every request of the wrapped service.
-#[derive(Clone, Debug)]
-#[must_use]
-pub struct SessionLayer {
+use crate::Session;
+
+/// Adds sessions to every request of the wrapped service; handlers take them as
+/// [`Session<M>`](crate::Session).
+pub struct SessionLayer<M = Primary> {
     manager: SessionManager,
+    marker: PhantomData<fn() -> M>,
 }
 
 impl SessionLayer {
-    /// Sessions driven by `manager`.
+    /// Sessions driven by `manager`, extracted as [`Session`](crate::Session).
     pub fn new(manager: SessionManager) -> Self {
-        Self { manager }
+        Self::marked(manager)
     }
 }
 
-impl<S> Layer<S> for SessionLayer {
-    type Service = SessionService<S>;
+impl<M> SessionLayer<M> {
+    /// Sessions driven by `manager`, extracted as `Session<M>`: one layer per manager
+    /// when an app runs several (`struct Admin;` then `SessionLayer::<Admin>::marked(…)`).
+    ///
+    /// Each manager needs its own cookie name (and token headers, with the header
+    /// transport) and, for per-user listings and "log out everywhere" to stay apart, its
+    /// own store or table. A request reaching two layers that share a marker, a cookie
+    /// name or a token header is answered 500 before any store call, and the log says
+    /// which two.
+    pub fn marked(manager: SessionManager) -> Self {
+        Self {
+            manager,
+            marker: PhantomData,
+        }
+    }
+}
+
+// Not derived: a derive would bound the marker.
+impl<M> Clone for SessionLayer<M> {
+    fn clone(&self) -> Self {
+        Self::marked(self.manager.clone())
+    }
+}
+
+impl<M> std::fmt::Debug for SessionLayer<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("marker", &std::any::type_name::<M>())
+            .field("manager", &self.manager)
+            .finish()
+    }
+}
+
+impl<S, M> Layer<S> for SessionLayer<M> {
+    type Service = SessionService<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
             inner,
             manager: self.manager.clone(),
+            marker: PhantomData,
         }
     }
 }
 
 /// The service [`SessionLayer`] produces.
-#[derive(Clone, Debug)]
-pub struct SessionService<S> {
+pub struct SessionService<S, M = Primary> {
     inner: S,
     manager: SessionManager,
+    marker: PhantomData<fn() -> M>,
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+impl<S: Clone, M> Clone for SessionService<S, M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            manager: self.manager.clone(),
+            marker: PhantomData,
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, M> std::fmt::Debug for SessionService<S, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService")
+            .field("marker", &std::any::type_name::<M>())
+            .field("inner", &self.inner)
+            .field("manager", &self.manager)
+            .finish()
+    }
+}
+
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S, M>
 where
+    M: 'static,
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send,
     ReqBody: Send + 'static,
@@ -62,6 +120,14 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let claims = request
+            .extensions_mut()
+            .get_or_insert_default::<RequestClaims>();
+        if let Err(conflict) = claims.claim::<M>(self.manager.config()) {
+            tracing::error!(error = %conflict, "session layers conflict");
+            // An async block holds no error value, so it is `Send` whatever `S::Error` is.
+            return Box::pin(async { Ok(empty(500)) });
+        }
         let headers = request.headers();
         let host = headers.get(HOST).map(HeaderValue::as_bytes);
         // HTTP/2 carries the host in the `:authority` pseudo-header, i.e. in the URI.
@@ -80,7 +146,9 @@ where
         let session = self
             .manager
             .start_request(cookies, tokens.map(HeaderValue::as_bytes), &info);
-        request.extensions_mut().insert(session.clone());
+        request
+            .extensions_mut()
+            .insert(Session::<M>::new(session.clone()));
         let manager = self.manager.clone();
         // The clone is not driven to readiness; the ready one serves this request.
         let clone = self.inner.clone();

@@ -6,14 +6,26 @@ use axum::http::header::{CACHE_CONTROL, HeaderValue};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use session_behaviour_suite::{TestServer, contract};
+use session_behaviour_suite::TestServer;
+use session_behaviour_suite::contract::{self, Second};
 
 async fn plain() -> &'static str {
     contract::PLAIN_BODY
 }
 
 async fn routes(session: Session, uri: Uri) -> Result<Response, Error> {
-    let reply = contract::run(uri.path(), &session).await?;
+    reply(contract::run(uri.path(), &session).await?)
+}
+
+async fn second_routes(session: Session<Second>, uri: Uri) -> Result<Response, Error> {
+    reply(contract::run(uri.path(), &session).await?)
+}
+
+async fn both_routes(first: Session, second: Session<Second>, uri: Uri) -> Result<Response, Error> {
+    reply(contract::run_both(uri.path(), &first, &second).await?)
+}
+
+fn reply(reply: contract::RouteReply) -> Result<Response, Error> {
     let status = StatusCode::from_u16(reply.status).expect("contract statuses are valid");
     let mut response = (status, reply.body).into_response();
     if let Some(value) = reply.cache_control {
@@ -23,8 +35,8 @@ async fn routes(session: Session, uri: Uri) -> Result<Response, Error> {
     Ok(response)
 }
 
-async fn spawn(manager: SessionManager) -> TestServer {
-    let app = Router::new()
+async fn spawn(manager: SessionManager, second: Option<SessionManager>) -> TestServer {
+    let mut app = Router::new()
         .route(contract::PLAIN, get(plain).post(plain))
         .route(
             "/s/{*rest}",
@@ -34,7 +46,12 @@ async fn spawn(manager: SessionManager) -> TestServer {
                 .patch(routes)
                 .delete(routes),
         )
+        .route("/m/{*rest}", get(second_routes))
+        .route("/both/{*rest}", get(both_routes))
         .layer(SessionLayer::new(manager));
+    if let Some(second) = second {
+        app = app.layer(SessionLayer::<Second>::marked(second));
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a local port");

@@ -14,9 +14,19 @@ pub enum Error {
     /// The session failed (store outage, oversized data, conflict...).
     #[error(transparent)]
     Session(#[from] SessionError),
-    /// `SessionFairing` is not attached.
-    #[error("Session guard used without SessionFairing: add .attach(SessionFairing::new(manager))")]
-    FairingMissing,
+    /// No `SessionFairing` with the guard's marker is attached.
+    #[error(
+        "Session<{marker}> guard used without its fairing: add \
+         .attach(SessionFairing::new(manager)), or SessionFairing::<Marker>::marked(manager) for a marked session"
+    )]
+    FairingMissing {
+        /// The guard's marker type.
+        marker: &'static str,
+    },
+    /// Two attached fairings share a marker, a cookie name or a token header (the log of
+    /// the request says which).
+    #[error("session fairings conflict: see the error logged for this request")]
+    FairingsConflict,
 }
 
 impl Error {
@@ -24,7 +34,7 @@ impl Error {
     pub fn status(&self) -> Status {
         match self {
             Self::Session(e) => Status::new(e.status_code()),
-            Self::FairingMissing => Status::InternalServerError,
+            Self::FairingMissing { .. } | Self::FairingsConflict => Status::InternalServerError,
         }
     }
 }

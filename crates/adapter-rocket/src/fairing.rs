@@ -1,35 +1,73 @@
 //! The fairing: starts the session when a request arrives, finishes it on the response.
 
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Status;
 use rocket::{Data, Request, Response};
 use session_core::{
-    SessionManager,
+    Primary, SessionManager,
     adapter::{RequestInfo, ResponseInfo},
 };
 use tracing::Instrument;
 
-use crate::Slot;
+use crate::{Claims, Session, Slot};
 
-/// Adds sessions to every request: `.attach(SessionFairing::new(manager))`.
+/// Adds sessions to every request: `.attach(SessionFairing::new(manager))`; handlers take
+/// them as [`Session<M>`](crate::Session).
 ///
 /// Rocket drops request headers that are not UTF-8 before fairings run, so a `Cookie`
 /// header holding such bytes is not seen at all (other Cookie headers still are).
-#[derive(Clone, Debug)]
 #[must_use]
-pub struct SessionFairing {
+pub struct SessionFairing<M = Primary> {
     manager: SessionManager,
+    marker: PhantomData<fn() -> M>,
 }
 
 impl SessionFairing {
-    /// Sessions driven by `manager`.
+    /// Sessions driven by `manager`, taken as [`Session`](crate::Session).
     pub fn new(manager: SessionManager) -> Self {
-        Self { manager }
+        Self::marked(manager)
+    }
+}
+
+impl<M> SessionFairing<M> {
+    /// Sessions driven by `manager`, taken as `Session<M>`: one fairing per manager when
+    /// an app runs several (`struct Admin;` then
+    /// `.attach(SessionFairing::<Admin>::marked(…))`).
+    ///
+    /// Each manager needs its own cookie name (and token headers, with the header
+    /// transport) and, for per-user listings and "log out everywhere" to stay apart, its
+    /// own store or table. A request reaching two fairings that share a marker, a cookie
+    /// name or a token header is answered 500 before any store call, and the log says
+    /// which two.
+    pub fn marked(manager: SessionManager) -> Self {
+        Self {
+            manager,
+            marker: PhantomData,
+        }
+    }
+}
+
+// Not derived: a derive would bound the marker.
+impl<M> Clone for SessionFairing<M> {
+    fn clone(&self) -> Self {
+        Self::marked(self.manager.clone())
+    }
+}
+
+impl<M> std::fmt::Debug for SessionFairing<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionFairing")
+            .field("marker", &std::any::type_name::<M>())
+            .field("manager", &self.manager)
+            .finish()
     }
 }
 
 #[rocket::async_trait]
-impl Fairing for SessionFairing {
+impl<M: 'static> Fairing for SessionFairing<M> {
     fn info(&self) -> Info {
         Info {
             name: "Sessions",
@@ -38,6 +76,16 @@ impl Fairing for SessionFairing {
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
+        let claims = Claims::of(request);
+        let claimed = match claims.claims.lock() {
+            Ok(mut held) => held.claim::<M>(self.manager.config()),
+            Err(poisoned) => poisoned.into_inner().claim::<M>(self.manager.config()),
+        };
+        if let Err(conflict) = claimed {
+            tracing::error!(error = %conflict, "session fairings conflict");
+            claims.conflicted.store(true, Ordering::Relaxed);
+            return;
+        }
         let headers = request.headers();
         let info = RequestInfo {
             method: request.method().as_str(),
@@ -51,11 +99,17 @@ impl Fairing for SessionFairing {
         let session = self
             .manager
             .start_request(cookies, tokens.map(str::as_bytes), &info);
-        request.local_cache(|| Slot(Some(session)));
+        request.local_cache(|| Slot(Some(Session::<M>::new(session))));
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        let Some(session) = &request.local_cache(|| Slot(None)).0 else {
+        if Claims::of(request).conflicted() {
+            *response = Response::build()
+                .status(Status::InternalServerError)
+                .finalize();
+            return;
+        }
+        let Some(session) = &request.local_cache(Slot::<M>::empty).0 else {
             return;
         };
         let info = ResponseInfo {

@@ -12,7 +12,7 @@ use rocket::http::{Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::{Config, Request, delete, get, patch, post, put, routes};
 use session_behaviour_suite::TestServer;
-use session_behaviour_suite::contract::{self, RouteReply};
+use session_behaviour_suite::contract::{self, RouteReply, Second};
 
 struct Reply(RouteReply);
 
@@ -73,7 +73,24 @@ async fn contract_delete(uri: &Origin<'_>, session: Session) -> Result<Reply, Er
     serve(uri, session).await
 }
 
-async fn spawn(manager: SessionManager) -> TestServer {
+#[get("/m/<_..>")]
+async fn second_routes(uri: &Origin<'_>, session: Session<Second>) -> Result<Reply, Error> {
+    Ok(Reply(contract::run(uri.path().as_str(), &session).await?))
+}
+
+#[get("/both/<_..>")]
+async fn both_routes(
+    uri: &Origin<'_>,
+    first: Session,
+    second: Session<Second>,
+) -> Result<Reply, Error> {
+    let path = uri.path();
+    Ok(Reply(
+        contract::run_both(path.as_str(), &first, &second).await?,
+    ))
+}
+
+async fn spawn(manager: SessionManager, second: Option<SessionManager>) -> TestServer {
     let config = Config {
         address: Ipv4Addr::LOCALHOST.into(),
         port: 0,
@@ -91,8 +108,11 @@ async fn spawn(manager: SessionManager) -> TestServer {
     };
     let (port_tx, port_rx) = tokio::sync::oneshot::channel();
     let port_tx = Mutex::new(Some(port_tx));
-    let rocket = rocket::custom(config)
-        .attach(SessionFairing::new(manager))
+    let mut rocket = rocket::custom(config).attach(SessionFairing::new(manager));
+    if let Some(second) = second {
+        rocket = rocket.attach(SessionFairing::<Second>::marked(second));
+    }
+    let rocket = rocket
         .attach(AdHoc::on_liftoff("report port", move |rocket| {
             let port = rocket.config().port;
             if let Some(tx) = port_tx.lock().expect("port sender").take() {
@@ -109,7 +129,9 @@ async fn spawn(manager: SessionManager) -> TestServer {
                 contract_post,
                 contract_put,
                 contract_patch,
-                contract_delete
+                contract_delete,
+                second_routes,
+                both_routes
             ],
         )
         .ignite()

@@ -31,6 +31,10 @@
 //! | `destroy-fail` | destroys, then answers 500 | `failed` |
 //! | `big/{n}` | stores `n` bytes under `big` | `ok` |
 //! | `rendezvous/{gate}/{k}/{v}` | reads `k`, waits for a second request at `gate`, stores `v` | `ok` |
+//!
+//! When the app runs a second manager (marked [`Second`]), `/m/...` serves the same table
+//! with the second session, and `GET /both/copy/{k}` reads `k` from the first session and
+//! stores it in the second ([`run_both`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -77,9 +81,17 @@ impl RouteReply {
     }
 }
 
-/// Serves the contract route at `path` (the full request path, starting `/s/`).
+/// The marker of the second manager, in apps that run two.
+#[derive(Debug)]
+pub struct Second;
+
+/// Serves the contract route at `path` (the full request path, starting `/s/`, or `/m/`
+/// for the second session).
 pub async fn run(path: &str, session: &Session) -> Result<RouteReply, SessionError> {
-    let Some(rest) = path.strip_prefix("/s/") else {
+    let rest = path
+        .strip_prefix("/s/")
+        .or_else(|| path.strip_prefix("/m/"));
+    let Some(rest) = rest else {
         return Ok(RouteReply::status(404, "not found"));
     };
     let parts: Vec<&str> = rest.split('/').collect();
@@ -164,6 +176,20 @@ pub async fn run(path: &str, session: &Session) -> Result<RouteReply, SessionErr
         }
         _ => Ok(RouteReply::status(404, "not found")),
     }
+}
+
+/// Serves `/both/copy/{k}`: `k` of the first session (or `null`) stored in the second.
+pub async fn run_both(
+    path: &str,
+    first: &Session,
+    second: &Session,
+) -> Result<RouteReply, SessionError> {
+    let Some(key) = path.strip_prefix("/both/copy/") else {
+        return Ok(RouteReply::status(404, "not found"));
+    };
+    let value = first.get_value(key).await?.unwrap_or_default();
+    second.insert(key, value).await?;
+    Ok(RouteReply::ok("ok"))
 }
 
 /// Waits until a second request reaches `gate`; `false` after 10 s alone.

@@ -49,10 +49,15 @@ impl Drop for TestServer {
     }
 }
 
-/// What an adapter's test supplies: serve the contract with `manager` on 127.0.0.1.
+/// What an adapter's test supplies: serve the contract on 127.0.0.1 with the first manager
+/// (unmarked: `/s/` routes) and, when given, the second one under the marker
+/// [`Second`](crate::contract::Second) (`/m/` and `/both/` routes).
 pub type SpawnFuture = Pin<Box<dyn Future<Output = TestServer>>>;
 /// See [`SpawnFuture`].
-pub type Spawn = fn(SessionManager) -> SpawnFuture;
+pub type Spawn = fn(SessionManager, Option<SessionManager>) -> SpawnFuture;
+
+/// The cookie name of the second manager in scenarios that run two.
+pub const SECOND_COOKIE_NAME: &str = "admin";
 
 /// One scenario's server, store and client.
 pub struct Harness {
@@ -60,6 +65,8 @@ pub struct Harness {
     pub store: ProbeStore<MemoryStore>,
     /// The manager the server uses.
     pub manager: SessionManager,
+    /// The second manager and its own store, in scenarios that run two.
+    pub second: Option<(ProbeStore<MemoryStore>, SessionManager)>,
     client: reqwest::Client,
     base: String,
     _server: TestServer,
@@ -81,15 +88,31 @@ impl Harness {
         keys: Vec<Key>,
         configure: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
     ) -> Self {
-        let builder = SessionConfig::builder(keys)
-            .secure(false)
-            .cookie_name(COOKIE_NAME);
-        let config = configure(builder)
-            .build()
-            .expect("scenario config is valid");
-        let store = ProbeStore::new(MemoryStore::default());
-        let manager = SessionManager::new(store.clone(), config);
-        let server = spawn(manager.clone()).await;
+        let (store, manager) = probed(keys, COOKIE_NAME, configure);
+        Self::serve(spawn, store, manager, None).await
+    }
+
+    /// Two managers on one app, each with its own key and store: the first as
+    /// [`start`](Self::start) makes it, the second with cookie name
+    /// [`SECOND_COOKIE_NAME`] and the defaults changed by `configure_second`.
+    pub async fn pair(
+        spawn: Spawn,
+        configure: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
+        configure_second: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
+    ) -> Self {
+        let (store, manager) = probed(vec![Key::generate()], COOKIE_NAME, configure);
+        let second = probed(vec![Key::generate()], SECOND_COOKIE_NAME, configure_second);
+        Self::serve(spawn, store, manager, Some(second)).await
+    }
+
+    async fn serve(
+        spawn: Spawn,
+        store: ProbeStore<MemoryStore>,
+        manager: SessionManager,
+        second: Option<(ProbeStore<MemoryStore>, SessionManager)>,
+    ) -> Self {
+        let second_manager = second.as_ref().map(|(_, manager)| manager.clone());
+        let server = spawn(manager.clone(), second_manager).await;
         let client = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -98,6 +121,7 @@ impl Harness {
         Self {
             store,
             manager,
+            second,
             client,
             base: format!("http://{}", server.addr()),
             _server: server,
@@ -209,6 +233,22 @@ impl Harness {
     }
 }
 
+/// A manager over a fresh probed memory store: `keys`, plain-http cookies named `name`,
+/// and the defaults changed by `configure`.
+fn probed(
+    keys: Vec<Key>,
+    name: &str,
+    configure: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
+) -> (ProbeStore<MemoryStore>, SessionManager) {
+    let builder = SessionConfig::builder(keys).secure(false).cookie_name(name);
+    let config = configure(builder)
+        .build()
+        .expect("scenario config is valid");
+    let store = ProbeStore::new(MemoryStore::default());
+    let manager = SessionManager::new(store.clone(), config);
+    (store, manager)
+}
+
 /// The session id carried by a signed-mode cookie value.
 pub fn signed_id(value: &str) -> SessionId {
     let (text, _) = value.split_once('.').expect("a signed cookie value");
@@ -238,13 +278,18 @@ impl Answer {
 
     /// The `Set-Cookie` for the session cookie, if any; fails on more than one.
     pub fn session_cookie(&self) -> Option<Cookie<'static>> {
+        self.cookie_named(COOKIE_NAME)
+    }
+
+    /// The `Set-Cookie` for cookie `name`, if any; fails on more than one.
+    pub fn cookie_named(&self, name: &str) -> Option<Cookie<'static>> {
         let mut found: Vec<Cookie<'static>> = self
             .all("set-cookie")
             .into_iter()
             .filter_map(|v| Cookie::parse(v).ok())
-            .filter(|c| c.name() == COOKIE_NAME)
+            .filter(|c| c.name() == name)
             .collect();
-        assert!(found.len() <= 1, "several session Set-Cookie: {found:?}");
+        assert!(found.len() <= 1, "several {name} Set-Cookie: {found:?}");
         found.pop()
     }
 

@@ -5,17 +5,22 @@ mod harness;
 pub mod scenarios;
 
 pub use harness::{
-    Answer, COOKIE_NAME, Harness, Spawn, SpawnFuture, TOKEN_RESPONSE_HEADER, TestServer, signed_id,
+    Answer, COOKIE_NAME, Harness, SECOND_COOKIE_NAME, Spawn, SpawnFuture, TOKEN_RESPONSE_HEADER,
+    TestServer, signed_id,
 };
 
-/// Expands to one `#[tokio::test]` per scenario, each calling `$spawn(manager).await` for a
-/// server that serves the [`contract`] with `manager`. The calling crate needs `tokio`
+/// Expands to one `#[tokio::test]` per scenario, each calling `$spawn(manager, second).await`
+/// for a server that serves the [`contract`] with `manager` and, when `second` is given,
+/// that one too under the marker [`contract::Second`]. The calling crate needs `tokio`
 /// with `macros` and `rt-multi-thread`.
 #[macro_export]
 macro_rules! behaviour_tests {
     ($spawn:path) => {
-        fn __behaviour_spawn(manager: $crate::__private::SessionManager) -> $crate::SpawnFuture {
-            ::std::boxed::Box::pin($spawn(manager))
+        fn __behaviour_spawn(
+            manager: $crate::__private::SessionManager,
+            second: ::std::option::Option<$crate::__private::SessionManager>,
+        ) -> $crate::SpawnFuture {
+            ::std::boxed::Box::pin($spawn(manager, second))
         }
         $crate::__behaviour_cases!(
             plain_route_never_calls_the_store,
@@ -74,6 +79,10 @@ macro_rules! behaviour_tests {
             cross_site_unsafe_methods_never_change_the_session,
             same_origin_headerless_safe_and_sessionless_requests_pass,
             allowed_origins_pass_and_the_guard_switches_off,
+            two_managers_keep_their_data_and_cookies_apart,
+            one_handler_uses_both_sessions,
+            managers_sharing_a_cookie_name_are_refused,
+            a_cookie_manager_and_a_header_manager_share_requests,
         );
     };
 }

@@ -11,6 +11,7 @@ pub mod express;
 mod id;
 mod listing;
 mod manager;
+mod marker;
 #[cfg(feature = "memory-store")]
 mod memory;
 mod observe;
@@ -36,6 +37,7 @@ pub use listing::{
     SessionSummary,
 };
 pub use manager::SessionManager;
+pub use marker::Primary;
 #[cfg(feature = "memory-store")]
 pub use memory::{MemoryLimits, MemoryStore};
 pub use session::{MAX_VALUE_DEPTH, Session};
@@ -70,6 +72,7 @@ pub mod adapter {
 
     pub use crate::csrf::RequestInfo;
     pub use crate::manager::SaveFailure;
+    pub use crate::marker::{ClaimConflict, RequestClaims};
     pub use crate::response::{HeaderPatch, ResponseInfo};
 }
 

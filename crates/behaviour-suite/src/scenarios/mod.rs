@@ -8,6 +8,7 @@ mod failures;
 mod lifecycle;
 mod requests;
 mod responses;
+mod several;
 mod timing;
 mod tokens;
 
@@ -17,6 +18,7 @@ pub use failures::*;
 pub use lifecycle::*;
 pub use requests::*;
 pub use responses::*;
+pub use several::*;
 pub use timing::*;
 pub use tokens::*;
 
