@@ -1,7 +1,7 @@
 //! The handle a request handler uses. Cheap to clone; loads from the store lazily, on the
 //! first access, and records what the handler changes for the manager to save.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use tokio::sync::{Mutex, MutexGuard};
 mod account;
 mod csrf_token;
 mod data;
+mod json_len;
 
 pub use data::MAX_VALUE_DEPTH;
 
@@ -131,8 +132,9 @@ pub(crate) struct State {
     pub refused_access: bool,
     /// The stored session `destroy` ended, to be deleted at the end of the request.
     pub destroyed: Option<StoreKey>,
-    /// Serialized size per key, built on the first write.
-    pub(crate) sizes: Option<(BTreeMap<String, usize>, usize)>,
+    /// Encoded size of the data (keys plus JSON values), summed on the first write and
+    /// kept up to date after it.
+    pub(crate) data_bytes: Option<usize>,
 }
 
 impl State {
@@ -164,7 +166,7 @@ impl State {
             return;
         }
         self.data.clear();
-        self.sizes = Some((BTreeMap::new(), 0));
+        self.data_bytes = Some(0);
         self.pending.set.clear();
         self.pending.removed.clear();
         self.pending.cleared = true;

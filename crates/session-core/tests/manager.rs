@@ -400,6 +400,35 @@ async fn oversized_data_is_a_typed_error_and_changes_nothing() {
     .expect("finish");
 }
 
+/// The limit counts what is stored, across requests: a replaced or removed key frees its
+/// bytes, and a later request starts from the stored keys' sizes.
+#[tokio::test]
+async fn the_data_limit_counts_replacements_and_removals_once() {
+    let h = harness(|b| b.max_data_bytes(1024));
+    let cookie = h.logged_cookie().await;
+    h.request(Some(&cookie), OK, async |s| {
+        for _ in 0..3 {
+            s.insert("a", "x".repeat(600)).await.expect("a replacement");
+        }
+        s.remove_value("a").await.expect("remove");
+        s.insert("b", "x".repeat(600))
+            .await
+            .expect("room after a removal");
+    })
+    .await
+    .expect("finish");
+    h.request(Some(&cookie), OK, async |s| {
+        let err = s
+            .insert("c", "x".repeat(600))
+            .await
+            .expect_err("b is stored");
+        assert!(matches!(err, SessionError::TooLarge { .. }), "{err}");
+        s.insert("b", "x".repeat(700)).await.expect("replacing b");
+    })
+    .await
+    .expect("finish");
+}
+
 #[tokio::test]
 async fn set_cookie_comes_with_vary_and_cache_control_unless_set() {
     let h = harness(|b| b);

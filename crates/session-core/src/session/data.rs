@@ -1,12 +1,11 @@
 //! The data accessors of [`Session`]: typed reads and writes, read-modify-write, and
 //! flash messages. Every write is checked (size, nesting) before it changes anything.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::json_len::json_len;
 use super::{Session, State};
 use crate::SessionError;
 
@@ -141,10 +140,10 @@ impl Session {
     /// ```
     pub async fn remove_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
         let mut state = self.loaded().await?;
+        let total = data_bytes(&mut state);
         let old = state.data.remove(key);
-        if old.is_some() {
-            let (sizes, total) = sizes_of(&mut state);
-            *total -= sizes.remove(key).unwrap_or(0);
+        if let Some(value) = &old {
+            state.data_bytes = Some(total - entry_bytes(key, value));
             state.pending.set.remove(key);
             state.pending.removed.insert(key.to_owned());
         }
@@ -227,18 +226,17 @@ impl Session {
                 limit: MAX_VALUE_DEPTH,
             });
         }
-        let size = key.len() + encoded_len(&value);
         let limit = self.inner.shared.config.max_data_bytes;
-        let (sizes, total) = sizes_of(state);
-        let new_total = *total - sizes.get(key).copied().unwrap_or(0) + size;
+        let total = data_bytes(state);
+        let replaced = state.data.get(key).map_or(0, |old| entry_bytes(key, old));
+        let new_total = total - replaced + entry_bytes(key, &value);
         if new_total > limit {
             return Err(SessionError::TooLarge {
                 size: new_total,
                 limit,
             });
         }
-        sizes.insert(key.to_owned(), size);
-        *total = new_total;
+        state.data_bytes = Some(new_total);
         state.pending.removed.remove(key);
         state.pending.set.insert(key.to_owned());
         state.data.insert(key.to_owned(), value);
@@ -274,32 +272,15 @@ fn depth_of(value: &Value) -> usize {
     deepest
 }
 
-fn sizes_of(state: &mut State) -> (&mut BTreeMap<String, usize>, &mut usize) {
+/// The encoded size of the data, summed over every key on the first call of a request.
+fn data_bytes(state: &mut State) -> usize {
     let data = &state.data;
-    let (sizes, total) = state.sizes.get_or_insert_with(|| {
-        let sizes: BTreeMap<String, usize> = data
-            .iter()
-            .map(|(k, v)| (k.clone(), k.len() + encoded_len(v)))
-            .collect();
-        let total = sizes.values().sum();
-        (sizes, total)
-    });
-    (sizes, total)
+    *state
+        .data_bytes
+        .get_or_insert_with(|| data.iter().map(|(k, v)| entry_bytes(k, v)).sum())
 }
 
-fn encoded_len(value: &Value) -> usize {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    // Writing a `Value` to an infallible sink cannot fail.
-    let _ = serde_json::to_writer(&mut counter, value);
-    counter.0
+/// What one key costs against the limit: its name and its value's JSON.
+fn entry_bytes(key: &str, value: &Value) -> usize {
+    key.len() + json_len(value)
 }
