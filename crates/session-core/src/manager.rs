@@ -414,6 +414,14 @@ impl SessionManager {
         };
 
         if rotates || !state.pending.is_empty() {
+            // A write moves the deadline no more often than a touch would (`touch_after`),
+            // so a store that keeps the deadline apart from the data (Redis' `PEXPIREAT`,
+            // the user index's horizon) rewrites it once per window, not once per write.
+            // A rotation writes a new record, and a deadline that shrank always goes in.
+            let keep = !rotates
+                && deadline >= current.expires_at
+                && !self.touch_due(&current, deadline, now);
+            let deadline = if keep { current.expires_at } else { deadline };
             let (pending, mut data) = (state.pending, state.data);
             let authenticated_at = matches!(pending.user, Some(Some(_))).then_some(began_at);
             // Move, not copy, the written values out of the working data.

@@ -12,7 +12,7 @@ use session_core::{
     ConflictPolicy, CookieMode, Key, MemoryStore, SessionConfig, SessionError, SessionManager,
     Timestamp,
     adapter::ResponseInfo,
-    store::{Record, SessionStore},
+    store::{CreateOutcome, Record, SessionStore},
     test_suite::{CookieCodec, SessionId},
 };
 
@@ -121,6 +121,35 @@ async fn unmodified_session_within_touch_after_writes_nothing() {
             ..no_calls()
         }
     );
+}
+
+/// A write moves the idle deadline no more often than a touch: within `touch_after` of
+/// the last move it keeps the stored one, after it moves it to now + idle timeout.
+#[tokio::test]
+async fn writes_move_the_deadline_once_per_touch_after() {
+    let h = harness(|b| b.touch_after(Duration::from_secs(1)));
+    let (id, planted) = (SessionId::generate(), Timestamp::now());
+    // Last moved half a second ago (the default idle timeout is a day).
+    let deadline = planted.add(Duration::from_secs(24 * 3600) - Duration::from_millis(500));
+    let record = Record::new(planted, deadline, false);
+    let store = h.store.inner();
+    let created = store.create(&id.store_key(), &record).await;
+    assert_eq!(created.expect("create"), CreateOutcome::Created);
+    let cookie = h.manager.config().codec().encode(&id);
+    let stored = async || {
+        let record = store.load(&id.store_key()).await.expect("load");
+        record.expect("live").expires_at
+    };
+    let write = |n: i32| {
+        h.request(Some(&cookie), OK, async move |s| {
+            s.insert("n", n).await.expect("insert");
+        })
+    };
+    write(1).await.expect("finish");
+    assert_eq!(stored().await, deadline, "moved within touch_after");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    write(2).await.expect("finish");
+    assert!(stored().await > deadline, "kept past touch_after");
 }
 
 #[tokio::test]
@@ -340,7 +369,7 @@ async fn absolute_timeout_is_enforced_whatever_the_store_says() {
         .create(&id.store_key(), &record)
         .await
         .expect("create");
-    assert_eq!(outcome, session_core::store::CreateOutcome::Created);
+    assert_eq!(outcome, CreateOutcome::Created);
     let cookie = h.manager.config().codec().encode(&id);
     h.request(Some(&cookie), OK, async |s| {
         assert_eq!(

@@ -134,9 +134,12 @@ else
   end
   if #extra > 0 then redis.call('HDEL', k, unpack(extra)) end
 end
-local set = {'e', ARGV[2]}
+-- The manager keeps the deadline for a touch_after window: then neither field nor TTL moves.
+local moved = ARGV[2] ~= meta[1]
+local set = {}
+if moved then set[1] = 'e'; set[2] = ARGV[2] end
 if user then
-  set[3] = 'u'; set[4] = user; set[5] = 'i'; set[6] = horizon
+  set[#set + 1] = 'u'; set[#set + 1] = user; set[#set + 1] = 'i'; set[#set + 1] = horizon
 end
 if ARGV[8] ~= '' then set[#set + 1] = 'p'; set[#set + 1] = ARGV[8] end
 if ARGV[13] ~= '' and ARGV[13] ~= '-' then set[#set + 1] = 'a'; set[#set + 1] = ARGV[13] end
@@ -146,12 +149,12 @@ if n - pos + 1 + m <= 4000 then
   for i = pos, n do m = m + 1; set[m] = ARGV[i] end
   redis.call('HSET', k, unpack(set))
 else
-  redis.call('HSET', k, unpack(set))
+  if m > 0 then redis.call('HSET', k, unpack(set)) end
   for i = pos, n, 4000 do
     redis.call('HSET', k, unpack(ARGV, i, math.min(i + 3999, n)))
   end
 end
-redis.call('PEXPIREAT', k, ARGV[2])
+if moved then redis.call('PEXPIREAT', k, ARGV[2]) end
 return {1, v}
 ";
 
