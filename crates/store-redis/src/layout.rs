@@ -5,8 +5,6 @@
 //! A hash with a `s` field is not a session but a marker of the rotation and revocation
 //! protocols (see the README); `load` treats it as no session.
 
-use std::collections::HashMap;
-
 use redis::Value;
 use serde_json::Value as Json;
 use session_core::{
@@ -181,67 +179,123 @@ pub(crate) fn flag(b: bool) -> &'static str {
     if b { "1" } else { "0" }
 }
 
-/// Rebuilds a record from `HGETALL`; `None` for a missing or expired hash, or a marker
-/// (a hash with an `s` field) of the rotation and revocation protocols.
+/// A hash's fields and values, as `HGETALL` returns them.
+pub(crate) type HashFields = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// The field/value pairs of an `HGETALL` reply (a flat array in RESP2, a map in RESP3),
+/// moved out of the reply: a `HashMap` would hash every field name and copy nothing less.
+pub(crate) fn hash_fields(reply: Value) -> Result<HashFields, StoreError> {
+    let bytes = |v: Value| match v {
+        Value::BulkString(b) => Ok(b),
+        other => Err(corrupt(&format!("HGETALL returned {other:?}"))),
+    };
+    match reply {
+        Value::Nil => Ok(Vec::new()),
+        Value::Array(items) if items.len() % 2 == 0 => {
+            let mut items = items.into_iter();
+            let mut pairs = Vec::with_capacity(items.len() / 2);
+            while let (Some(field), Some(value)) = (items.next(), items.next()) {
+                pairs.push((bytes(field)?, bytes(value)?));
+            }
+            Ok(pairs)
+        }
+        Value::Map(entries) => entries
+            .into_iter()
+            .map(|(field, value)| Ok((bytes(field)?, bytes(value)?)))
+            .collect(),
+        other => Err(corrupt(&format!("HGETALL returned {other:?}"))),
+    }
+}
+
+/// Rebuilds a record from a hash's fields: `None` for no hash, a protocol marker or an
+/// expired session (checked before any data field is parsed).
 pub(crate) fn decode_record(
-    fields: HashMap<Vec<u8>, Vec<u8>>,
+    fields: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
     now: Timestamp,
 ) -> Result<Option<Record>, StoreError> {
-    if fields.is_empty() || fields.contains_key(STATE.as_bytes()) {
+    let mut meta: [Option<Vec<u8>>; 8] = Default::default();
+    let [
+        version,
+        created,
+        expires,
+        persistent,
+        user,
+        authenticated,
+        seen,
+        label,
+    ] = &mut meta;
+    let mut data = Vec::new();
+    let (mut any, mut marker, mut unknown) = (false, false, false);
+    for (field, value) in fields {
+        any = true;
+        let slot = match field.as_slice() {
+            f if f.starts_with(DATA.as_bytes()) => {
+                data.push((field, value));
+                continue;
+            }
+            f if f == STATE.as_bytes() => {
+                marker = true;
+                continue;
+            }
+            f if f == VERSION.as_bytes() => &mut *version,
+            f if f == CREATED.as_bytes() => &mut *created,
+            f if f == EXPIRES.as_bytes() => &mut *expires,
+            f if f == PERSISTENT.as_bytes() => &mut *persistent,
+            f if f == USER.as_bytes() => &mut *user,
+            f if f == AUTHENTICATED.as_bytes() => &mut *authenticated,
+            f if f == LAST_SEEN.as_bytes() => &mut *seen,
+            f if f == LABEL.as_bytes() => &mut *label,
+            f if f == HORIZON.as_bytes() || f.starts_with(FENCE.as_bytes()) => continue,
+            _ => {
+                unknown = true;
+                continue;
+            }
+        };
+        *slot = Some(value);
+    }
+    if !any || marker {
         return Ok(None);
     }
-    let expires_at = timestamp(fields.get(EXPIRES.as_bytes()), EXPIRES)?;
+    let expires_at = timestamp(expires.as_ref(), EXPIRES)?;
     if expires_at <= now {
         return Ok(None);
     }
-    let created_at = timestamp(fields.get(CREATED.as_bytes()), CREATED)?;
+    if unknown {
+        return Err(corrupt("unknown metadata field"));
+    }
+    let created_at = timestamp(created.as_ref(), CREATED)?;
     let mut record = Record {
         data: Data::new(),
         created_at,
         expires_at,
-        user: None,
-        authenticated_at: fields
-            .get(AUTHENTICATED.as_bytes())
+        user: user
+            .as_ref()
+            .map(|u| text(u, "field u").map(str::to_owned))
+            .transpose()?,
+        authenticated_at: authenticated
+            .as_ref()
             .map(|at| timestamp(Some(at), AUTHENTICATED))
             .transpose()?,
-        persistent: match required(fields.get(PERSISTENT.as_bytes()), PERSISTENT)? {
+        persistent: match required(persistent.as_ref(), PERSISTENT)? {
             "1" => true,
             "0" => false,
             _ => return Err(corrupt("field p is not 0 or 1")),
         },
-        version: number(fields.get(VERSION.as_bytes()), VERSION)?,
-        last_seen: match fields.get(LAST_SEEN.as_bytes()) {
+        version: number(version.as_ref(), VERSION)?,
+        last_seen: match seen {
             Some(at) => timestamp(Some(at), LAST_SEEN)?,
             None => created_at,
         },
-        label: fields
-            .get(LABEL.as_bytes())
+        label: label
+            .as_ref()
             .map(|l| text(l, "field n").map(str::to_owned))
             .transpose()?,
     };
-    for (field, value) in &fields {
-        let field = text(field, "a field name")?;
-        if let Some(key) = field.strip_prefix(DATA) {
-            let value = serde_json::from_slice(value)
-                .map_err(|e| corrupt(&format!("a data field is not JSON: {e}")))?;
-            record.data.insert(key.to_owned(), value);
-        } else if field == USER {
-            record.user = Some(text(value, "field u")?.to_owned());
-        } else if !field.starts_with(FENCE)
-            && ![
-                VERSION,
-                CREATED,
-                EXPIRES,
-                PERSISTENT,
-                HORIZON,
-                AUTHENTICATED,
-                LAST_SEEN,
-                LABEL,
-            ]
-            .contains(&field)
-        {
-            return Err(corrupt("unknown metadata field"));
-        }
+    for (field, value) in data {
+        let field = String::from_utf8(field).map_err(|_| corrupt("a field name is not UTF-8"))?;
+        let value = serde_json::from_slice(&value)
+            .map_err(|e| corrupt(&format!("a data field is not JSON: {e}")))?;
+        record.data.insert(field[DATA.len()..].to_owned(), value);
     }
     Ok(Some(record))
 }

@@ -1,7 +1,5 @@
 //! [`RedisStore`]: construction and the [`SessionStore`] operations on one session.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
@@ -210,12 +208,12 @@ impl SessionStore for RedisStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
         bounded(self.limit, async {
             let mut conn = self.conn.clone();
-            let fields: HashMap<Vec<u8>, Vec<u8>> = redis::cmd("HGETALL")
+            let reply: redis::Value = redis::cmd("HGETALL")
                 .arg(self.keys.session(key))
                 .query_async(&mut conn)
                 .await
                 .map_err(map_err)?;
-            layout::decode_record(fields, Timestamp::now())
+            layout::decode_record(layout::hash_fields(reply)?, Timestamp::now())
         })
         .await
     }
