@@ -299,13 +299,13 @@ mod tests {
     }
 
     fn row(workload: &str, stack: &str, ours: f64, peer: f64, bare: Option<f64>) -> Row {
-        Row {
-            workload: workload.into(),
-            stack: stack.into(),
-            ours: summary(ours),
-            peer: Some(summary(peer)),
-            bare: bare.map(summary),
-        }
+        Row::rates(
+            workload,
+            stack,
+            summary(ours),
+            Some(summary(peer)),
+            bare.map(summary),
+        )
     }
 
     #[test]
