@@ -148,11 +148,10 @@ pub fn serve_ours(url: String) -> Result<ActixServer, Error> {
             .await?
             .with_prefix("bench:actix:");
         let middleware = adapter_actix::SessionMiddleware::new(crate::apps::our_manager(store)?);
-        let server = HttpServer::new(move || {
-            App::new().wrap(middleware.clone()).configure(our_routes)
-        })
-        .workers(WORKERS)
-        .bind(("127.0.0.1", 0))?;
+        let server =
+            HttpServer::new(move || App::new().wrap(middleware.clone()).configure(our_routes))
+                .workers(WORKERS)
+                .bind(("127.0.0.1", 0))?;
         Ok((bound(&server.addrs())?, server.run()))
     })
 }

@@ -23,14 +23,18 @@ pub fn instructions(program: &Path, args: &[String], out: &Path) -> Result<u64, 
     if !output.status.success() {
         return Err(format!("valgrind {args:?}: {}: {stderr}", output.status).into());
     }
-    collected(&stderr).ok_or_else(|| format!("valgrind {args:?}: no `Collected :` line in {stderr}").into())
+    collected(&stderr)
+        .ok_or_else(|| format!("valgrind {args:?}: no `Collected :` line in {stderr}").into())
 }
 
 /// The count on callgrind's `==pid== Collected : 123456` line.
 fn collected(stderr: &str) -> Option<u64> {
     stderr
         .lines()
-        .find_map(|l| l.split_once("Collected :").map(|(_, n)| n.trim().to_owned()))?
+        .find_map(|l| {
+            l.split_once("Collected :")
+                .map(|(_, n)| n.trim().to_owned())
+        })?
         .parse()
         .ok()
 }
@@ -85,14 +89,14 @@ fn parse_annotate(text: &str) -> Vec<FunctionCost> {
         let Some(total) = total.filter(|t| *t > 0) else {
             continue;
         };
-        let name = rest
-            .split_once(')')
-            .map_or(rest, |(_, name)| name)
-            .trim();
+        let name = rest.split_once(')').map_or(rest, |(_, name)| name).trim();
         let name = name.split(" [").next().unwrap_or(name);
-        let name = name.split_once(':').map_or(name, |(file, f)| {
-            if file.contains("::") { name } else { f }
-        });
+        let name = name.split_once(':').map_or(
+            name,
+            |(file, f)| {
+                if file.contains("::") { name } else { f }
+            },
+        );
         out.push(FunctionCost {
             name: name.to_owned(),
             instructions: count,
@@ -105,12 +109,18 @@ fn parse_annotate(text: &str) -> Vec<FunctionCost> {
 /// The crate a demangled Rust symbol belongs to (`<a::B as c::D>::f` → `a`), or a coarse
 /// group for C code (`libc/malloc`).
 pub fn crate_of(symbol: &str) -> String {
-    let s = symbol.trim_start_matches(['<', '&', '*', ' ']).trim_start_matches("mut ");
+    let s = symbol
+        .trim_start_matches(['<', '&', '*', ' '])
+        .trim_start_matches("mut ");
     let s = s.trim_start_matches("dyn ");
     match s.split_once("::") {
         Some((krate, _)) if !krate.is_empty() && !krate.contains(' ') => krate.to_owned(),
-        _ if s.contains("malloc") || s.contains("free") || s.contains("realloc") => "malloc/free (libc)".to_owned(),
-        _ if s.starts_with("mem") || s.starts_with("__mem") || s.starts_with("str") => "libc mem*/str*".to_owned(),
+        _ if s.contains("malloc") || s.contains("free") || s.contains("realloc") => {
+            "malloc/free (libc)".to_owned()
+        }
+        _ if s.starts_with("mem") || s.starts_with("__mem") || s.starts_with("str") => {
+            "libc mem*/str*".to_owned()
+        }
         _ => "other".to_owned(),
     }
 }
@@ -164,7 +174,10 @@ Ir           file:function
 ";
         let functions = parse_annotate(text);
         assert_eq!(functions.len(), 3);
-        assert_eq!(functions[1].name, "<actix_http::h1::Dispatcher<T> as core::future::Future>::poll");
+        assert_eq!(
+            functions[1].name,
+            "<actix_http::h1::Dispatcher<T> as core::future::Future>::poll"
+        );
         assert!((functions[1].share - 0.3).abs() < 1e-9);
         let crates = by_crate(&functions);
         assert_eq!(crates[0].name, "malloc/free (libc)");

@@ -134,7 +134,10 @@ pub async fn postgres_pids(url: &str, application_name: &str) -> Result<Vec<u32>
             .fetch_all(&mut connection)
             .await?;
     connection.close().await?;
-    Ok(pids.into_iter().filter_map(|p| u32::try_from(p).ok()).collect())
+    Ok(pids
+        .into_iter()
+        .filter_map(|p| u32::try_from(p).ok())
+        .collect())
 }
 
 /// CPU time per request of one side of a comparison, µs.

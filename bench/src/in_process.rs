@@ -17,7 +17,13 @@ use crate::{
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The stacks `layer_cost` counts.
-pub const STACKS: [&str; 5] = ["axum-bare", "axum-ours", "axum-peer", "actix-bare", "actix-ours"];
+pub const STACKS: [&str; 5] = [
+    "axum-bare",
+    "axum-ours",
+    "axum-peer",
+    "actix-bare",
+    "actix-ours",
+];
 
 /// A workload of the counts: (letter, measured path, seed path, keeps cookies).
 pub const WORKLOADS: [(char, &str, Option<&str>, bool); 5] = [
@@ -147,7 +153,14 @@ async fn actix_requests(
                 if ours {
                     crate::actix_apps::our_routes(config);
                 } else {
-                    for path in [PATH_NONE, PATH_READ, PATH_WRITE, PATH_BIG_SEED, PATH_BIG, PATH_LOGIN] {
+                    for path in [
+                        PATH_NONE,
+                        PATH_READ,
+                        PATH_WRITE,
+                        PATH_BIG_SEED,
+                        PATH_BIG,
+                        PATH_LOGIN,
+                    ] {
                         config.route(path, web::get().to(ok));
                     }
                 }
@@ -158,7 +171,11 @@ async fn actix_requests(
         jar: Jar::default(),
         keep: true,
     };
-    let count = if seed.is_some() { WARMUP + n + 1 } else { WARMUP + n };
+    let count = if seed.is_some() {
+        WARMUP + n + 1
+    } else {
+        WARMUP + n
+    };
     for i in 0..count {
         let target = match seed {
             Some(seed) if i == 0 => seed,

@@ -54,11 +54,18 @@ impl LayerCost {
 
 /// The per-request difference of two profiles (`small` at n.0 requests, `big` at n.1),
 /// most expensive first; entries that cost nothing per request are dropped.
-pub fn difference(small: &[FunctionCost], big: &[FunctionCost], requests: usize) -> Vec<FunctionCost> {
+pub fn difference(
+    small: &[FunctionCost],
+    big: &[FunctionCost],
+    requests: usize,
+) -> Vec<FunctionCost> {
     let mut out: Vec<FunctionCost> = big
         .iter()
         .map(|b| {
-            let before = small.iter().find(|s| s.name == b.name).map_or(0, |s| s.instructions);
+            let before = small
+                .iter()
+                .find(|s| s.name == b.name)
+                .map_or(0, |s| s.instructions);
             FunctionCost {
                 name: b.name.clone(),
                 instructions: b.instructions.saturating_sub(before) / requests.max(1) as u64,
@@ -86,7 +93,13 @@ pub fn markdown(cost: &LayerCost) -> String {
         (Some(a), Some(b)) if b > 0.0 => format!("{:+.1} % ({:+.0})", (a / b - 1.0) * 100.0, a - b),
         _ => "—".to_owned(),
     };
-    for (letter, label) in [('a', "(a) no session access"), ('b', "(b) read-only"), ('c', "(c) read + write"), ('d', "(d) 20 × 200 B, one key changes"), ('e', "(e) login storm")] {
+    for (letter, label) in [
+        ('a', "(a) no session access"),
+        ('b', "(b) read-only"),
+        ('c', "(c) read + write"),
+        ('d', "(d) 20 × 200 B, one key changes"),
+        ('e', "(e) login storm"),
+    ] {
         let bare = cost.get("axum-bare", letter);
         let ours = cost.get("axum-ours", letter);
         let peer = cost.get("axum-peer", letter);

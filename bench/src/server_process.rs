@@ -36,7 +36,12 @@ impl ServerProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| format!("{}: {e} (build it: cargo build --release --bins)", binary.display()))?;
+            .map_err(|e| {
+                format!(
+                    "{}: {e} (build it: cargo build --release --bins)",
+                    binary.display()
+                )
+            })?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().ok_or("bench_server: no stdout")?;
         let mut line = String::new();
@@ -46,11 +51,21 @@ impl ServerProcess {
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("bench_server {backend} {}: did not start (said `{}`)", side.name(), line.trim()).into());
+                return Err(format!(
+                    "bench_server {backend} {}: did not start (said `{}`)",
+                    side.name(),
+                    line.trim()
+                )
+                .into());
             }
         };
         let pid = child.id();
-        Ok(Self { addr, pid, child, stdin })
+        Ok(Self {
+            addr,
+            pid,
+            child,
+            stdin,
+        })
     }
 }
 

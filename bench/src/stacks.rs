@@ -141,9 +141,8 @@ async fn sqlite(side: Side) -> Result<axum::Router, Error> {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5));
-        let store = store_sqlite::SqliteStore::new(
-            SqlitePoolOptions::new().connect_with(options).await?,
-        );
+        let store =
+            store_sqlite::SqliteStore::new(SqlitePoolOptions::new().connect_with(options).await?);
         store.migrate().await?;
         Ok(apps::ours(store)?)
     } else {
@@ -208,5 +207,7 @@ async fn redis(side: Side) -> Result<axum::Router, Error> {
         .await
         .map_err(|_| unreachable("Redis", &url, &"timed out"))?
         .map_err(|e| unreachable("Redis", &url, &e))?;
-    Ok(apps::peer(tower_sessions_redis_store::RedisStore::new(pool)))
+    Ok(apps::peer(tower_sessions_redis_store::RedisStore::new(
+        pool,
+    )))
 }

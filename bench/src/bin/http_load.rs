@@ -125,7 +125,11 @@ async fn compare(backend: &str, options: &Options, rows: &mut Vec<Row>) -> Resul
         let app_name = stacks::application_name(side);
         let server = ServerProcess::start(backend, side, &app_name)?;
         driver::check_session(server.addr, PATH_WRITE, PATH_READ).await?;
-        sides.push(workloads::Side::new(side.name(), server, store_server(backend, &app_name)));
+        sides.push(workloads::Side::new(
+            side.name(),
+            server,
+            store_server(backend, &app_name),
+        ));
     }
     let bare = if backend == "actix" {
         None

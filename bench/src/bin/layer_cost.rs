@@ -73,23 +73,39 @@ fn main() -> Result<(), Error> {
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let Some((stack, letter, count)) = queue.lock().ok().and_then(|mut q| q.pop()) else {
-                    return;
-                };
-                let file = profile_path(&scratch, stack, letter, count);
-                let args = ["--child".to_owned(), stack.to_owned(), letter.to_string(), count.to_string()];
-                let result = callgrind::instructions(&exe, &args, &file);
-                if let Ok(mut results) = results.lock() {
-                    eprintln!("layer_cost: {stack} ({letter}) × {count}: {result:?} [{}/{total}]", results.len() + 1);
-                    results.push(((stack, letter, count), result.map_err(|e| e.to_string())));
+            scope.spawn(|| {
+                loop {
+                    let Some((stack, letter, count)) = queue.lock().ok().and_then(|mut q| q.pop())
+                    else {
+                        return;
+                    };
+                    let file = profile_path(&scratch, stack, letter, count);
+                    let args = [
+                        "--child".to_owned(),
+                        stack.to_owned(),
+                        letter.to_string(),
+                        count.to_string(),
+                    ];
+                    let result = callgrind::instructions(&exe, &args, &file);
+                    if let Ok(mut results) = results.lock() {
+                        eprintln!(
+                            "layer_cost: {stack} ({letter}) × {count}: {result:?} [{}/{total}]",
+                            results.len() + 1
+                        );
+                        results.push(((stack, letter, count), result.map_err(|e| e.to_string())));
+                    }
                 }
             });
         }
     });
-    let results = results.into_inner().map_err(|_| "a callgrind worker panicked")?;
+    let results = results
+        .into_inner()
+        .map_err(|_| "a callgrind worker panicked")?;
     let count_of = |stack: &str, letter: char, count: usize| -> Result<u64, Error> {
-        match results.iter().find(|((s, l, c), _)| *s == stack && *l == letter && *c == count) {
+        match results
+            .iter()
+            .find(|((s, l, c), _)| *s == stack && *l == letter && *c == count)
+        {
             Some((_, Ok(ir))) => Ok(*ir),
             Some((_, Err(e))) => Err(e.clone().into()),
             None => Err(format!("{stack} ({letter}) × {count} did not run").into()),
@@ -110,10 +126,15 @@ fn main() -> Result<(), Error> {
     let mut profiles = Vec::new();
     if workloads.contains(PROFILED_WORKLOAD) {
         for stack in PROFILED {
-            let small = callgrind::functions(&profile_path(&scratch, stack, PROFILED_WORKLOAD, n.0))?;
+            let small =
+                callgrind::functions(&profile_path(&scratch, stack, PROFILED_WORKLOAD, n.0))?;
             let big = callgrind::functions(&profile_path(&scratch, stack, PROFILED_WORKLOAD, n.1))?;
             let functions = layer_cost::difference(&small, &big, n.1 - n.0);
-            let crates = layer_cost::difference(&callgrind::by_crate(&small), &callgrind::by_crate(&big), n.1 - n.0);
+            let crates = layer_cost::difference(
+                &callgrind::by_crate(&small),
+                &callgrind::by_crate(&big),
+                n.1 - n.0,
+            );
             profiles.push(Profile {
                 stack: stack.to_owned(),
                 workload: PROFILED_WORKLOAD,

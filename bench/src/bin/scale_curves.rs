@@ -84,7 +84,9 @@ async fn point(
 ) -> Result<RunResult, Error> {
     let rest = clients.split_off(n.min(clients.len()));
     let driving = std::mem::take(clients);
-    let (result, driven) = side.measured(driver::run_clients(driving, path, load)).await?;
+    let (result, driven) = side
+        .measured(driver::run_clients(driving, path, load))
+        .await?;
     *clients = driven;
     clients.extend(rest);
     Ok(result)
@@ -136,7 +138,8 @@ async fn main() -> Result<(), Error> {
                 side.take_cpu();
             }
             for round in 1..=options.rounds {
-                for (which, (side, clients)) in sides.iter_mut().zip(clients.iter_mut()).enumerate() {
+                for (which, (side, clients)) in sides.iter_mut().zip(clients.iter_mut()).enumerate()
+                {
                     let run = point(side, clients, n, path, options.load).await?;
                     eprintln!(
                         "scale: {keys:>5} keys {n:>4} connections round {round} {:<4} {:>8.0} req/s ({} errors)",
