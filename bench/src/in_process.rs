@@ -89,6 +89,26 @@ pub fn run(stack: &str, workload: char, n: usize) -> Result<(), Error> {
     }
 }
 
+/// One request through `router`; its headers, or an error for a non-2xx answer.
+async fn send(
+    router: &Router,
+    path: &str,
+    cookie: Option<String>,
+) -> Result<http::HeaderMap, Error> {
+    let mut request = Request::get(path).header(header::HOST, "127.0.0.1");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let response = router.clone().oneshot(request.body(Body::empty())?).await?;
+    let headers = response.headers().clone();
+    let status = response.status();
+    response.into_body().collect().await?;
+    if !status.is_success() {
+        return Err(format!("{path} answered {status}").into());
+    }
+    Ok(headers)
+}
+
 async fn axum_requests(
     router: Router,
     path: &str,
@@ -100,30 +120,13 @@ async fn axum_requests(
         jar: Jar::default(),
         keep: true,
     };
-    let send = |path: &str, cookie: Option<String>| {
-        let router = router.clone();
-        let mut request = Request::get(path).header(header::HOST, "127.0.0.1");
-        if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        async move {
-            let response = router.oneshot(request.body(Body::empty())?).await?;
-            let headers = response.headers().clone();
-            let status = response.status();
-            response.into_body().collect().await?;
-            if !status.is_success() {
-                return Err(Error::from(format!("{path} answered {status}")));
-            }
-            Ok(headers)
-        }
-    };
     if let Some(seed) = seed {
-        let headers = send(seed, None).await?;
+        let headers = send(&router, seed, None).await?;
         visitor.jar.update(&headers);
     }
     visitor.keep = keep;
     for _ in 0..WARMUP + n {
-        let headers = send(path, visitor.cookie()).await?;
+        let headers = send(&router, path, visitor.cookie()).await?;
         if visitor.keep {
             visitor.jar.update(&headers);
         }

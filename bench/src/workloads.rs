@@ -78,7 +78,7 @@ impl Side {
         load: LoadConfig,
     ) -> Result<RunResult, Error> {
         let addr = self.server.addr;
-        let run = async move { Ok((driver::run(addr, workload, load).await?, ())) };
+        let run = async move { Ok::<_, Error>((driver::run(addr, workload, load).await?, ())) };
         self.measured(run).await.map(|(result, ())| result)
     }
 
