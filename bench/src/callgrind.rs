@@ -142,7 +142,7 @@ pub fn by_crate(functions: &[FunctionCost]) -> Vec<FunctionCost> {
             }),
         }
     }
-    groups.sort_by(|a, b| b.instructions.cmp(&a.instructions));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.instructions));
     groups
 }
 

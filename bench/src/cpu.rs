@@ -46,6 +46,28 @@ fn parse_stat_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// CPU time (µs) of every thread of `pid`, summed by thread name (`/proc/<pid>/task/*/stat`;
+/// the kernel truncates names to 15 bytes, so e.g. actix's workers are `actix-rt|system`).
+pub fn threads_cpu_us(pid: u32) -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(text) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let name = match (text.find('('), text.rfind(')')) {
+            (Some(open), Some(close)) if open < close => text[open + 1..close].to_owned(),
+            _ => continue,
+        };
+        if let Some(ticks) = parse_stat_ticks(&text) {
+            *out.entry(name).or_insert(0) += ticks * 1_000_000 / ticks_per_second();
+        }
+    }
+    out
+}
+
 /// The CPU time of a set of processes at one instant, by pid (µs).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot(HashMap<u32, u64>);
@@ -140,6 +162,15 @@ pub async fn postgres_pids(url: &str, application_name: &str) -> Result<Vec<u32>
         .collect())
 }
 
+/// The app's CPU time per request on the threads of one name, µs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadCpu {
+    /// The thread name (15 bytes at most).
+    pub name: String,
+    /// CPU µs per request on threads of that name.
+    pub us: f64,
+}
+
 /// CPU time per request of one side of a comparison, µs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CpuPerRequest {
@@ -157,8 +188,10 @@ impl CpuPerRequest {
 }
 
 /// CPU used over measured rounds, summed, with the requests they completed.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CpuTally {
+    /// App CPU by thread name, µs.
+    pub threads: HashMap<String, u64>,
     /// App CPU, µs.
     pub app_us: u64,
     /// Store server CPU, µs.
@@ -177,6 +210,22 @@ impl CpuTally {
                 store_us: store.then(|| self.store_us as f64 / n),
             }
         })
+    }
+
+    /// The app's CPU per request by thread name, most first.
+    pub fn threads_per_request(&self) -> Vec<ThreadCpu> {
+        let n = self.requests.max(1) as f64;
+        let mut out: Vec<ThreadCpu> = self
+            .threads
+            .iter()
+            .map(|(name, us)| ThreadCpu {
+                name: name.clone(),
+                us: *us as f64 / n,
+            })
+            .filter(|t| t.us > 0.0)
+            .collect();
+        out.sort_by(|a, b| b.us.total_cmp(&a.us));
+        out
     }
 }
 

@@ -78,7 +78,7 @@ pub fn difference(
     for f in &mut out {
         f.share = f.instructions as f64 / total.max(1) as f64;
     }
-    out.sort_by(|a, b| b.instructions.cmp(&a.instructions));
+    out.sort_by_key(|f| std::cmp::Reverse(f.instructions));
     out
 }
 

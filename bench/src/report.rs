@@ -5,7 +5,10 @@ use std::{fmt::Write as _, path::Path};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::{cpu::CpuPerRequest, driver::RunResult};
+use crate::{
+    cpu::{CpuPerRequest, ThreadCpu},
+    driver::RunResult,
+};
 
 /// Everything `http_load` measured: how, and the rows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,6 +122,12 @@ pub struct Row {
     /// The same for bare axum (app only).
     #[serde(default)]
     pub bare_cpu: Option<CpuPerRequest>,
+    /// Our app's CPU per request by thread name.
+    #[serde(default)]
+    pub ours_threads: Vec<ThreadCpu>,
+    /// The peer app's.
+    #[serde(default)]
+    pub peer_threads: Vec<ThreadCpu>,
 }
 
 impl Row {
@@ -139,6 +148,8 @@ impl Row {
             ours_cpu: None,
             peer_cpu: None,
             bare_cpu: None,
+            ours_threads: Vec::new(),
+            peer_threads: Vec::new(),
         }
     }
 }

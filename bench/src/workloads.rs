@@ -90,9 +90,14 @@ impl Side {
     ) -> Result<(RunResult, T), Error> {
         let app = [self.server.pid];
         let mut store_pids = self.store.pids().await?;
+        let threads_before = cpu::threads_cpu_us(self.server.pid);
         let (app_before, store_before) = (Snapshot::of(&app), Snapshot::of(&store_pids));
         let (result, rest) = run.await?;
         let app_after = Snapshot::of(&app);
+        for (name, after) in cpu::threads_cpu_us(self.server.pid) {
+            let before = threads_before.get(&name).copied().unwrap_or(0);
+            *self.tally.threads.entry(name).or_insert(0) += after.saturating_sub(before);
+        }
         // Backends that appeared during the run count from zero.
         for pid in self.store.pids().await? {
             if !store_pids.contains(&pid) {
@@ -106,9 +111,13 @@ impl Side {
         Ok((result, rest))
     }
 
-    /// The CPU per request of the rounds since the last call, and a fresh tally.
-    pub fn take_cpu(&mut self) -> Option<cpu::CpuPerRequest> {
+    /// The CPU per request of the rounds since the last call (and the app's by thread
+    /// name), and a fresh tally.
+    pub fn take_cpu(&mut self) -> (Option<cpu::CpuPerRequest>, Vec<cpu::ThreadCpu>) {
         let tally = std::mem::take(&mut self.tally);
-        tally.per_request(self.store.is_some())
+        (
+            tally.per_request(self.store.is_some()),
+            tally.threads_per_request(),
+        )
     }
 }

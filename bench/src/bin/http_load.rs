@@ -169,9 +169,10 @@ async fn compare(backend: &str, options: &Options, rows: &mut Vec<Row>) -> Resul
             Some(Summary::of(&runs[1])),
             runs.get(2).map(|r| Summary::of(r)),
         );
-        row.ours_cpu = cpu[0];
-        row.peer_cpu = cpu[1];
-        row.bare_cpu = cpu.get(2).copied().flatten();
+        let mut cpu = cpu.into_iter();
+        (row.ours_cpu, row.ours_threads) = cpu.next().unwrap_or_default();
+        (row.peer_cpu, row.peer_threads) = cpu.next().unwrap_or_default();
+        row.bare_cpu = cpu.next().and_then(|(c, _)| c);
         rows.push(row);
     }
     Ok(())

@@ -3,7 +3,8 @@
 //! values of N, the difference divided by the difference of N so start-up cost cancels.
 //! Stacks: bare axum, ours (`adapter-axum` + `MemoryStore`), tower-sessions (its
 //! `MemoryStore`), bare actix-web and ours on actix-web; workloads (a)–(e). The actix and axum
-//! stacks on (c) also get a per-crate profile (`callgrind_annotate`, the same difference).
+//! stacks on (a), (c) and (d) also get a per-crate profile (`callgrind_annotate`, the same
+//! difference).
 //!
 //! `cargo run --release --manifest-path bench/Cargo.toml --bin layer_cost -- [--n 1000,3000]
 //! [--workloads abcde] [--jobs 2] [--out target/bench-results/layer_cost.json]`. Needs
@@ -23,9 +24,9 @@ use session_bench::{
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// The stacks and workload that get a per-crate profile.
+/// The stacks and workloads that get a per-crate profile.
 const PROFILED: [&str; 4] = ["axum-bare", "axum-ours", "actix-bare", "actix-ours"];
-const PROFILED_WORKLOAD: char = 'c';
+const PROFILED_WORKLOADS: [char; 3] = ['a', 'c', 'd'];
 
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -124,11 +125,13 @@ fn main() -> Result<(), Error> {
         }
     }
     let mut profiles = Vec::new();
-    if workloads.contains(PROFILED_WORKLOAD) {
+    for letter in PROFILED_WORKLOADS
+        .into_iter()
+        .filter(|l| workloads.contains(*l))
+    {
         for stack in PROFILED {
-            let small =
-                callgrind::functions(&profile_path(&scratch, stack, PROFILED_WORKLOAD, n.0))?;
-            let big = callgrind::functions(&profile_path(&scratch, stack, PROFILED_WORKLOAD, n.1))?;
+            let small = callgrind::functions(&profile_path(&scratch, stack, letter, n.0))?;
+            let big = callgrind::functions(&profile_path(&scratch, stack, letter, n.1))?;
             let functions = layer_cost::difference(&small, &big, n.1 - n.0);
             let crates = layer_cost::difference(
                 &callgrind::by_crate(&small),
@@ -137,7 +140,7 @@ fn main() -> Result<(), Error> {
             );
             profiles.push(Profile {
                 stack: stack.to_owned(),
-                workload: PROFILED_WORKLOAD,
+                workload: letter,
                 crates,
                 functions: functions.into_iter().take(25).collect(),
             });

@@ -155,8 +155,8 @@ async fn main() -> Result<(), Error> {
                 concurrency: n,
                 ours: Summary::of(&runs[0]),
                 peer: Summary::of(&runs[1]),
-                ours_cpu: sides[0].take_cpu(),
-                peer_cpu: sides[1].take_cpu(),
+                ours_cpu: sides[0].take_cpu().0,
+                peer_cpu: sides[1].take_cpu().0,
             });
         }
         for clients in &mut clients {
