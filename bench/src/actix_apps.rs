@@ -110,6 +110,18 @@ async fn no_session() -> HttpResponse {
     HttpResponse::Ok().body("ok")
 }
 
+/// The routes of our actix stack (behind `adapter-actix`'s middleware, which the caller
+/// wraps around the app), for [`actix_web::App::configure`].
+pub fn our_routes(config: &mut web::ServiceConfig) {
+    config
+        .route(PATH_NONE, web::get().to(no_session))
+        .route(PATH_READ, web::get().to(ours::read))
+        .route(PATH_WRITE, web::get().to(ours::write))
+        .route(PATH_BIG_SEED, web::get().to(ours::big_seed))
+        .route(PATH_BIG, web::get().to(ours::big))
+        .route(PATH_LOGIN, web::get().to(ours::login));
+}
+
 /// An actix server on its own system thread; stopped (gracelessly) when dropped.
 #[derive(Debug)]
 pub struct ActixServer {
@@ -136,18 +148,10 @@ pub fn serve_ours(url: String) -> Result<ActixServer, Error> {
             .await?
             .with_prefix("bench:actix:");
         let middleware = adapter_actix::SessionMiddleware::new(crate::apps::our_manager(store)?);
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(middleware.clone())
-                .route(PATH_NONE, web::get().to(no_session))
-                .route(PATH_READ, web::get().to(ours::read))
-                .route(PATH_WRITE, web::get().to(ours::write))
-                .route(PATH_BIG_SEED, web::get().to(ours::big_seed))
-                .route(PATH_BIG, web::get().to(ours::big))
-                .route(PATH_LOGIN, web::get().to(ours::login))
-        })
-        .workers(WORKERS)
-        .bind(("127.0.0.1", 0))?;
+        let server =
+            HttpServer::new(move || App::new().wrap(middleware.clone()).configure(our_routes))
+                .workers(WORKERS)
+                .bind(("127.0.0.1", 0))?;
         Ok((bound(&server.addrs())?, server.run()))
     })
 }

@@ -23,6 +23,46 @@ pub const PATH_BIG: &str = "/big";
 /// Workload (e): a login on a request without a cookie, so every request makes a session.
 pub const PATH_LOGIN: &str = "/login";
 
+/// Seeds a scale-curve session of `{keys}` keys: `/scale/{keys}/seed` (see [`scale_paths`]).
+pub const PATH_SCALE_SEED: &str = "/scale/{keys}/seed";
+/// A scale-curve request: rewrites one of the `{keys}` keys, `/scale/{keys}`.
+pub const PATH_SCALE: &str = "/scale/{keys}";
+/// Ends a scale-curve session (its store entry is deleted), so the big sessions do not stay
+/// behind in a shared store.
+pub const PATH_SCALE_DROP: &str = "/scale-drop";
+/// The session sizes of the scale curves.
+pub const SCALE_KEYS: [usize; 4] = [1, 20, 200, 2000];
+
+/// The (measured, seed) paths of the scale curve with `keys` keys, for one of [`SCALE_KEYS`].
+pub fn scale_paths(keys: usize) -> Option<(&'static str, &'static str)> {
+    match keys {
+        1 => Some(("/scale/1", "/scale/1/seed")),
+        20 => Some(("/scale/20", "/scale/20/seed")),
+        200 => Some(("/scale/200", "/scale/200/seed")),
+        2000 => Some(("/scale/2000", "/scale/2000/seed")),
+        _ => None,
+    }
+}
+
+/// The largest session a scale route accepts.
+const MAX_SCALE_KEYS: usize = 10_000;
+
+/// The name of key `i` of a scale-curve session.
+pub(crate) fn scale_key(i: usize) -> String {
+    format!("s{i:05}")
+}
+
+/// Which key of a `keys`-key session a scale request rewrites, and with what (a process-wide
+/// counter, like [`next_big_write`]); `None` for a size out of range.
+pub(crate) fn next_scale_write(keys: usize) -> Option<(String, String)> {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    if keys == 0 || keys > MAX_SCALE_KEYS {
+        return None;
+    }
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Some((scale_key(n % keys), big_value(n)))
+}
+
 /// Number of keys in a workload-(d) session.
 pub const BIG_KEYS: usize = 20;
 /// Bytes per value in a workload-(d) session.
@@ -71,8 +111,11 @@ pub fn bare() -> Router {
 /// Handlers on our `adapter-axum` extractor.
 mod ours {
     use adapter_axum::{Error, Session};
+    use axum::{extract::Path, http::StatusCode};
 
-    use super::{BIG_KEY_NAMES, KEY, USER_KEY, big_value, next_big_write};
+    use super::{
+        BIG_KEY_NAMES, KEY, USER_KEY, big_value, next_big_write, next_scale_write, scale_key,
+    };
 
     pub(super) async fn read(session: Session) -> Result<String, Error> {
         let n = session.get::<u64>(KEY).await?.unwrap_or(0);
@@ -102,14 +145,45 @@ mod ours {
         session.insert(USER_KEY, 42_u64).await?;
         Ok("ok")
     }
+
+    pub(super) async fn scale_seed(
+        Path(keys): Path<usize>,
+        session: Session,
+    ) -> Result<Result<&'static str, StatusCode>, Error> {
+        if next_scale_write(keys).is_none() {
+            return Ok(Err(StatusCode::BAD_REQUEST));
+        }
+        for i in 0..keys {
+            session.insert(&scale_key(i), big_value(i)).await?;
+        }
+        Ok(Ok("seeded"))
+    }
+
+    pub(super) async fn scale(
+        Path(keys): Path<usize>,
+        session: Session,
+    ) -> Result<Result<&'static str, StatusCode>, Error> {
+        let Some((key, value)) = next_scale_write(keys) else {
+            return Ok(Err(StatusCode::BAD_REQUEST));
+        };
+        session.insert(&key, value).await?;
+        Ok(Ok("ok"))
+    }
+
+    pub(super) async fn scale_drop(session: Session) -> Result<&'static str, Error> {
+        session.destroy().await?;
+        Ok("dropped")
+    }
 }
 
 /// Handlers on the `tower-sessions` extractor.
 mod peer {
-    use axum::http::StatusCode;
+    use axum::{extract::Path, http::StatusCode};
     use tower_sessions::Session;
 
-    use super::{BIG_KEY_NAMES, KEY, USER_KEY, big_value, next_big_write};
+    use super::{
+        BIG_KEY_NAMES, KEY, USER_KEY, big_value, next_big_write, next_scale_write, scale_key,
+    };
 
     fn internal<E>(_: E) -> StatusCode {
         StatusCode::INTERNAL_SERVER_ERROR
@@ -152,15 +226,48 @@ mod peer {
         session.insert(USER_KEY, 42_u64).await.map_err(internal)?;
         Ok("ok")
     }
+
+    pub(super) async fn scale_seed(
+        Path(keys): Path<usize>,
+        session: Session,
+    ) -> Result<&'static str, StatusCode> {
+        if next_scale_write(keys).is_none() {
+            return Err(StatusCode::BAD_REQUEST);
+        }
+        for i in 0..keys {
+            session
+                .insert(&scale_key(i), big_value(i))
+                .await
+                .map_err(internal)?;
+        }
+        Ok("seeded")
+    }
+
+    pub(super) async fn scale(
+        Path(keys): Path<usize>,
+        session: Session,
+    ) -> Result<&'static str, StatusCode> {
+        let (key, value) = next_scale_write(keys).ok_or(StatusCode::BAD_REQUEST)?;
+        session.insert(&key, value).await.map_err(internal)?;
+        Ok("ok")
+    }
+
+    pub(super) async fn scale_drop(session: Session) -> Result<&'static str, StatusCode> {
+        session.flush().await.map_err(internal)?;
+        Ok("dropped")
+    }
 }
 
 /// Our configuration for every benchmark: signed cookies with a fresh key, `secure` off
-/// (plain-HTTP loopback), everything else at its defaults.
+/// (plain-HTTP loopback), a data limit of 1 MiB (the default 64 KiB would refuse the
+/// scale curves' 2,000-key sessions; the peers have no limit), everything else at its
+/// defaults.
 pub fn our_manager(
     store: impl session_core::store::SessionStore,
 ) -> Result<session_core::SessionManager, session_core::ConfigError> {
     let config = session_core::SessionConfig::builder([session_core::Key::generate()])
         .secure(false)
+        .max_data_bytes(1 << 20)
         .build()?;
     Ok(session_core::SessionManager::new(store, config))
 }
@@ -176,6 +283,9 @@ pub fn ours(
         .route(PATH_BIG_SEED, get(ours::big_seed))
         .route(PATH_BIG, get(ours::big))
         .route(PATH_LOGIN, get(ours::login))
+        .route(PATH_SCALE_SEED, get(ours::scale_seed))
+        .route(PATH_SCALE, get(ours::scale))
+        .route(PATH_SCALE_DROP, get(ours::scale_drop))
         .layer(adapter_axum::SessionLayer::new(our_manager(store)?)))
 }
 
@@ -195,6 +305,9 @@ where
         .route(PATH_BIG_SEED, get(peer::big_seed))
         .route(PATH_BIG, get(peer::big))
         .route(PATH_LOGIN, get(peer::login))
+        .route(PATH_SCALE_SEED, get(peer::scale_seed))
+        .route(PATH_SCALE, get(peer::scale))
+        .route(PATH_SCALE_DROP, get(peer::scale_drop))
         .layer(layer)
 }
 

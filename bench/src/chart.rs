@@ -154,12 +154,8 @@ mod tests {
 
     #[test]
     fn one_bar_per_row_with_a_peer_and_its_ratio() {
-        let row = |workload: &str, stack: &str, ours, peer: Option<f64>| Row {
-            workload: workload.into(),
-            stack: stack.into(),
-            ours: summary(ours),
-            peer: peer.map(summary),
-            bare: None,
+        let row = |workload: &str, stack: &str, ours, peer: Option<f64>| {
+            Row::rates(workload, stack, summary(ours), peer.map(summary), None)
         };
         let svg = ratios_svg(&[
             row("(a) none", "axum, memory", 100.0, Some(50.0)),

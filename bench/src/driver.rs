@@ -69,14 +69,28 @@ pub struct Workload {
     pub cookies: bool,
 }
 
-/// Drives `workload` on `addr` until the budget or the deadline in `config` runs out.
+/// Drives `workload` on `addr` until the budget or the deadline in `config` runs out, on
+/// `config.concurrency` fresh connections (each seeded with its own session).
 pub async fn run(
     addr: SocketAddr,
     workload: &Workload,
     config: LoadConfig,
 ) -> Result<RunResult, Error> {
-    let mut clients = Vec::with_capacity(config.concurrency);
-    for _ in 0..config.concurrency {
+    let clients = connect_seeded(addr, workload, config.concurrency).await?;
+    run_clients(clients, workload.path, config)
+        .await
+        .map(|(result, _)| result)
+}
+
+/// `n` connections to `addr`, each seeded by `workload.seed` (when it has one) and keeping
+/// its cookies as `workload.cookies` says.
+pub async fn connect_seeded(
+    addr: SocketAddr,
+    workload: &Workload,
+    n: usize,
+) -> Result<Vec<Client>, Error> {
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
         let mut client = Client::connect(addr).await?;
         if let Some(seed) = workload.seed {
             client.seed(seed).await?;
@@ -84,7 +98,17 @@ pub async fn run(
         client.keep_cookies = workload.cookies;
         clients.push(client);
     }
-    let path = workload.path;
+    Ok(clients)
+}
+
+/// Sends `GET path` on every one of `clients` (one request in flight each) until the budget
+/// or the deadline in `config` runs out (`config.concurrency` is not used: every client
+/// drives); hands the clients back for another run on the same sessions.
+pub async fn run_clients(
+    clients: Vec<Client>,
+    path: &'static str,
+    config: LoadConfig,
+) -> Result<(RunResult, Vec<Client>), Error> {
     let budget = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + config.max_duration;
@@ -106,20 +130,22 @@ pub async fn run(
         elapsed: start.elapsed(),
         ..RunResult::default()
     };
-    for (latencies, errors) in joined {
+    let mut clients = Vec::with_capacity(joined.len());
+    for ((latencies, errors), client) in joined {
         result.requests += latencies.len() as u64;
         result.errors += errors;
         result.latencies_us.extend(latencies);
+        clients.push(client);
     }
-    Ok(result)
+    Ok((result, clients))
 }
 
 /// What one connection measured: per-request latencies (µs) and non-2xx answers.
 type Tally = (Vec<u32>, u64);
 
 async fn join_all(
-    tasks: Vec<tokio::task::JoinHandle<Result<Tally, Error>>>,
-) -> Result<Vec<Tally>, Error> {
+    tasks: Vec<tokio::task::JoinHandle<Result<(Tally, Client), Error>>>,
+) -> Result<Vec<(Tally, Client)>, Error> {
     let mut out = Vec::with_capacity(tasks.len());
     for task in tasks {
         out.push(task.await??);
@@ -185,14 +211,14 @@ impl Client {
     }
 
     /// Sends requests until the budget or the deadline runs out; returns latencies and the
-    /// number of non-2xx answers.
+    /// number of non-2xx answers, and the client.
     async fn drive(
         mut self,
         path: &'static str,
         budget: Arc<AtomicU64>,
         max_requests: u64,
         deadline: Instant,
-    ) -> Result<Tally, Error> {
+    ) -> Result<(Tally, Self), Error> {
         let mut latencies = Vec::new();
         let mut errors = 0;
         while Instant::now() < deadline && budget.fetch_add(1, Ordering::Relaxed) < max_requests {
@@ -203,7 +229,7 @@ impl Client {
                 errors += 1;
             }
         }
-        Ok((latencies, errors))
+        Ok(((latencies, errors), self))
     }
 
     /// Sends `GET path` with the jar's cookies; returns the status and the body.
@@ -234,32 +260,42 @@ impl Drop for Client {
 
 /// A minimal cookie jar: `name=value` pairs from `Set-Cookie`, sent back as one `Cookie`.
 #[derive(Debug, Default)]
-struct Jar {
+pub struct Jar {
     cookies: Vec<(String, String)>,
 }
 
 impl Jar {
-    fn is_empty(&self) -> bool {
+    /// Whether it holds no cookie.
+    pub fn is_empty(&self) -> bool {
         self.cookies.is_empty()
     }
 
-    fn update(&mut self, headers: &HeaderMap) {
+    /// Takes in every `Set-Cookie` of `headers`.
+    pub fn update(&mut self, headers: &HeaderMap) {
         for value in headers.get_all(header::SET_COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            let pair = text.split(';').next().unwrap_or_default();
-            let Some((name, value)) = pair.split_once('=') else {
-                continue;
-            };
-            let (name, value) = (name.trim(), value.trim());
-            let removed = value.is_empty() || text.to_ascii_lowercase().contains("max-age=0");
-            self.cookies.retain(|(n, _)| n != name);
-            if !removed {
-                self.cookies.push((name.to_owned(), value.to_owned()));
+            if let Ok(text) = value.to_str() {
+                self.set_cookie(text);
             }
         }
     }
 
-    fn header(&self) -> Option<String> {
+    /// Takes in one `Set-Cookie` value: stores the pair, or removes it when it is emptied or
+    /// expired with `Max-Age=0`.
+    pub fn set_cookie(&mut self, text: &str) {
+        let pair = text.split(';').next().unwrap_or_default();
+        let Some((name, value)) = pair.split_once('=') else {
+            return;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        let removed = value.is_empty() || text.to_ascii_lowercase().contains("max-age=0");
+        self.cookies.retain(|(n, _)| n != name);
+        if !removed {
+            self.cookies.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
+    /// The `Cookie` header to send, if any cookie is held.
+    pub fn header(&self) -> Option<String> {
         if self.cookies.is_empty() {
             return None;
         }

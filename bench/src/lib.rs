@@ -2,10 +2,21 @@
 
 pub mod actix_apps;
 pub mod apps;
+pub mod callgrind;
 pub mod chart;
+pub mod chart_scale;
 pub mod churn;
+pub mod cpu;
 pub mod document;
 pub mod driver;
+pub mod in_process;
+pub mod layer_cost;
 pub mod micro;
 pub mod report;
 pub mod round_trips;
+pub mod scale;
+pub mod sections;
+pub mod server_process;
+pub mod stacks;
+pub mod targets;
+pub mod workloads;

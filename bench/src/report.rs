@@ -5,7 +5,10 @@ use std::{fmt::Write as _, path::Path};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::driver::RunResult;
+use crate::{
+    cpu::{CpuPerRequest, ThreadCpu},
+    driver::RunResult,
+};
 
 /// Everything `http_load` measured: how, and the rows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +113,45 @@ pub struct Row {
     pub peer: Option<Summary>,
     /// The framework without a session layer, measured in the same rounds (workload (a)).
     pub bare: Option<Summary>,
+    /// CPU time per request of our side (app process, store server), over its measured rounds.
+    #[serde(default)]
+    pub ours_cpu: Option<CpuPerRequest>,
+    /// The same for the peer.
+    #[serde(default)]
+    pub peer_cpu: Option<CpuPerRequest>,
+    /// The same for bare axum (app only).
+    #[serde(default)]
+    pub bare_cpu: Option<CpuPerRequest>,
+    /// Our app's CPU per request by thread name.
+    #[serde(default)]
+    pub ours_threads: Vec<ThreadCpu>,
+    /// The peer app's.
+    #[serde(default)]
+    pub peer_threads: Vec<ThreadCpu>,
+}
+
+impl Row {
+    /// A row with throughput only (no CPU accounting), for tests and old result files.
+    pub fn rates(
+        workload: &str,
+        stack: &str,
+        ours: Summary,
+        peer: Option<Summary>,
+        bare: Option<Summary>,
+    ) -> Self {
+        Self {
+            workload: workload.to_owned(),
+            stack: stack.to_owned(),
+            ours,
+            peer,
+            bare,
+            ours_cpu: None,
+            peer_cpu: None,
+            bare_cpu: None,
+            ours_threads: Vec::new(),
+            peer_threads: Vec::new(),
+        }
+    }
 }
 
 /// `a / b` with two decimals, or "—" when there is no `b`.

@@ -2,6 +2,7 @@
 //! what is missing), lints, the whole store matrix against real servers, the adapters and
 //! examples, and cargo-deny.
 
+mod bench_tools;
 mod mongo;
 mod pg_stats;
 mod redis_cluster;
@@ -26,8 +27,9 @@ usage: cargo xtask <command>
              print their URLs, and keep them up until Enter is pressed
   lint       fmt --check, clippy -D warnings, cargo-deny only
   bench      every benchmark (store micro-benchmarks, memory churn, round trips from the
-             servers' counters, HTTP load against the peers), then BENCHMARKS.md and
-             bench/chart.svg from their results
+             servers' counters, HTTP load against the peers from a separate process with
+             CPU per request, scale curves, callgrind instruction counts; installs valgrind
+             when missing), then BENCHMARKS.md, bench/chart.svg and bench/scale.svg
 ";
 
 fn main() -> ExitCode {
@@ -93,6 +95,7 @@ fn check_fuzz() -> Result<(), String> {
 
 fn bench() -> Result<(), String> {
     let started = std::time::Instant::now();
+    bench_tools::ensure()?;
     let root = workspace_root();
     let target = services::target_dir();
     let results = target.join("bench-results");
@@ -118,6 +121,7 @@ fn bench() -> Result<(), String> {
             .env("CARGO_TARGET_DIR", &target);
         command
     };
+    // Every binary, bench_server included: http_load and scale_curves start it.
     run(
         "build the benchmarks (release)",
         &mut bench_cargo(&["build", "--release", "--bins", "--benches"]),
@@ -128,13 +132,28 @@ fn bench() -> Result<(), String> {
     let bench_bin = |name: &str| bench_cargo(&["run", "--release", "--bin", name, "--"]);
     let criterion_run = bench_cargo(&["bench", "--bench", "stores"]);
     let mut steps = vec![("store micro-benchmarks (criterion)", criterion_run)];
-    for (what, name) in [
-        ("memory store churn", "memory_churn"),
-        ("round trips per request", "round_trips"),
-        ("HTTP load against the peers", "http_load"),
+    for (what, name, args) in [
+        ("memory store churn", "memory_churn", &[][..]),
+        ("round trips per request", "round_trips", &[][..]),
+        (
+            "instructions per request (callgrind)",
+            "layer_cost",
+            &["--n", "1000,3000"][..],
+        ),
+        (
+            "HTTP load against the peers (separate processes, CPU per request)",
+            "http_load",
+            &["--secs", "5", "--rounds", "3"][..],
+        ),
+        (
+            "scale curves (Redis)",
+            "scale_curves",
+            &["--secs", "2", "--rounds", "2"][..],
+        ),
     ] {
         let mut command = bench_bin(name);
         command
+            .args(args)
             .arg("--out")
             .arg(results.join(format!("{name}.json")));
         steps.push((what, command));
@@ -142,7 +161,13 @@ fn bench() -> Result<(), String> {
     for (what, mut command) in steps {
         command.env("PG_STATS_URL", stats_postgres.url());
         services.export_to(&mut command);
+        let step = std::time::Instant::now();
         run(what, &mut command)?;
+        eprintln!(
+            "xtask: {what}: {:.1} min (total {:.1} min)",
+            step.elapsed().as_secs_f64() / 60.0,
+            started.elapsed().as_secs_f64() / 60.0
+        );
     }
     drop(stats_postgres);
     drop(services);
@@ -155,8 +180,13 @@ fn bench() -> Result<(), String> {
         .arg("--doc")
         .arg(root.join("BENCHMARKS.md"))
         .arg("--chart")
-        .arg(root.join("bench/chart.svg"));
-    run("BENCHMARKS.md and bench/chart.svg", &mut command)?;
+        .arg(root.join("bench/chart.svg"))
+        .arg("--scale-chart")
+        .arg(root.join("bench/scale.svg"));
+    run(
+        "BENCHMARKS.md, bench/chart.svg and bench/scale.svg",
+        &mut command,
+    )?;
     eprintln!(
         "xtask: bench finished in {:.1} min",
         started.elapsed().as_secs_f64() / 60.0

@@ -1,7 +1,8 @@
 //! Writes BENCHMARKS.md and its chart from the result files of the other bench tools.
 //!
 //! `cargo run --release --manifest-path bench/Cargo.toml --bin report -- [--results target/bench-results]
-//! [--criterion target/criterion] [--doc BENCHMARKS.md] [--chart bench/chart.svg]`. A missing
+//! [--criterion target/criterion] [--doc BENCHMARKS.md] [--chart bench/chart.svg]
+//! [--scale-chart bench/scale.svg]`. A missing
 //! result file is reported as "not measured" in the document and named on stderr; a file that
 //! exists and does not parse is an error.
 
@@ -10,13 +11,14 @@ use std::{
     process::Command,
 };
 
-use session_bench::{chart, document, micro, report};
+use session_bench::{chart, chart_scale, document, micro, report};
 
 fn main() -> Result<(), String> {
     let mut results_dir = PathBuf::from("target/bench-results");
     let mut criterion_dir = PathBuf::from("target/criterion");
     let mut doc_path = PathBuf::from("BENCHMARKS.md");
     let mut chart_path = PathBuf::from("bench/chart.svg");
+    let mut scale_chart_path = PathBuf::from("bench/scale.svg");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args
@@ -28,6 +30,7 @@ fn main() -> Result<(), String> {
             "--criterion" => criterion_dir = value,
             "--doc" => doc_path = value,
             "--chart" => chart_path = value,
+            "--scale-chart" => scale_chart_path = value,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -44,15 +47,25 @@ fn main() -> Result<(), String> {
         },
         round_trips: optional(&results_dir.join("round_trips.json"))?,
         churn: optional(&results_dir.join("memory_churn.json"))?,
+        cost: optional(&results_dir.join("layer_cost.json"))?,
+        scale: optional(&results_dir.join("scale_curves.json"))?,
     };
-    let chart_link = relative(&chart_path, &doc_path);
-    let text = document::render(&results, &machine(), &chart_link);
+    let charts = document::Charts {
+        ratios: relative(&chart_path, &doc_path),
+        scale: relative(&scale_chart_path, &doc_path),
+    };
+    let text = document::render(&results, &machine(), &charts);
     std::fs::write(&doc_path, text).map_err(|e| format!("{}: {e}", doc_path.display()))?;
     eprintln!("report: wrote {}", doc_path.display());
     if let Some(http) = &results.http {
         std::fs::write(&chart_path, chart::ratios_svg(&http.rows))
             .map_err(|e| format!("{}: {e}", chart_path.display()))?;
         eprintln!("report: wrote {}", chart_path.display());
+    }
+    if let Some(scale) = &results.scale {
+        std::fs::write(&scale_chart_path, chart_scale::scale_svg(scale))
+            .map_err(|e| format!("{}: {e}", scale_chart_path.display()))?;
+        eprintln!("report: wrote {}", scale_chart_path.display());
     }
     Ok(())
 }
@@ -105,9 +118,9 @@ fn machine() -> String {
         "- MongoDB wire protocol: SecantusDB 0.7.0b3 (in-memory WiredTiger), when started by \
          `cargo xtask bench`; `MONGO_URI` overrides it"
             .to_owned(),
-        "- Servers and load driver share the machine: every HTTP server runs in the bench \
-         process (loopback TCP), the driver in the same tokio runtime for axum and on separate \
-         actix system threads for actix-web."
+        "- Servers, load driver and databases share the machine: every HTTP stack runs in a \
+         `bench_server` process of its own (loopback TCP), the load comes from the `http_load` \
+         (or `scale_curves`) process; axum on a 2-worker tokio runtime, actix-web with 2 workers."
             .to_owned(),
     ];
     let mut out = lines.join("\n");
