@@ -122,14 +122,12 @@ where
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let claimed = {
             let mut extensions = request.extensions_mut();
-            if extensions.get::<RequestClaims>().is_none() {
-                extensions.insert(RequestClaims::default());
-            }
-            extensions
-                .get_mut::<RequestClaims>()
-                .map(|claims| claims.claim::<M>(self.manager.config()))
+            let mut claims = extensions.remove::<RequestClaims>().unwrap_or_default();
+            let claimed = claims.claim::<M>(self.manager.config());
+            extensions.insert(claims);
+            claimed
         };
-        if let Some(Err(conflict)) = claimed {
+        if let Err(conflict) = claimed {
             tracing::error!(error = %conflict, "session middlewares conflict");
             let response = request.into_response(HttpResponse::InternalServerError().finish());
             return Box::pin(ready(Ok(response.map_into_right_body())));
