@@ -222,6 +222,9 @@ pub struct CookieCodec {
     name: String,
     mode: CookieMode,
     keys: Vec<Key>,
+    /// Per key of `keys`, HMAC state already keyed with its signing subkey and fed
+    /// `name "="`: a tag then costs one SHA-256 block instead of three.
+    signers: Vec<HmacSha256>,
     /// `Some` in Express-compatible mode: the express-session format replaces `mode` and
     /// `keys` entirely.
     express: Option<ExpressCookie>,
@@ -245,10 +248,20 @@ impl CookieCodec {
         if keys.is_empty() {
             return Err(ConfigError::NoKeys);
         }
+        let signers = keys
+            .iter()
+            .map(|key| {
+                let mut mac = mac_with(&key.signing);
+                mac.update(name.as_bytes());
+                mac.update(b"=");
+                mac
+            })
+            .collect();
         Ok(Self {
             name: name.to_owned(),
             mode,
             keys,
+            signers,
             express: None,
         })
     }
@@ -260,6 +273,7 @@ impl CookieCodec {
             name: name.to_owned(),
             mode: CookieMode::Signed,
             keys: Vec::new(),
+            signers: Vec::new(),
             express: Some(ExpressCookie::new(secrets, keying)),
         }
     }
@@ -301,7 +315,7 @@ impl CookieCodec {
         match self.mode {
             CookieMode::Signed => {
                 let text = id.expose();
-                let tag = self.tag(key, &text);
+                let tag = self.tag(&self.signers[0], &text);
                 format!("{text}.{}", URL_SAFE_NO_PAD.encode(tag))
             }
             CookieMode::Private => {
@@ -343,10 +357,8 @@ impl CookieCodec {
         }
     }
 
-    fn tag(&self, key: &Key, id_text: &str) -> [u8; 32] {
-        let mut mac = mac_with(&key.signing);
-        mac.update(self.name.as_bytes());
-        mac.update(b"=");
+    fn tag(&self, signer: &HmacSha256, id_text: &str) -> [u8; 32] {
+        let mut mac = signer.clone();
         mac.update(id_text.as_bytes());
         mac.finalize().into_bytes().into()
     }
@@ -359,10 +371,8 @@ impl CookieCodec {
             Ok(32) if tag_text.len() == 43 => {}
             _ => return Err(CookieError::Malformed),
         }
-        for (i, key) in self.keys.iter().enumerate() {
-            let mut mac = mac_with(&key.signing);
-            mac.update(self.name.as_bytes());
-            mac.update(b"=");
+        for (i, signer) in self.signers.iter().enumerate() {
+            let mut mac = signer.clone();
             mac.update(text.as_bytes());
             // `verify_slice` compares in constant time.
             if mac.verify_slice(&tag).is_ok() {

@@ -392,7 +392,7 @@ impl SessionManager {
         now: Timestamp,
     ) -> Saved {
         let store = &self.shared.store;
-        let key = current.id.store_key();
+        let key = current.key.clone();
         let deadline = self.shared.deadline(current.created_at, now);
         let persistent = state.pending.persistent.unwrap_or(current.persistent);
         let expected = match self.shared.config.conflict_policy {
@@ -513,7 +513,7 @@ impl SessionManager {
         persistent: bool,
         signed_in: bool,
     ) -> Saved {
-        let from = current.id.store_key();
+        let from = current.key.clone();
         // 256-bit ids do not collide in practice; the loop makes "never overwrite" hold
         // even against a broken random source.
         for _ in 0..3 {

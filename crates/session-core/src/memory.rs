@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::session::json_len::json_len;
 use crate::store_contract::REVOCATION_HORIZON;
 use crate::{
     ApplyOutcome, Changeset, CreateOutcome, PageRequest, Record, RotateOutcome, SessionPage,
@@ -146,16 +147,58 @@ impl Default for MemoryStore {
 }
 
 fn record_bytes(key: &StoreKey, record: &Record) -> usize {
-    let data: usize = record
-        .data
-        .iter()
-        .map(|(k, v)| k.len() + serde_json::to_string(v).map_or(0, |s| s.len()))
-        .sum();
+    meta_bytes(key, record)
+        + record
+            .data
+            .iter()
+            .map(|(k, v)| entry_bytes(k, v))
+            .sum::<usize>()
+}
+
+/// What a record costs besides its data.
+fn meta_bytes(key: &StoreKey, record: &Record) -> usize {
     key.as_str().len()
-        + data
         + record.user.as_ref().map_or(0, String::len)
         + record.label.as_ref().map_or(0, String::len)
         + 64
+}
+
+fn entry_bytes(key: &str, value: &serde_json::Value) -> usize {
+    key.len() + json_len(value)
+}
+
+/// Applies `changes` to `record` (which cost `bytes` under `from`) and returns what it
+/// costs under `to` afterwards, counting only the keys the changeset names: a write of
+/// one key to a large session does not re-measure the others.
+fn apply_counted(
+    record: &mut Record,
+    bytes: usize,
+    from: &StoreKey,
+    to: &StoreKey,
+    changes: &Changeset,
+) -> usize {
+    let mut data = bytes.saturating_sub(meta_bytes(from, record));
+    if changes.cleared {
+        data = 0;
+    } else {
+        let touched = changes
+            .removed
+            .iter()
+            .filter(|k| !changes.set.contains_key(*k))
+            .chain(changes.set.keys());
+        for k in touched {
+            if let Some(old) = record.data.get(k) {
+                data = data.saturating_sub(entry_bytes(k, old));
+            }
+        }
+    }
+    data += changes
+        .set
+        .iter()
+        .map(|(k, v)| entry_bytes(k, v))
+        .sum::<usize>();
+    record.apply(changes);
+    meta_bytes(to, record) + data
 }
 
 impl Inner {
@@ -288,12 +331,11 @@ impl SessionStore for MemoryStore {
         {
             return Ok(ApplyOutcome::Missing);
         }
-        let Some(Entry { mut record, .. }) = inner.remove(key) else {
+        let Some(Entry { mut record, bytes }) = inner.remove(key) else {
             return Ok(ApplyOutcome::Missing);
         };
-        record.apply(changes);
+        let bytes = apply_counted(&mut record, bytes, key, key, changes);
         let version = record.version;
-        let bytes = record_bytes(key, &record);
         inner.make_room(&self.limits, bytes, now);
         inner.insert(key.clone(), record, bytes);
         Ok(ApplyOutcome::Applied(version))
@@ -325,12 +367,11 @@ impl SessionStore for MemoryStore {
             inner.remove(from);
             return Ok(RotateOutcome::Missing);
         }
-        let Some(Entry { mut record, .. }) = inner.remove(from) else {
+        let Some(Entry { mut record, bytes }) = inner.remove(from) else {
             return Ok(RotateOutcome::Missing);
         };
-        record.apply(changes);
+        let bytes = apply_counted(&mut record, bytes, from, to, changes);
         let version = record.version;
-        let bytes = record_bytes(to, &record);
         inner.remove(to);
         inner.make_room(&self.limits, bytes, now);
         inner.insert(to.clone(), record, bytes);
@@ -449,5 +490,56 @@ fn summary(key: &StoreKey, record: &Record) -> SessionSummary {
         last_seen: record.last_seen,
         authenticated_at: record.authenticated_at,
         label: record.label.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    fn changeset() -> impl Strategy<Value = Changeset> {
+        let key = prop::sample::select(vec!["a", "b", "c", "quote\"d"]);
+        let value = prop_oneof![
+            Just(json!(null)),
+            any::<i64>().prop_map(|n| json!(n)),
+            ".{0,40}".prop_map(|s| json!(s)),
+            prop::collection::vec(".{0,8}", 0..4).prop_map(|v| json!(v)),
+        ];
+        (
+            prop::collection::btree_map(key.clone().prop_map(str::to_owned), value, 0..3),
+            prop::collection::btree_set(key.prop_map(str::to_owned), 0..3),
+            prop::bool::weighted(0.1),
+            prop::option::of(prop::option::of("[a-z]{0,12}")),
+            prop::option::of(prop::option::of("[a-z]{0,12}")),
+        )
+            .prop_map(|(set, removed, cleared, user, label)| Changeset {
+                set,
+                removed,
+                cleared,
+                user,
+                label,
+                ..Changeset::default()
+            })
+    }
+
+    proptest! {
+        /// The running count a write keeps equals a full recount of the record it leaves.
+        #[test]
+        fn counted_bytes_match_a_recount(writes in prop::collection::vec(changeset(), 1..12)) {
+            let from = StoreKey::plain_sid("from");
+            let to = StoreKey::plain_sid("a-longer-to-key");
+            let mut record = Record::new(Timestamp::from_millis(1), Timestamp::from_millis(2), false);
+            let mut bytes = record_bytes(&from, &record);
+            let mut key = &from;
+            for (i, changes) in writes.iter().enumerate() {
+                let next = if i % 3 == 2 { &to } else { key };
+                bytes = apply_counted(&mut record, bytes, key, next, changes);
+                key = next;
+                prop_assert_eq!(bytes, record_bytes(key, &record));
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ use tokio::sync::{Mutex, MutexGuard};
 mod account;
 mod csrf_token;
 mod data;
-mod json_len;
+pub(crate) mod json_len;
 
 pub use data::MAX_VALUE_DEPTH;
 
@@ -85,6 +85,8 @@ impl std::fmt::Debug for Session {
 /// The stored session this request continues, as loaded.
 pub(crate) struct Current {
     pub id: SessionId,
+    /// `id.store_key()`, derived once per request (it is a SHA-256).
+    pub key: StoreKey,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub user: Option<String>,
@@ -285,6 +287,7 @@ impl Session {
                 Ok(Some(record)) if self.inner.shared.is_live(&record, Timestamp::now()) => {
                     state.current = Some(Current {
                         id: cookie.id.clone(),
+                        key,
                         created_at: record.created_at,
                         expires_at: record.expires_at,
                         user: record.user,
@@ -468,7 +471,7 @@ impl Session {
         self.refuse(&mut state)?;
         state.accessed = true;
         let current = state.current.take();
-        let key = current.map(|c| c.id.store_key()).or_else(|| {
+        let key = current.map(|c| c.key.clone()).or_else(|| {
             // Not loaded: delete by the cookie's key without a load round trip.
             (!state.loaded).then(|| self.inner.cookie().map(|c| c.id.store_key()))?
         });
