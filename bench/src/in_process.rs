@@ -82,6 +82,22 @@ pub fn run(stack: &str, workload: char, n: usize) -> Result<(), Error> {
                 .build()?;
             runtime.block_on(axum_requests(router, path, seed, keep, n))
         }
+        // Not a `layer_cost` stack (the network is in it): a probe for profiling our
+        // Redis path in one process, `REDIS_URL` or the local server.
+        "axum-ours-redis" => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let url = std::env::var("REDIS_URL")
+                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+                let store = store_redis::RedisStore::connect(&url)
+                    .await?
+                    .with_prefix("bench:probe:");
+                let router = crate::apps::ours(store)?;
+                axum_requests(router, path, seed, keep, n).await
+            })
+        }
         "actix-bare" | "actix-ours" => {
             actix_web::rt::System::new().block_on(actix_requests(stack, path, seed, keep, n))
         }

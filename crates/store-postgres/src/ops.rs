@@ -95,15 +95,28 @@ pub(crate) async fn create(
     })
 }
 
-/// [`session_core::store::SessionStore::apply`] with [`crate::sql::apply`].
+/// [`session_core::store::SessionStore::apply`] with [`crate::sql::apply`], or with
+/// [`crate::sql::apply_unguarded`] (`sql.1`) when there is no expected version and the
+/// changeset binds no user.
 pub(crate) async fn apply(
     pool: &PgPool,
-    sql: &SqlStr,
+    (guarded, unguarded): (&SqlStr, &SqlStr),
     key: &StoreKey,
     changes: &Changeset,
     expected_version: Option<u64>,
 ) -> Result<ApplyOutcome, StoreError> {
-    let row = with_changes(sql, changes, expected_version)?
+    if expected_version.is_none() && changes.binds_user().is_none() {
+        let row = with_changes(unguarded, changes, None)?
+            .bind(key.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(PgDialect::map_error)?;
+        return Ok(match row {
+            Some(row) => ApplyOutcome::Applied(version_from_db(get(&row, "version")?)?),
+            None => ApplyOutcome::Missing,
+        });
+    }
+    let row = with_changes(guarded, changes, expected_version)?
         .bind(key.as_str())
         .fetch_one(pool)
         .await

@@ -16,6 +16,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // Issue 12: last_seen and label (NULL in existing rows: read as created_at / none),
     // and the index the newest-first listing walks.
     (3, include_str!("../migrations/0003_account_page.sql")),
+    // Issue 14: lz4 for the TOASTed document, where the server has it.
+    (4, include_str!("../migrations/0004_lz4.sql")),
 ];
 
 /// The table's name and, when set, its schema (otherwise the connection's `search_path`).

@@ -79,6 +79,20 @@ pub(crate) fn apply(t: &str, r: &str) -> String {
     )
 }
 
+/// `apply` of the common write (no expected version, binds no user), where neither the
+/// revocation guard nor the `Conflict`/`Missing` distinction can matter: the bare
+/// `UPDATE … RETURNING version`, a row when applied and none when the session is gone.
+/// One backend's CPU time (`/proc`), 10,000 rewrites of one key of a 20-key session:
+/// 116–137 µs each against 149–179 µs through [`apply`]'s CTEs. The same placeholders,
+/// all referenced, so both statements bind alike.
+pub(crate) fn apply_unguarded(t: &str) -> String {
+    format!(
+        "UPDATE {t} SET {SET} \
+         WHERE key = $14 AND expires_at > $1 AND $10::bigint IS NULL \
+         RETURNING version"
+    )
+}
+
 /// `rotate`: moves the row from `$14` to `$15` with the changes applied, in one statement.
 ///
 /// - `cur` locks the live row under the old key (`FOR UPDATE` waits for a concurrent

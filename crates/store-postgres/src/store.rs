@@ -39,6 +39,8 @@ struct Inner {
     create: SqlStr,
     /// See [`sql::apply`].
     apply: SqlStr,
+    /// See [`sql::apply_unguarded`].
+    apply_unguarded: SqlStr,
     /// See [`sql::rotate`].
     rotate: SqlStr,
 }
@@ -149,6 +151,7 @@ impl PostgresStore {
             queries: Arc::new(queries),
             create: sql_text(sql::create(&qualified, &revocations)),
             apply: sql_text(sql::apply(&qualified, &revocations)),
+            apply_unguarded: sql_text(sql::apply_unguarded(&qualified)),
             rotate: sql_text(sql::rotate(&qualified, &revocations)),
             table,
         };
@@ -200,7 +203,8 @@ impl SessionStore for PostgresStore {
         expected_version: Option<u64>,
     ) -> Result<ApplyOutcome, StoreError> {
         let inner = &self.inner;
-        let apply = ops::apply(self.pool(), &inner.apply, key, changes, expected_version);
+        let sql = (&inner.apply, &inner.apply_unguarded);
+        let apply = ops::apply(self.pool(), sql, key, changes, expected_version);
         inner.queries.bounded(apply).await
     }
 

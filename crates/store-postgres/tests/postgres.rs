@@ -150,6 +150,34 @@ async fn fifty_concurrent_writers_all_land() {
     testing::fifty_concurrent_writers(common::store_on("concurrent").await).await;
 }
 
+/// Migration 4: the session document is compressed with lz4 wherever the server can
+/// (checked by creating a column with it), which the upgrade test above reaches too.
+#[tokio::test]
+async fn migrate_sets_lz4_compression_where_the_server_has_it() {
+    let pool = common::pool().await;
+    let schema = common::schema();
+    let store = PostgresStore::new(pool.clone())
+        .with_schema(schema)
+        .and_then(|s| s.with_table("compressed"))
+        .expect("valid names");
+    store.migrate().await.expect("migrate failed");
+    let probe = sqlx::raw_sql(
+        "CREATE TEMP TABLE lz4_probe (t text COMPRESSION lz4); DROP TABLE lz4_probe",
+    )
+    .execute(&pool)
+    .await;
+    let method: String = sqlx::query_scalar(
+        "SELECT attcompression::text FROM pg_attribute \
+         WHERE attrelid = $1::regclass AND attname = 'data'",
+    )
+    .bind(format!("\"{schema}\".\"compressed\""))
+    .fetch_one(&pool)
+    .await
+    .expect("reading the column's compression failed");
+    let expected = if probe.is_ok() { "l" } else { "" };
+    assert_eq!(method, expected, "lz4 probe: {probe:?}");
+}
+
 /// A table that version 1 of the schema created (no `authenticated_at`, no revocations
 /// table) upgrades in place: its sessions load, and revocations work.
 #[tokio::test]

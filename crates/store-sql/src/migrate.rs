@@ -82,9 +82,31 @@ where
     Ok(())
 }
 
-/// The `;`-separated statements of a migration script.
+/// The `;`-separated statements of a migration script. A `;` between a pair of `$$`
+/// (the body of a PostgreSQL `DO` block) does not separate; migration comments stay free
+/// of `$$`.
 fn statements(script: &str) -> impl Iterator<Item = &str> {
-    script.split(';').map(str::trim).filter(|s| !s.is_empty())
+    let mut quoted = false;
+    let mut start = 0;
+    let mut cuts = Vec::new();
+    let bytes = script.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'$' if bytes.get(i + 1) == Some(&b'$') => {
+                quoted = !quoted;
+                i += 1;
+            }
+            b';' if !quoted => {
+                cuts.push(&script[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    cuts.push(&script[start..]);
+    cuts.into_iter().map(str::trim).filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -95,5 +117,19 @@ mod tests {
     fn scripts_split_into_trimmed_statements() {
         let got: Vec<_> = statements("CREATE a;\n  CREATE b ;\n\n").collect();
         assert_eq!(got, ["CREATE a", "CREATE b"]);
+    }
+
+    #[test]
+    fn a_dollar_quoted_body_stays_one_statement() {
+        let script = "CREATE a; DO $$ BEGIN x; EXCEPTION WHEN y THEN NULL; END $$;\nCREATE b";
+        let got: Vec<_> = statements(script).collect();
+        assert_eq!(
+            got,
+            [
+                "CREATE a",
+                "DO $$ BEGIN x; EXCEPTION WHEN y THEN NULL; END $$",
+                "CREATE b"
+            ]
+        );
     }
 }
