@@ -82,19 +82,19 @@ pub fn run(stack: &str, workload: char, n: usize) -> Result<(), Error> {
                 .build()?;
             runtime.block_on(axum_requests(router, path, seed, keep, n))
         }
-        // Not a `layer_cost` stack (the network is in it): a probe for profiling our
-        // Redis path in one process, `REDIS_URL` or the local server.
-        "axum-ours-redis" => {
+        // Not `layer_cost` stacks: probes for profiling a whole backend path in one
+        // process (`probe-redis-ours`, `probe-sqlite-peer`, …), the bench's own routers.
+        probe if probe.starts_with("probe-") => {
+            let mut parts = probe.splitn(3, '-').skip(1);
+            let (Some(backend), Some(side)) = (parts.next(), parts.next()) else {
+                return Err(format!("usage: probe-BACKEND-SIDE, not {probe}").into());
+            };
+            let side: crate::stacks::Side = side.parse()?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             runtime.block_on(async {
-                let url = std::env::var("REDIS_URL")
-                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-                let store = store_redis::RedisStore::connect(&url)
-                    .await?
-                    .with_prefix("bench:probe:");
-                let router = crate::apps::ours(store)?;
+                let router = crate::stacks::router(backend, side, "session-bench-probe").await?;
                 axum_requests(router, path, seed, keep, n).await
             })
         }

@@ -113,14 +113,21 @@ pub async fn serve(backend: &str, side: Side, pg_app_name: &str) -> Result<Serve
                 actix_apps::serve_peer(url.clone()).map_err(|e| unreachable("Redis", &url, &e))?;
             return Ok(Served::Actix(server));
         }
+        (backend, side) => router(backend, side, pg_app_name).await?,
+    };
+    Ok(Served::Axum(apps::serve(router).await?))
+}
+
+/// The axum router of `backend` on `side` (ours or the peer), not yet served.
+pub async fn router(backend: &str, side: Side, pg_app_name: &str) -> Result<axum::Router, Error> {
+    Ok(match (backend, side) {
         ("memory", Side::Ours) => apps::ours(session_core::MemoryStore::default())?,
         ("memory", _) => apps::peer(tower_sessions_moka_store::MokaStore::new(Some(100_000))),
         ("sqlite", side) => sqlite(side).await?,
         ("postgres", side) => postgres(side, pg_app_name).await?,
         ("redis", side) => redis(side).await?,
         (other, _) => return Err(format!("unknown backend {other}; known: {BACKENDS:?}").into()),
-    };
-    Ok(Served::Axum(apps::serve(router).await?))
+    })
 }
 
 /// A pool with WAL, synchronous=NORMAL and a busy timeout (the same options in both sqlx

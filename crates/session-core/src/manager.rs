@@ -434,6 +434,7 @@ impl SessionManager {
                 removed: pending.removed,
                 cleared: pending.cleared,
                 expires_at: deadline,
+                keeps_deadline: keep,
                 user: pending.user,
                 persistent: pending.persistent,
                 authenticated_at,

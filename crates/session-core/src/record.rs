@@ -70,7 +70,9 @@ impl Record {
         for (key, value) in &changes.set {
             self.data.insert(key.clone(), value.clone());
         }
-        self.expires_at = changes.expires_at;
+        if !changes.keeps_deadline {
+            self.expires_at = changes.expires_at;
+        }
         if let Some(user) = &changes.user {
             self.user.clone_from(user);
             self.authenticated_at = changes.authenticated_at.filter(|_| user.is_some());
@@ -100,6 +102,11 @@ pub struct Changeset {
     pub cleared: bool,
     /// The new idle deadline.
     pub expires_at: Timestamp,
+    /// Whether the manager left the deadline where it was (a write inside `touch_after`
+    /// of the last move: `expires_at` is the deadline as loaded). A store may then leave
+    /// its stored deadline, and any index on it, untouched; one that writes `expires_at`
+    /// anyway is correct too.
+    pub keeps_deadline: bool,
     /// `Some(new)` when the principal changed (`Some(None)`: signed out of the index).
     pub user: Option<Option<String>>,
     /// With `user`: when the new principal signed in; replaces the stored

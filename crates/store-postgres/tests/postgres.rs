@@ -161,11 +161,10 @@ async fn migrate_sets_lz4_compression_where_the_server_has_it() {
         .and_then(|s| s.with_table("compressed"))
         .expect("valid names");
     store.migrate().await.expect("migrate failed");
-    let probe = sqlx::raw_sql(
-        "CREATE TEMP TABLE lz4_probe (t text COMPRESSION lz4); DROP TABLE lz4_probe",
-    )
-    .execute(&pool)
-    .await;
+    let probe =
+        sqlx::raw_sql("CREATE TEMP TABLE lz4_probe (t text COMPRESSION lz4); DROP TABLE lz4_probe")
+            .execute(&pool)
+            .await;
     let method: String = sqlx::query_scalar(
         "SELECT attcompression::text FROM pg_attribute \
          WHERE attrelid = $1::regclass AND attname = 'data'",

@@ -7,7 +7,7 @@
 //! ```sql
 //! UPDATE "sessions" SET
 //!   data = json_set(json_remove(data, ?, …), ?, json(?), …),  -- or '{}' as base when cleared
-//!   expires_at = ?, [user_id = ?, authenticated_at = ?,] [persistent = ?,] [label = ?,]
+//!   [expires_at = ?,] [user_id = ?, authenticated_at = ?,] [persistent = ?,] [label = ?,]
 //!   last_seen = ?, version = version + 1
 //! WHERE key = ? AND expires_at > ? [AND version = ?]
 //!   [AND NOT EXISTS (<a revocation of the user the changeset binds, after it began>)]
@@ -91,21 +91,27 @@ pub(crate) fn rotate(
 /// applied, as `session_core::store::Record::apply` defines it.
 fn push_set(q: &mut QueryBuilder<Sqlite>, changes: &Changeset) -> Result<(), StoreError> {
     push_data(q, changes)?;
-    q.push("expires_at = ")
-        .push_bind(changes.expires_at.as_millis());
+    // SQLite rewrites the entry of every index whose column a `SET` assigns, same value
+    // or not: a deadline that stays is left out, so the write dirties one page, not two.
+    if !changes.keeps_deadline {
+        q.push("expires_at = ")
+            .push_bind(changes.expires_at.as_millis())
+            .push(", ");
+    }
     if let Some(user) = &changes.user {
         let authenticated_at = changes.authenticated_at.filter(|_| user.is_some());
-        q.push(", user_id = ").push_bind(user.as_deref());
+        q.push("user_id = ").push_bind(user.as_deref());
         q.push(", authenticated_at = ")
-            .push_bind(authenticated_at.map(Timestamp::as_millis));
+            .push_bind(authenticated_at.map(Timestamp::as_millis))
+            .push(", ");
     }
     if let Some(persistent) = changes.persistent {
-        q.push(", persistent = ").push_bind(persistent);
+        q.push("persistent = ").push_bind(persistent).push(", ");
     }
     if let Some(label) = &changes.label {
-        q.push(", label = ").push_bind(label.clone());
+        q.push("label = ").push_bind(label.clone()).push(", ");
     }
-    q.push(", last_seen = ")
+    q.push("last_seen = ")
         .push_bind(changes.began_at.as_millis());
     q.push(", version = version + 1");
     Ok(())
@@ -221,6 +227,18 @@ mod tests {
             sql(&logout, None),
             "UPDATE \"sessions\" SET expires_at = ?, user_id = ?, authenticated_at = ?, \
              last_seen = ?, version = version + 1 WHERE key = ? AND expires_at > ? RETURNING version"
+        );
+    }
+
+    #[test]
+    fn a_kept_deadline_is_not_assigned() {
+        let mut changes = Changeset::new(Timestamp::from_millis(1));
+        changes.set.insert("a".into(), json!(1));
+        changes.keeps_deadline = true;
+        assert_eq!(
+            sql(&changes, None),
+            "UPDATE \"sessions\" SET data = json_set(data, ?, json(?)), last_seen = ?, \
+             version = version + 1 WHERE key = ? AND expires_at > ? RETURNING version"
         );
     }
 

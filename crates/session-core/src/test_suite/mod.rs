@@ -62,6 +62,7 @@ macro_rules! store_conformance_tests {
             apply_clear_then_set,
             apply_leaves_other_keys_alone,
             apply_moves_deadline,
+            apply_keeping_the_deadline_writes_the_data,
             apply_on_missing_key_is_missing,
             apply_after_delete_does_not_resurrect,
             apply_on_expired_record_is_missing,
@@ -310,6 +311,24 @@ pub async fn apply_moves_deadline(store: &dyn SessionStore) {
         ApplyOutcome::Applied(_)
     ));
     assert_eq!(loaded(store, &key).await.expires_at, changes.expires_at);
+}
+
+/// `apply` with `keeps_deadline` (the manager's write inside `touch_after`, `expires_at`
+/// as loaded) writes the data and leaves the session live until that same deadline,
+/// whether the store skips the deadline or writes it again.
+pub async fn apply_keeping_the_deadline_writes_the_data(store: &dyn SessionStore) {
+    let record = live_record();
+    let key = created(store, &record).await;
+    let mut changes = set(&[("a", json!(1))]);
+    changes.expires_at = record.expires_at;
+    changes.keeps_deadline = true;
+    assert!(matches!(
+        apply(store, &key, &changes).await,
+        ApplyOutcome::Applied(_)
+    ));
+    let got = loaded(store, &key).await;
+    assert_eq!(got.data.get("a"), Some(&json!(1)));
+    assert_eq!(got.expires_at, record.expires_at);
 }
 
 /// `apply` on an unknown key is `Missing` and creates nothing.
