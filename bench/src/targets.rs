@@ -140,6 +140,21 @@ pub fn instructions(cost: &LayerCost) -> Vec<Check> {
             }),
             met: pair.is_some_and(|(o, p)| o <= p),
         });
+        let pair = cost
+            .get_without_software_sha256("axum-ours", l)
+            .zip(cost.get("axum-peer", l));
+        checks.push(Check {
+            target: format!(
+                "({l}) instructions/request less the software SHA-256 valgrind makes ours run: \
+                 ours ≤ tower-sessions"
+            ),
+            measured: pair.map_or("not measured".into(), |(o, p)| {
+                let pct = (o / p - 1.0) * 100.0;
+                let side = if o <= p { "fewer" } else { "more" };
+                format!("{o:.0} vs {p:.0} ({:.1} % {side})", pct.abs())
+            }),
+            met: pair.is_some_and(|(o, p)| o <= p),
+        });
     }
     let over = cost
         .get("axum-ours", 'a')

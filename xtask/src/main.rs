@@ -138,7 +138,7 @@ fn bench() -> Result<(), String> {
         (
             "instructions per request (callgrind)",
             "layer_cost",
-            &["--n", "1000,3000"][..],
+            &["--n", "500,1500"][..],
         ),
         (
             "HTTP load against the peers (separate processes, CPU per request)",

@@ -6,7 +6,7 @@
 //! stacks on (a), (c) and (d) also get a per-crate profile (`callgrind_annotate`, the same
 //! difference).
 //!
-//! `cargo run --release --manifest-path bench/Cargo.toml --bin layer_cost -- [--n 1000,3000]
+//! `cargo run --release --manifest-path bench/Cargo.toml --bin layer_cost -- [--n 500,1500]
 //! [--workloads abcde] [--jobs 2] [--out target/bench-results/layer_cost.json]`. Needs
 //! valgrind on PATH. `layer_cost --child STACK WORKLOAD N` is one counted run.
 
@@ -37,7 +37,7 @@ fn main() -> Result<(), Error> {
         let workload = workload.chars().next().ok_or("empty workload")?;
         return in_process::run(stack, workload, n.parse()?);
     }
-    let mut n = (1000_usize, 3000_usize);
+    let mut n = (500_usize, 1500_usize);
     let mut workloads = "abcde".to_owned();
     let mut jobs = 2_usize;
     let mut out = PathBuf::from("target/bench-results/layer_cost.json");
@@ -117,10 +117,17 @@ fn main() -> Result<(), Error> {
         for letter in workloads.chars() {
             let small = count_of(stack, letter, n.0)?;
             let big = count_of(stack, letter, n.1)?;
+            let sha = |count| callgrind::functions(&profile_path(&scratch, stack, letter, count));
+            let software_sha256 = layer_cost::difference(&sha(n.0)?, &sha(n.1)?, n.1 - n.0)
+                .iter()
+                .filter(|f| f.name.contains(layer_cost::SOFTWARE_SHA256))
+                .map(|f| f.instructions as f64)
+                .sum();
             rows.push(CostRow {
                 stack: stack.to_owned(),
                 workload: letter,
                 per_request: (big as f64 - small as f64) / (n.1 - n.0) as f64,
+                software_sha256,
             });
         }
     }
