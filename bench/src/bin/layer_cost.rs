@@ -121,8 +121,8 @@ fn main() -> Result<(), Error> {
             let software_sha256 = layer_cost::difference(&sha(n.0)?, &sha(n.1)?, n.1 - n.0)
                 .iter()
                 .filter(|f| f.name.contains(layer_cost::SOFTWARE_SHA256))
-                .map(|f| f.instructions as f64)
-                .sum();
+                // A fold from +0.0: `sum` of nothing is -0.0, which the JSON would show.
+                .fold(0.0, |total, f| total + f.instructions as f64);
             rows.push(CostRow {
                 stack: stack.to_owned(),
                 workload: letter,
