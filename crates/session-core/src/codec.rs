@@ -223,7 +223,8 @@ pub struct CookieCodec {
     mode: CookieMode,
     keys: Vec<Key>,
     /// Per key of `keys`, HMAC state already keyed with its signing subkey and fed
-    /// `name "="`: a tag then costs one SHA-256 block instead of three.
+    /// `name "="`: a tag then costs two SHA-256 blocks (the id's and the outer hash's)
+    /// instead of four.
     signers: Vec<HmacSha256>,
     /// `Some` in Express-compatible mode: the express-session format replaces `mode` and
     /// `keys` entirely.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::session::json_len::json_len;
+use crate::session::json_len::entry_bytes;
 use crate::store_contract::REVOCATION_HORIZON;
 use crate::{
     ApplyOutcome, Changeset, CreateOutcome, PageRequest, Record, RotateOutcome, SessionPage,
@@ -161,10 +161,6 @@ fn meta_bytes(key: &StoreKey, record: &Record) -> usize {
         + record.user.as_ref().map_or(0, String::len)
         + record.label.as_ref().map_or(0, String::len)
         + 64
-}
-
-fn entry_bytes(key: &str, value: &serde_json::Value) -> usize {
-    key.len() + json_len(value)
 }
 
 /// Applies `changes` to `record` (which cost `bytes` under `from`) and returns what it

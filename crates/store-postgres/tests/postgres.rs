@@ -154,13 +154,8 @@ async fn fifty_concurrent_writers_all_land() {
 /// (checked by creating a column with it), which the upgrade test above reaches too.
 #[tokio::test]
 async fn migrate_sets_lz4_compression_where_the_server_has_it() {
-    let pool = common::pool().await;
-    let schema = common::schema();
-    let store = PostgresStore::new(pool.clone())
-        .with_schema(schema)
-        .and_then(|s| s.with_table("compressed"))
-        .expect("valid names");
-    store.migrate().await.expect("migrate failed");
+    common::store_on("compressed").await;
+    let (pool, schema) = (common::pool().await, common::schema());
     let probe =
         sqlx::raw_sql("CREATE TEMP TABLE lz4_probe (t text COMPRESSION lz4); DROP TABLE lz4_probe")
             .execute(&pool)

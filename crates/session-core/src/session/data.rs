@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::json_len::json_len;
+use super::json_len::entry_bytes;
 use super::{Session, State};
 use crate::SessionError;
 
@@ -278,9 +278,4 @@ fn data_bytes(state: &mut State) -> usize {
     *state
         .data_bytes
         .get_or_insert_with(|| data.iter().map(|(k, v)| entry_bytes(k, v)).sum())
-}
-
-/// What one key costs against the limit: its name and its value's JSON.
-fn entry_bytes(key: &str, value: &Value) -> usize {
-    key.len() + json_len(value)
 }

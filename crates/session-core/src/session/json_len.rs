@@ -10,6 +10,12 @@ use std::io::Write;
 
 use serde_json::Value;
 
+/// What one data key costs against the size limits (the session's `max_data_bytes`, the
+/// memory store's byte bound): its name and its value's JSON.
+pub(crate) fn entry_bytes(key: &str, value: &Value) -> usize {
+    key.len() + json_len(value)
+}
+
 /// `serde_json::to_vec(value).len()`.
 pub(crate) fn json_len(value: &Value) -> usize {
     match value {
