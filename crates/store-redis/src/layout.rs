@@ -107,14 +107,14 @@ impl Keys {
     /// The user's index (a sorted set): `<prefix>user:<hex SHA-256 of the user>`, so any
     /// user name (braces, colons, NUL, unicode) gives a fixed-shape key with no hash tag.
     pub(crate) fn user_index(&self, user: &str) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
+        use std::fmt::Write as _;
         let digest = Sha256::digest(user.as_bytes());
         let mut name = String::with_capacity(self.prefix.len() + 5 + 64);
         name.push_str(&self.prefix);
         name.push_str("user:");
         for b in digest {
-            name.push(char::from(HEX[usize::from(b >> 4)]));
-            name.push(char::from(HEX[usize::from(b & 0xf)]));
+            // Writing to a String cannot fail.
+            let _ = write!(name, "{b:02x}");
         }
         name
     }
@@ -278,7 +278,7 @@ pub(crate) fn decode_record(
         expires_at,
         user: user
             .as_ref()
-            .map(|u| text(u, "field u").map(str::to_owned))
+            .map(|u| text(u, USER).map(str::to_owned))
             .transpose()?,
         authenticated_at: authenticated
             .as_ref()
@@ -296,7 +296,7 @@ pub(crate) fn decode_record(
         },
         label: label
             .as_ref()
-            .map(|l| text(l, "field n").map(str::to_owned))
+            .map(|l| text(l, LABEL).map(str::to_owned))
             .transpose()?,
     };
     for (field, value) in data {
@@ -314,14 +314,15 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("redis session hash: {what}"))
 }
 
-fn text<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, StoreError> {
-    std::str::from_utf8(bytes).map_err(|_| corrupt(&format!("{what} is not UTF-8")))
+// Takes the field's name, not a message: every load reads five fields, and an error text
+// is built only on failure.
+fn text<'a>(bytes: &'a [u8], field: &str) -> Result<&'a str, StoreError> {
+    std::str::from_utf8(bytes).map_err(|_| corrupt(&format!("field {field} is not UTF-8")))
 }
 
-// Every load reads five required fields: their error texts are built only on failure.
 fn required<'a>(value: Option<&'a Vec<u8>>, field: &str) -> Result<&'a str, StoreError> {
     let value = value.ok_or_else(|| corrupt(&format!("field {field} is missing")))?;
-    std::str::from_utf8(value).map_err(|_| corrupt(&format!("field {field} is not UTF-8")))
+    text(value, field)
 }
 
 fn number<T: std::str::FromStr>(value: Option<&Vec<u8>>, field: &str) -> Result<T, StoreError> {
@@ -390,7 +391,7 @@ pub(crate) fn summary_of(
             .transpose()?,
         label: label
             .as_ref()
-            .map(|l| text(l, "field n").map(str::to_owned))
+            .map(|l| text(l, LABEL).map(str::to_owned))
             .transpose()?,
     }))
 }
