@@ -3,7 +3,8 @@
 //! A session is one hash. Data keys live in fields `d:<key>` holding JSON text; metadata
 //! fields are single letters without that prefix, so no data key can collide with them.
 //! A hash with a `s` field is not a session but a marker of the rotation and revocation
-//! protocols (see the README); `load` treats it as no session.
+//! protocols (see the README); `load` treats it as no session, and so a hash with neither
+//! `e` nor `c` (the leftovers of a plain write that found its session gone).
 
 use redis::Value;
 use serde_json::Value as Json;
@@ -261,7 +262,9 @@ pub(crate) fn decode_record(
         };
         *slot = Some(value);
     }
-    if !any || marker {
+    // Neither deadline nor creation time: what a plain write left where its session had
+    // just gone (see `plain_write`), which expires on its own.
+    if !any || marker || (expires.is_none() && created.is_none()) {
         return Ok(None);
     }
     let expires_at = timestamp(expires.as_ref(), EXPIRES)?;

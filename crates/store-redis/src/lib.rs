@@ -5,6 +5,7 @@ mod conn;
 mod connect_redis;
 mod index;
 mod layout;
+mod plain_write;
 #[cfg(test)]
 mod protocol_tests;
 mod revoke;

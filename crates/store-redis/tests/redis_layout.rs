@@ -289,3 +289,106 @@ async fn indexes_from_before_the_listing_set_are_backfilled() {
     let members: i64 = raw.zcard(&by_creation).await.expect("ZCARD failed");
     assert_eq!(members, 3, "the listing backfilled the set");
 }
+
+/// A changeset as the manager sends it inside `touch_after`: the plain (script-free) write.
+fn keeping_write(deadline: Timestamp, key: &str) -> session_core::store::Changeset {
+    let mut changes = session_core::store::Changeset::new(deadline);
+    changes.keeps_deadline = true;
+    changes.set.insert(key.into(), json!("late"));
+    changes
+}
+
+#[tokio::test]
+async fn a_late_plain_write_leaves_only_an_expiring_remnant() {
+    let (store, prefix) = common::standalone_with_prefix().await;
+    let mut raw = common::raw().await;
+    let key = StoreKey::random();
+    let record = record_until(Timestamp::now().add(Duration::from_secs(3600)));
+    assert_eq!(
+        store.create(&key, &record).await.expect("create failed"),
+        CreateOutcome::Created
+    );
+    store.delete(&key).await.expect("delete failed");
+    let outcome = store
+        .apply(&key, &keeping_write(record.expires_at, "k"), None)
+        .await
+        .expect("apply failed");
+    assert_eq!(outcome, session_core::store::ApplyOutcome::Missing);
+    let hash = format!("{prefix}{key}");
+    let ttl: i64 = raw.pttl(&hash).await.expect("PTTL failed");
+    assert!(
+        (1..=300_000).contains(&ttl),
+        "the remnant must expire within the marker TTL (PTTL {ttl})"
+    );
+    let fields: Vec<String> = raw.hkeys(&hash).await.expect("HKEYS failed");
+    assert!(
+        !fields.iter().any(|f| f == "e" || f == "c"),
+        "a remnant must not look like a session: {fields:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_plain_write_leaves_a_rotation_marker_and_its_ttl_alone() {
+    let (store, prefix) = common::standalone_with_prefix().await;
+    let mut raw = common::raw().await;
+    let (from, to) = (StoreKey::random(), StoreKey::random());
+    let mut record = record_until(Timestamp::now().add(Duration::from_secs(3600)));
+    record.user = Some(format!("marker-{}", &StoreKey::random().as_str()[..8]));
+    assert_eq!(
+        store.create(&from, &record).await.expect("create failed"),
+        CreateOutcome::Created
+    );
+    let rotated = store
+        .rotate(
+            &from,
+            &to,
+            &session_core::store::Changeset::new(record.expires_at),
+            None,
+        )
+        .await
+        .expect("rotate failed");
+    assert!(
+        matches!(rotated, session_core::store::RotateOutcome::Rotated(_)),
+        "{rotated:?}"
+    );
+    let hash = format!("{prefix}{from}");
+    let before: i64 = raw.pttl(&hash).await.expect("PTTL failed");
+    assert!(
+        before > 0,
+        "rotation leaves a moved note behind (PTTL {before})"
+    );
+    let outcome = store
+        .apply(&from, &keeping_write(record.expires_at, "k"), None)
+        .await
+        .expect("apply failed");
+    assert_eq!(outcome, session_core::store::ApplyOutcome::Missing);
+    let state: Option<String> = raw.hget(&hash, "s").await.expect("HGET failed");
+    assert_eq!(state.as_deref(), Some("moved"));
+    let after: i64 = raw.pttl(&hash).await.expect("PTTL failed");
+    assert!(
+        after <= before,
+        "the note's TTL must not grow ({before} -> {after})"
+    );
+    assert_eq!(store.load(&from).await.expect("load failed"), None);
+    assert!(store.load(&to).await.expect("load failed").is_some());
+}
+
+#[tokio::test]
+async fn a_plain_write_on_a_garbled_version_is_corrupt() {
+    let (store, prefix) = common::standalone_with_prefix().await;
+    let mut raw = common::raw().await;
+    let key = StoreKey::random();
+    let record = record_until(Timestamp::now().add(Duration::from_secs(3600)));
+    assert_eq!(
+        store.create(&key, &record).await.expect("create failed"),
+        CreateOutcome::Created
+    );
+    let _: i64 = raw
+        .hset(format!("{prefix}{key}"), "v", "seven")
+        .await
+        .expect("HSET failed");
+    let got = store
+        .apply(&key, &keeping_write(record.expires_at, "k"), None)
+        .await;
+    assert!(matches!(got, Err(StoreError::Corrupt(_))), "{got:?}");
+}

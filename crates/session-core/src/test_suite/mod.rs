@@ -63,6 +63,9 @@ macro_rules! store_conformance_tests {
             apply_leaves_other_keys_alone,
             apply_moves_deadline,
             apply_keeping_the_deadline_writes_the_data,
+            apply_keeping_the_deadline_after_delete_is_missing,
+            apply_keeping_the_deadline_on_expired_record_is_missing,
+            concurrent_writes_keeping_the_deadline_all_survive,
             apply_on_missing_key_is_missing,
             apply_after_delete_does_not_resurrect,
             apply_on_expired_record_is_missing,
@@ -313,21 +316,117 @@ pub async fn apply_moves_deadline(store: &dyn SessionStore) {
     assert_eq!(loaded(store, &key).await.expires_at, changes.expires_at);
 }
 
+/// A changeset as the manager builds it for a write inside `touch_after`: `expires_at` is
+/// the deadline as loaded and `keeps_deadline` is set.
+fn keeping(deadline: Timestamp, pairs: &[(&str, Value)]) -> Changeset {
+    let mut changes = set(pairs);
+    changes.expires_at = deadline;
+    changes.keeps_deadline = true;
+    changes
+}
+
 /// `apply` with `keeps_deadline` (the manager's write inside `touch_after`, `expires_at`
-/// as loaded) writes the data and leaves the session live until that same deadline,
+/// as loaded) writes everything it carries (data set and removed, "remember me", label,
+/// `last_seen`, a version bump) and leaves the session live until that same deadline,
 /// whether the store skips the deadline or writes it again.
 pub async fn apply_keeping_the_deadline_writes_the_data(store: &dyn SessionStore) {
-    let record = live_record();
+    let mut record = live_record();
+    record.data.insert("gone".into(), json!("soon"));
+    record.label = Some("old label".into());
     let key = created(store, &record).await;
-    let mut changes = set(&[("a", json!(1))]);
-    changes.expires_at = record.expires_at;
-    changes.keeps_deadline = true;
-    assert!(matches!(
-        apply(store, &key, &changes).await,
-        ApplyOutcome::Applied(_)
-    ));
+    let mut changes = keeping(record.expires_at, &[("a", json!(1))]);
+    changes.removed.insert("gone".into());
+    changes.persistent = Some(true);
+    changes.label = Some(Some("Firefox on Linux".into()));
+    assert_eq!(apply(store, &key, &changes).await, ApplyOutcome::Applied(2));
     let got = loaded(store, &key).await;
     assert_eq!(got.data.get("a"), Some(&json!(1)));
+    assert_eq!(got.data.get("gone"), None);
+    assert_eq!(got.data.get("greeting"), Some(&json!("hello")));
+    assert_eq!(got.expires_at, record.expires_at);
+    assert_eq!(got.version, 2);
+    assert!(got.persistent);
+    assert_eq!(got.label.as_deref(), Some("Firefox on Linux"));
+    assert_eq!(got.last_seen, changes.began_at);
+
+    let mut unlabel = keeping(record.expires_at, &[]);
+    unlabel.label = Some(None);
+    assert_eq!(apply(store, &key, &unlabel).await, ApplyOutcome::Applied(3));
+    assert_eq!(loaded(store, &key).await.label, None);
+}
+
+/// A write inside `touch_after` that arrives after a logout is `Missing`, brings nothing
+/// back, and neither does a second one (a store that leaves anything behind must not
+/// mistake it for a session).
+pub async fn apply_keeping_the_deadline_after_delete_is_missing(store: &dyn SessionStore) {
+    let record = live_record();
+    let key = created(store, &record).await;
+    store.delete(&key).await.expect("delete failed");
+    for attempt in ["first", "second"] {
+        let changes = keeping(record.expires_at, &[("late", json!(attempt))]);
+        assert_eq!(
+            apply(store, &key, &changes).await,
+            ApplyOutcome::Missing,
+            "{attempt} late write"
+        );
+        assert_eq!(store.load(&key).await.expect("load failed"), None);
+        assert!(
+            !store
+                .touch(&key, in_secs(7200))
+                .await
+                .expect("touch failed")
+        );
+    }
+    assert_eq!(
+        apply(store, &key, &set(&[("later", json!(1))])).await,
+        ApplyOutcome::Missing
+    );
+    assert_eq!(store.load(&key).await.expect("load failed"), None);
+}
+
+/// A write inside `touch_after` on a session whose deadline has passed is `Missing`.
+pub async fn apply_keeping_the_deadline_on_expired_record_is_missing(store: &dyn SessionStore) {
+    let mut record = live_record();
+    record.expires_at = in_secs(-5);
+    let key = StoreKey::random();
+    assert_eq!(
+        store.create(&key, &record).await.expect("create failed"),
+        CreateOutcome::Created
+    );
+    let changes = keeping(record.expires_at, &[("a", json!(1))]);
+    assert_eq!(apply(store, &key, &changes).await, ApplyOutcome::Missing);
+    assert_eq!(store.load(&key).await.expect("load failed"), None);
+}
+
+/// 50 concurrent writes inside `touch_after`, one distinct key each: every key survives and
+/// every write bumped the version once.
+pub async fn concurrent_writes_keeping_the_deadline_all_survive(store: &dyn SessionStore) {
+    let record = live_record();
+    let key = created(store, &record).await;
+    let writes = (0..50).map(|i| {
+        let key = key.clone();
+        async move {
+            let changes = keeping(record.expires_at, &[(&format!("k{i}"), json!(i))]);
+            store.apply(&key, &changes, None).await
+        }
+    });
+    let mut versions = BTreeSet::new();
+    for outcome in futures_join_all(writes).await {
+        match outcome.expect("apply failed") {
+            ApplyOutcome::Applied(v) => assert!(versions.insert(v), "version {v} twice"),
+            other => panic!("a concurrent write was {other:?}"),
+        }
+    }
+    assert_eq!(versions, (2..=51).collect::<BTreeSet<u64>>());
+    let got = loaded(store, &key).await;
+    for i in 0..50 {
+        assert_eq!(
+            got.data.get(&format!("k{i}")),
+            Some(&json!(i)),
+            "k{i} was lost"
+        );
+    }
+    assert_eq!(got.version, 51);
     assert_eq!(got.expires_at, record.expires_at);
 }
 
