@@ -14,7 +14,7 @@
 //!   themselves (calibrated on two back-to-back calls).
 //! - **SQLite** has no server: listed as such.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -622,9 +622,29 @@ impl Counter for RedisCounter {
     async fn stop(&mut self) -> Result<BTreeMap<String, u64>, Error> {
         let lines = self.sync().await?;
         let mut counts = BTreeMap::new();
+        // A `MULTI` … `EXEC` block is one pipeline, sent and answered at once: one round
+        // trip, counted under the commands it ran.
+        let mut open: HashMap<&str, Vec<String>> = HashMap::new();
         for line in lines.iter().filter(|l| !l.is_script()) {
             if self.clients.contains(&line.client) {
-                *counts.entry(line.command()).or_insert(0) += 1;
+                let command = line.command();
+                let client = line.client.as_str();
+                let name = match (command.as_str(), open.contains_key(client)) {
+                    ("MULTI", _) => {
+                        open.insert(client, Vec::new());
+                        continue;
+                    }
+                    ("EXEC" | "DISCARD", true) => {
+                        let inner = open.remove(client).unwrap_or_default();
+                        format!("MULTI {} {command}", inner.join(" "))
+                    }
+                    (_, true) => {
+                        open.entry(client).or_default().push(command);
+                        continue;
+                    }
+                    (_, false) => command,
+                };
+                *counts.entry(name).or_insert(0) += 1;
             } else if let Some(prefix) = &self.prefix
                 && line.args.iter().any(|a| a.contains(prefix.as_str()))
             {
@@ -1047,12 +1067,15 @@ pub fn markdown(result: &RoundTripsResult) -> String {
          (ours found by its unique key prefix, the peer's fred pool by `CLIENT SETNAME`), \
          from a `MONITOR` connection; a sentinel `ECHO` on another connection closes each \
          window. Commands a Lua script runs inside the server (`lua` in `MONITOR`) are not \
-         round trips and are not counted (`INFO commandstats` would count them). A pipeline \
-         would be one round trip but several commands: neither store pipelines here, every \
-         command is sent on its own (ours: `HGETALL` to load, one `EVALSHA` per write via \
-         redis-rs `Script::invoke_async`; the peer: `GET`, `SET … NX` / `SET … XX`), so \
-         commands received = round trips. After a `SCRIPT FLUSH` or a server restart a write \
-         of ours costs `EVALSHA` + `SCRIPT LOAD` + `EVALSHA` once."
+         round trips and are not counted (`INFO commandstats` would count them). A \
+         `MULTI` … `EXEC` block is sent as one pipeline and answered at once: it counts as \
+         one round trip, listed with the commands inside it. Every other command is sent on \
+         its own (ours: `HGETALL` to load; a write inside `touch_after` that binds no user, \
+         compares no version and clears nothing is one `MULTI` `HGET` `HINCRBY` `HSET` \
+         `PEXPIRE` `EXEC` block, any other write one `EVALSHA` via redis-rs \
+         `Script::invoke_async`; the peer: `GET`, `SET … NX` / `SET … XX`). After a \
+         `SCRIPT FLUSH` or a server restart a scripted write of ours costs `EVALSHA` + \
+         `SCRIPT LOAD` + `EVALSHA` once."
     );
     let _ = writeln!(
         out,
