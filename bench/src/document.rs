@@ -120,15 +120,22 @@ fn misses_explained(checks: &[Check]) -> String {
     }
     if missed("(c)", "axum, Redis") || missed("(d)", "axum, Redis") {
         why(
-            "Redis writes: the conditional write (never resurrect a deleted session, bump the \
-             version, respect a revocation fence) is a Lua script, which costs the server \
-             several times a plain `SET` (`INFO commandstats`); and a session is a hash with a \
-             field per key beside its metadata fields, whose reply redis-rs parses element by \
-             element (its `combine` parser), where the peer reads one string. A layout with \
-             all data in one hash field (spliced by the script) was measured and rejected: \
-             the (d) write script's server time went from 7–8 µs to 25–29 µs per call \
-             (`INFO commandstats`; Lua copies and collects the 4 KB field on every write) \
-             for 13 % fewer app instructions per request (200k vs 231k under callgrind).",
+            "Redis writes: a write inside `touch_after` that binds no user is one `MULTI`/`EXEC` \
+             of plain hash commands, 5.5–6 µs of Redis CPU per write against 14–15 µs for the \
+             Lua script it replaced (on this Redis, `EVALSHA` of `return 1` alone costs 1.5 µs, \
+             3.4 µs with the write's 17 arguments: the script machinery, not its commands); \
+             other writes keep the script. What remains is app CPU: a session is a hash with a \
+             field per key, so a load's reply has two elements per key, and redis-rs allocates \
+             and copies every element (its `combine` parser; zero-copy replies are an open \
+             redis-rs pull request, #2199) and frees them on another thread than the one that \
+             parsed them, where the peer (fred) reads one string as a slice of its buffer. \
+             That layout is what per-key merge without a script on the common path costs: \
+             concurrent writers of distinct keys all survive (the conformance suite's 50 \
+             concurrent writers). A layout with all data in one hash field (spliced by the \
+             script) was measured and rejected: the (d) write script's server time went from \
+             7–8 µs to 25–29 µs per call (`INFO commandstats`; Lua copies and collects the \
+             4 KB field on every write) for 13 % fewer app instructions per request.",
+
         );
     }
     if ["(b)", "(c)", "(d)", "(e)"]
@@ -137,10 +144,14 @@ fn misses_explained(checks: &[Check]) -> String {
     {
         why(
             "actix-web: in-process our layer costs the same on actix-web as on axum (the \
-             instruction counts below); actix-session is the leaner peer (one `GET`, one \
-             `SET … EX`, no script), so the Redis costs above weigh more against it. Both \
-             servers connect Redis on the thread that builds the server, whose runtime then \
-             parses every reply (the `bench_server` thread's share below).",
+             instruction counts below); actix-session is the leaner peer: one `GET` and one \
+             `SET … XX EX` of the whole state (a write that finds the key gone saves that \
+             state again under a new key; of concurrent writers of different keys, the last \
+             one's state is all that stays), so the \
+             per-element reply costs above and our conditional write weigh more against it. \
+             Both servers connect Redis on the thread that builds the server, whose runtime \
+             then parses every reply (the `bench_server` thread's share below).",
+
         );
     }
     if missed("(c)", "memory") || missed("(d)", "memory") {

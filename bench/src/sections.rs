@@ -258,13 +258,27 @@ valgrind hides the CPU's SHA extensions, so `sha2` runs its portable code and is
 on both sides (ours and tower-sessions both sign cookies with HMAC-SHA-256); natively it runs \
 on SHA-NI.\n\n";
 
+/// Where the app's CPU goes in big sessions, profiled outside the report's run.
+const SCALE_FINDING: &str = "\n**Finding.** Our cost per key is the load: the session is a \
+hash with one field per key (what lets one request rewrite one key with no script and no \
+retry), and `HGETALL` returns two reply elements per key, which redis-rs allocates and copies \
+one by one. `perf record -g` of our `bench_server` serving the 200-key route over 8 \
+connections (`wrk`, one session; 2,330 req/s) puts 15 % of the app's samples in redis-rs's \
+`combine` reply parser, 17 % in glibc `malloc`/`free`, 17 % in the kernel's scheduler and \
+futex paths (`__lll_lock_wait_private`: the allocator's arena lock, since replies are parsed \
+on the connection's task and freed on the request's), 5 % in building the `BTreeMap` of keys \
+and 4 % in `serde_json`. The peer reads one string (fred keeps it as a slice of its read \
+buffer) and decodes one document. Zero-copy replies are an open redis-rs pull request \
+(#2199); until then the per-key layout costs a big session about 2.5–3 µs of app and Redis CPU \
+per key per request more than one blob (the table above), and buys per-key merge.\n";
+
 /// The scale-curve section.
 pub fn scale_section(result: &ScaleResult, chart: &str) -> String {
     format!(
         "## Scale curves: session size × concurrency\n\n\
          Workload (d) on {}: each request rewrites one key (200 B) of a session of 1, 20, 200 \
          or 2,000 keys, at 1 to 128 connections. {}.\n\n\
-         ![req/s and ours/peer by session size and connections]({chart})\n\n{}\n",
+         ![req/s and ours/peer by session size and connections]({chart})\n\n{}\n{SCALE_FINDING}",
         result.stack,
         result.settings,
         scale::markdown(result)
