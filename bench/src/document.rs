@@ -135,7 +135,6 @@ fn misses_explained(checks: &[Check]) -> String {
              script) was measured and rejected: the (d) write script's server time went from \
              7–8 µs to 25–29 µs per call (`INFO commandstats`; Lua copies and collects the \
              4 KB field on every write) for 13 % fewer app instructions per request.",
-
         );
     }
     if ["(b)", "(c)", "(d)", "(e)"]
@@ -151,7 +150,6 @@ fn misses_explained(checks: &[Check]) -> String {
              per-element reply costs above and our conditional write weigh more against it. \
              Both servers connect Redis on the thread that builds the server, whose runtime \
              then parses every reply (the `bench_server` thread's share below).",
-
         );
     }
     if missed("(c)", "memory") || missed("(d)", "memory") {
