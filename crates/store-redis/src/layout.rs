@@ -131,7 +131,11 @@ pub(crate) fn has_hash_tag(key: &str) -> bool {
 
 /// The data field of a data key.
 pub(crate) fn data_field(key: &str) -> String {
-    format!("{DATA}{key}")
+    // Once per written key: two copies, not the formatting machinery.
+    let mut field = String::with_capacity(DATA.len() + key.len());
+    field.push_str(DATA);
+    field.push_str(key);
+    field
 }
 
 /// How far ahead of a deadline the per-user index entry reaches: twice the remaining

@@ -31,7 +31,7 @@ use session_core::{
 };
 
 use crate::conn::{Conn, map_err};
-use crate::layout::{self, DATA, EXPIRES, LABEL, LAST_SEEN, MARKER_TTL, PERSISTENT, VERSION};
+use crate::layout::{self, EXPIRES, LABEL, LAST_SEEN, MARKER_TTL, PERSISTENT, VERSION, data_field};
 use crate::scripts::{Write, WriteReply};
 
 /// Whether `write` can take the plain path: an `apply` that moves neither the deadline nor
@@ -55,24 +55,16 @@ pub(crate) async fn write(
     let drops_label = matches!(changes.label, Some(None));
     if !changes.removed.is_empty() || drops_label {
         let del = pipe.cmd("HDEL").arg(hash);
-        let mut field = String::new();
         for key in &changes.removed {
-            field.clear();
-            field.push_str(DATA);
-            field.push_str(key);
-            del.arg(field.as_str());
+            del.arg(data_field(key));
         }
         if drops_label {
             del.arg(LABEL);
         }
     }
     let set = pipe.cmd("HSET").arg(hash);
-    let mut field = String::new();
     for (key, value) in &changes.set {
-        field.clear();
-        field.push_str(DATA);
-        field.push_str(key);
-        set.arg(field.as_str()).arg(layout::encode_value(value)?);
+        set.arg(data_field(key)).arg(layout::encode_value(value)?);
     }
     set.arg(LAST_SEEN).arg(changes.began_at.as_millis());
     if let Some(persistent) = changes.persistent {

@@ -290,6 +290,15 @@ async fn indexes_from_before_the_listing_set_are_backfilled() {
     assert_eq!(members, 3, "the listing backfilled the set");
 }
 
+/// A fresh session (no user) live for an hour.
+async fn created_for_an_hour(store: &impl SessionStore) -> (StoreKey, Record) {
+    let key = StoreKey::random();
+    let record = record_until(Timestamp::now().add(Duration::from_secs(3600)));
+    let created = store.create(&key, &record).await.expect("create failed");
+    assert_eq!(created, CreateOutcome::Created);
+    (key, record)
+}
+
 /// A changeset as the manager sends it inside `touch_after`: the plain (script-free) write.
 fn keeping_write(deadline: Timestamp, key: &str) -> session_core::store::Changeset {
     let mut changes = session_core::store::Changeset::new(deadline);
@@ -302,12 +311,7 @@ fn keeping_write(deadline: Timestamp, key: &str) -> session_core::store::Changes
 async fn a_late_plain_write_leaves_only_an_expiring_remnant() {
     let (store, prefix) = common::standalone_with_prefix().await;
     let mut raw = common::raw().await;
-    let key = StoreKey::random();
-    let record = record_until(Timestamp::now().add(Duration::from_secs(3600)));
-    assert_eq!(
-        store.create(&key, &record).await.expect("create failed"),
-        CreateOutcome::Created
-    );
+    let (key, record) = created_for_an_hour(&store).await;
     store.delete(&key).await.expect("delete failed");
     let outcome = store
         .apply(&key, &keeping_write(record.expires_at, "k"), None)
@@ -377,12 +381,7 @@ async fn a_plain_write_leaves_a_rotation_marker_and_its_ttl_alone() {
 async fn a_plain_write_on_a_garbled_version_is_corrupt() {
     let (store, prefix) = common::standalone_with_prefix().await;
     let mut raw = common::raw().await;
-    let key = StoreKey::random();
-    let record = record_until(Timestamp::now().add(Duration::from_secs(3600)));
-    assert_eq!(
-        store.create(&key, &record).await.expect("create failed"),
-        CreateOutcome::Created
-    );
+    let (key, record) = created_for_an_hour(&store).await;
     let _: i64 = raw
         .hset(format!("{prefix}{key}"), "v", "seven")
         .await

@@ -403,30 +403,14 @@ pub async fn apply_keeping_the_deadline_on_expired_record_is_missing(store: &dyn
 pub async fn concurrent_writes_keeping_the_deadline_all_survive(store: &dyn SessionStore) {
     let record = live_record();
     let key = created(store, &record).await;
-    let writes = (0..50).map(|i| {
-        let key = key.clone();
-        async move {
-            let changes = keeping(record.expires_at, &[(&format!("k{i}"), json!(i))]);
-            store.apply(&key, &changes, None).await
-        }
-    });
-    let mut versions = BTreeSet::new();
-    for outcome in futures_join_all(writes).await {
-        match outcome.expect("apply failed") {
-            ApplyOutcome::Applied(v) => assert!(versions.insert(v), "version {v} twice"),
-            other => panic!("a concurrent write was {other:?}"),
-        }
-    }
-    assert_eq!(versions, (2..=51).collect::<BTreeSet<u64>>());
-    let got = loaded(store, &key).await;
-    for i in 0..50 {
-        assert_eq!(
-            got.data.get(&format!("k{i}")),
-            Some(&json!(i)),
-            "k{i} was lost"
-        );
-    }
-    assert_eq!(got.version, 51);
+    let (versions, got) = fifty_distinct_writers(store, &key, Some(record.expires_at)).await;
+    let distinct: BTreeSet<u64> = versions.iter().copied().collect();
+    assert_eq!(
+        versions.len(),
+        distinct.len(),
+        "a version twice: {versions:?}"
+    );
+    assert_eq!(distinct, (2..=51).collect::<BTreeSet<u64>>());
     assert_eq!(got.expires_at, record.expires_at);
 }
 
@@ -565,23 +549,31 @@ pub async fn strict_apply_with_stale_version_conflicts(store: &dyn SessionStore)
     assert_eq!(got.version, 2);
 }
 
-/// 50 concurrent writers of 50 distinct keys: every key survives.
-pub async fn concurrent_distinct_keys_all_survive(store: &dyn SessionStore) {
-    let key = created(store, &live_record()).await;
-    let writes = (0..50).map(|i| {
-        let key = key.clone();
-        async move {
-            let changes = set(&[(&format!("k{i}"), json!(i))]);
-            store.apply(&key, &changes, None).await
-        }
+/// 50 concurrent writers of 50 distinct keys (inside `touch_after` when `kept` names the
+/// deadline kept): every write applies and every key survives at version 51. Returns the
+/// versions the writes reported and the record loaded afterwards.
+async fn fifty_distinct_writers(
+    store: &dyn SessionStore,
+    key: &StoreKey,
+    kept: Option<Timestamp>,
+) -> (Vec<u64>, Record) {
+    let writes = (0..50).map(|i| async move {
+        let name = format!("k{i}");
+        let pair = [(name.as_str(), json!(i))];
+        let changes = match kept {
+            Some(deadline) => keeping(deadline, &pair),
+            None => set(&pair),
+        };
+        store.apply(key, &changes, None).await
     });
+    let mut versions = Vec::new();
     for outcome in futures_join_all(writes).await {
-        assert!(matches!(
-            outcome.expect("apply failed"),
-            ApplyOutcome::Applied(_)
-        ));
+        match outcome.expect("apply failed") {
+            ApplyOutcome::Applied(v) => versions.push(v),
+            other => panic!("a concurrent write was {other:?}"),
+        }
     }
-    let got = loaded(store, &key).await;
+    let got = loaded(store, key).await;
     for i in 0..50 {
         assert_eq!(
             got.data.get(&format!("k{i}")),
@@ -590,6 +582,13 @@ pub async fn concurrent_distinct_keys_all_survive(store: &dyn SessionStore) {
         );
     }
     assert_eq!(got.version, 51);
+    (versions, got)
+}
+
+/// 50 concurrent writers of 50 distinct keys: every key survives.
+pub async fn concurrent_distinct_keys_all_survive(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    fifty_distinct_writers(store, &key, None).await;
 }
 
 /// Concurrent writers of one key: the key ends with one of the written values.
