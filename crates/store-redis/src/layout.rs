@@ -6,7 +6,7 @@
 //! protocols (see the README); `load` treats it as no session, and so a hash with neither
 //! `e` nor `c` (the leftovers of a plain write that found its session gone).
 
-use redis::Value;
+use redis::{Cmd, Pipeline, ToRedisArgs, Value};
 use serde_json::Value as Json;
 use session_core::{
     SessionSummary, Timestamp,
@@ -145,46 +145,75 @@ pub(crate) fn horizon(deadline: Timestamp, now: Timestamp) -> Timestamp {
     deadline.add(now.until(deadline))
 }
 
-/// JSON text of one value.
-pub(crate) fn encode_value(value: &Json) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Encode(e.to_string()))
+/// Where [`encode_record`] puts a hash's fields: a command's arguments, or pairs.
+pub(crate) trait FieldSink {
+    /// Appends one field and its value.
+    fn field(&mut self, name: &str, value: impl ToRedisArgs);
 }
 
-/// Every field of a fresh hash for `record`, as (field, value) pairs; `horizon` is the
-/// score its user's index entry was written with (ignored without a user).
+/// Straight into the command's one argument buffer: no allocation per field.
+impl FieldSink for Cmd {
+    fn field(&mut self, name: &str, value: impl ToRedisArgs) {
+        self.arg(name).arg(value);
+    }
+}
+
+/// Into the pipeline's last command, the same way.
+impl FieldSink for Pipeline {
+    fn field(&mut self, name: &str, value: impl ToRedisArgs) {
+        self.arg(name).arg(value);
+    }
+}
+
+/// As text pairs, for the fuzz targets.
+impl FieldSink for Vec<(String, String)> {
+    fn field(&mut self, name: &str, value: impl ToRedisArgs) {
+        let text = value.to_redis_args().concat();
+        self.push((name.to_owned(), String::from_utf8_lossy(&text).into_owned()));
+    }
+}
+
+/// Every field of a fresh hash for `record`, into `out`; `horizon` is the score its
+/// user's index entry was written with (ignored without a user). Data fields are named
+/// and encoded in two buffers reused from key to key.
 pub(crate) fn encode_record(
     record: &Record,
     horizon: Timestamp,
-) -> Result<Vec<(String, String)>, StoreError> {
-    let mut fields = Vec::with_capacity(record.data.len() + 6);
-    fields.push((VERSION.to_owned(), record.version.to_string()));
-    fields.push((
-        CREATED.to_owned(),
-        record.created_at.as_millis().to_string(),
-    ));
-    fields.push((
-        EXPIRES.to_owned(),
-        record.expires_at.as_millis().to_string(),
-    ));
-    fields.push((PERSISTENT.to_owned(), flag(record.persistent).to_owned()));
+    out: &mut impl FieldSink,
+) -> Result<(), StoreError> {
+    out.field(VERSION, record.version);
+    out.field(CREATED, record.created_at.as_millis());
+    out.field(EXPIRES, record.expires_at.as_millis());
+    out.field(PERSISTENT, flag(record.persistent));
     if let Some(at) = record.authenticated_at {
-        fields.push((AUTHENTICATED.to_owned(), at.as_millis().to_string()));
+        out.field(AUTHENTICATED, at.as_millis());
     }
-    fields.push((
-        LAST_SEEN.to_owned(),
-        record.last_seen.as_millis().to_string(),
-    ));
+    out.field(LAST_SEEN, record.last_seen.as_millis());
     if let Some(label) = &record.label {
-        fields.push((LABEL.to_owned(), label.clone()));
+        out.field(LABEL, label.as_str());
     }
     if let Some(user) = &record.user {
-        fields.push((USER.to_owned(), user.clone()));
-        fields.push((HORIZON.to_owned(), horizon.as_millis().to_string()));
+        out.field(USER, user.as_str());
+        out.field(HORIZON, horizon.as_millis());
     }
-    for (key, value) in &record.data {
-        fields.push((data_field(key), encode_value(value)?));
+    encode_data(record.data.iter(), out)
+}
+
+/// `d:<key>` and the JSON text of its value for every pair, into `out`.
+pub(crate) fn encode_data<'a>(
+    pairs: impl Iterator<Item = (&'a String, &'a Json)>,
+    out: &mut impl FieldSink,
+) -> Result<(), StoreError> {
+    let (mut name, mut text) = (String::new(), Vec::new());
+    for (key, value) in pairs {
+        name.clear();
+        name.push_str(DATA);
+        name.push_str(key);
+        text.clear();
+        serde_json::to_writer(&mut text, value).map_err(|e| StoreError::Encode(e.to_string()))?;
+        out.field(&name, text.as_slice());
     }
-    Ok(fields)
+    Ok(())
 }
 
 /// "1" or "0".

@@ -45,6 +45,8 @@ pub mod fuzzing {
         record: &Record,
         horizon: Timestamp,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        crate::layout::encode_record(record, horizon)
+        let mut fields = Vec::new();
+        crate::layout::encode_record(record, horizon, &mut fields)?;
+        Ok(fields)
     }
 }

@@ -63,9 +63,7 @@ pub(crate) async fn write(
         }
     }
     let set = pipe.cmd("HSET").arg(hash);
-    for (key, value) in &changes.set {
-        set.arg(data_field(key)).arg(layout::encode_value(value)?);
-    }
+    layout::encode_data(changes.set.iter(), set)?;
     set.arg(LAST_SEEN).arg(changes.began_at.as_millis());
     if let Some(persistent) = changes.persistent {
         set.arg(PERSISTENT).arg(layout::flag(persistent));

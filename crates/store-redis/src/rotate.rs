@@ -15,7 +15,7 @@ use session_core::{
 use crate::RedisStore;
 use crate::conn::{Conn, map_err};
 use crate::layout::{self, MARKER_TTL};
-use crate::scripts::{HELPERS, Rule};
+use crate::scripts::{self, HELPERS, Rule};
 
 /// Step 1, on `to`: reserves it unless a live session or a marker holds it. ARGV: 1 now,
 /// 2 token, 3 began_at, 4 the `from` key, 5 TTL ms. Returns 1 reserved, 0 taken. The
@@ -238,15 +238,15 @@ impl<'a> Rotation<'a> {
         record: &Record,
         horizon: Timestamp,
     ) -> Result<RotateOutcome, StoreError> {
-        let mut call = SETTLE_SCRIPT.key(&self.to_hash);
+        let mut call = scripts::evalsha(&SETTLE_SCRIPT, &self.to_hash);
         call.arg(self.token.as_str())
             .arg("1")
             .arg(record.expires_at.as_millis());
-        for (field, value) in layout::encode_record(record, horizon)? {
-            call.arg(field).arg(value);
-        }
+        layout::encode_record(record, horizon, &mut call)?;
         let mut conn = self.store.conn.clone();
-        let done: i64 = call.invoke_async(&mut conn).await.map_err(map_err)?;
+        let done: i64 = scripts::invoke(&mut conn, &SETTLE_SCRIPT, &call)
+            .await
+            .map_err(map_err)?;
         Ok(if done == 1 {
             RotateOutcome::Rotated(record.version)
         } else {

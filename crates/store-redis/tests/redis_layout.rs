@@ -391,3 +391,35 @@ async fn a_plain_write_on_a_garbled_version_is_corrupt() {
         .await;
     assert!(matches!(got, Err(StoreError::Corrupt(_))), "{got:?}");
 }
+
+/// The store sends `EVALSHA` itself: a server that lost its scripts (restart, failover,
+/// `SCRIPT FLUSH`) gets each one loaded again, and the call it refused runs once more.
+#[tokio::test]
+async fn scripts_the_server_forgot_are_loaded_again() {
+    let (store, _prefix) = common::standalone_with_prefix().await;
+    let mut raw = common::raw().await;
+    let flush = || redis::cmd("SCRIPT").arg("FLUSH").to_owned();
+    flush()
+        .query_async::<()>(&mut raw)
+        .await
+        .expect("SCRIPT FLUSH failed");
+    let (key, record) = created_for_an_hour(&store).await;
+    flush()
+        .query_async::<()>(&mut raw)
+        .await
+        .expect("SCRIPT FLUSH failed");
+    // An expected version keeps this write off the plain path: the write script runs.
+    let mut changes = keeping_write(record.expires_at, "after-flush");
+    changes.keeps_deadline = false;
+    let outcome = store
+        .apply(&key, &changes, Some(record.version))
+        .await
+        .expect("apply after SCRIPT FLUSH failed");
+    assert_eq!(
+        outcome,
+        session_core::store::ApplyOutcome::Applied(record.version + 1)
+    );
+    let loaded = store.load(&key).await.expect("load failed").expect("gone");
+    assert_eq!(loaded.data.get("after-flush"), Some(&json!("late")));
+    assert_eq!(loaded.data.get("greeting"), Some(&json!("hello")));
+}
