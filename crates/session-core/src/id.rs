@@ -1,6 +1,7 @@
 //! Session identifiers and the keys stores see instead of them.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -113,7 +114,7 @@ impl SessionId {
             Repr::Express {
                 sid,
                 keying: SidKeying::Plain,
-            } => StoreKey(sid.clone()),
+            } => StoreKey::plain_sid(sid),
             Repr::Express {
                 sid,
                 keying: SidKeying::Hashed,
@@ -134,8 +135,12 @@ impl fmt::Debug for SessionId {
 /// lookup by key compares digests, not secrets. The one exception is chosen explicitly:
 /// an Express-compatible codec with [`SidKeying::Plain`] yields keys that are the plain
 /// express-session id ([`StoreKey::plain_sid`]), because connect-* stores key by it.
+///
+/// Shared text: a store that files a session under several indexes (the memory store's
+/// deadline order, a user's set) clones the key into each, and a clone is a reference
+/// count, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StoreKey(String);
+pub struct StoreKey(Arc<str>);
 
 impl StoreKey {
     /// The 64-character hex text.
@@ -147,12 +152,12 @@ impl StoreKey {
     /// 64 lowercase hex digits.
     pub fn parse(text: &str) -> Option<Self> {
         let ok = text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        ok.then(|| Self(text.to_owned()))
+        ok.then(|| Self(text.into()))
     }
 
     /// The key of an express-session id in a connect-* layout: the id text itself.
     pub fn plain_sid(sid: &str) -> Self {
-        Self(sid.to_owned())
+        Self(sid.into())
     }
 
     /// The key of an express-session id in the native layout (after migration): the
@@ -186,14 +191,16 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The lowercase hex of a SHA-256 digest, written once into its shared allocation.
+fn hex(digest: &[u8]) -> Arc<str> {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
     }
-    out
+    // Hex digits are ASCII, so this is never the fallback.
+    Arc::from(std::str::from_utf8(&out).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -218,6 +225,11 @@ mod tests {
         assert!(!key.as_str().contains(&id.expose()));
         assert_eq!(StoreKey::parse(key.as_str()), Some(key));
         assert_eq!(StoreKey::parse("ABC"), None);
+        // The digest's hex, nibble by nibble (FIPS 180-2's "abc" vector).
+        assert_eq!(
+            StoreKey::hashed_sid("abc").as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
