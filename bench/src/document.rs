@@ -101,21 +101,33 @@ fn misses_explained(checks: &[Check]) -> String {
     };
     if missed("(c)", "SQLite") || missed("(d)", "SQLite") {
         why(
-            "SQLite writes: one request at a time in one process, ours executes about as many \
-             instructions per (c) request as the peer (`layer_cost --child probe-sqlite-ours c N` \
-             against `probe-sqlite-peer` under callgrind) and, since a write inside \
-             `touch_after` no longer assigns the deadline, writes as many pages (`strace -c`: \
-             `pwrite64` per write); the gap opens only under 32 concurrent connections on one \
-             database file, and is not explained yet.",
+            "SQLite writes (measured by hand at commit bc30a6e): one request at a time in one \
+             process (callgrind, `layer_cost --child probe-sqlite-ours c N` against \
+             `probe-sqlite-peer`, 1,500 minus 500 requests) ours executes 191k instructions \
+             per (c) request against the peer's 179k, 181k against 152k without SHA-256 \
+             (software rounds under valgrind only). SQLite's own page work is the same on both \
+             sides (`walFindFrame` 29k each); the difference is the client path: allocations \
+             (+5.9k), copies of futures into tokio task cells and through sqlx 0.9's executor \
+             (`memcpy` +6.7k; the peer runs sqlx 0.8), and the JSON merge's bytecode \
+             (`sqlite3VdbeExec` +3.2k). Under 32 connections both profiles are dominated by \
+             the hand-offs to sqlx's per-connection worker threads (`perf`: futex waits and \
+             wake-ups, about a third of the app's samples on either side).",
         );
     }
     if missed("(c)", "PostgreSQL") || missed("(d)", "PostgreSQL") {
         why(
-            "PostgreSQL writes: ours keeps the session as `jsonb`, so the server merges one key \
-             into the stored document and converts it to text on every load, where the peer \
-             stores an opaque `bytea` it never looks into; MVCC writes a whole new row version \
-             either way. The common write is a bare `UPDATE` (no CTEs) and the document is \
-             lz4-compressed (migration 4); the jsonb work is what remains.",
+            "PostgreSQL writes (measured by hand at commit 76deeba, on a private cluster with \
+             `pg_stat_statements` and `track_planning`, workload (d) through `http_load`): \
+             ours keeps the session as `jsonb`, and its statements execute in about the time \
+             of the peer's: the load 28–31 µs against 17–18 µs (the document converted to \
+             text), the write 54–57 µs against 63–77 µs for the peer's upsert of its opaque \
+             `bytea`, 260 WAL bytes per write against 425; both run generic plans (60 plans \
+             for about 27,000 calls each). The rest of the server's share is outside \
+             execution and the same commit on both sides, plus binding 15 parameters (the \
+             changed members are parsed as `jsonb` at bind) against 3. The app's share is the \
+             client: sqlx 0.9 against the peer's 0.8 (`perf` of the app, (c): `sqlx_core` \
+             4.4 % of samples against 3.5 %, moves of futures 2.5 % against 0.7 %; 57 % of \
+             both is the kernel's socket work).",
         );
     }
     if missed("(c)", "axum, Redis") || missed("(d)", "axum, Redis") {
@@ -128,7 +140,12 @@ fn misses_explained(checks: &[Check]) -> String {
              field per key, so a load's reply has two elements per key, and redis-rs allocates \
              and copies every element (its `combine` parser; zero-copy replies are an open \
              redis-rs pull request, #2199) and frees them on another thread than the one that \
-             parsed them, where the peer (fred) reads one string as a slice of its buffer. \
+             parsed them, where the peer (fred) reads one string as a slice of its buffer: \
+             per (d) request in one process (callgrind, `layer_cost --child probe-redis-ours d \
+             N` against `probe-redis-peer`, 1,500 minus 500 requests, by hand at commit \
+             bc30a6e) ours executes 236.6k instructions against 159.5k, of which redis-rs's \
+             `combine` parser 48.3k against fred's `redis_protocol` 4.0k, and allocation \
+             42.9k against 32.8k. \
              That layout is what per-key merge without a script on the common path costs: \
              concurrent writers of distinct keys all survive (the conformance suite's 50 \
              concurrent writers). A layout with all data in one hash field (spliced by the \
@@ -149,7 +166,30 @@ fn misses_explained(checks: &[Check]) -> String {
              one's state is all that stays), so the \
              per-element reply costs above and our conditional write weigh more against it. \
              Both servers connect Redis on the thread that builds the server, whose runtime \
-             then parses every reply (the `bench_server` thread's share below).",
+             then parses every reply (the `bench_server` thread's share below): on actix-web \
+             every reply crosses from that thread to a worker, where axum's multi-threaded \
+             runtime parses it on one of its own workers, so what the parser costs (above) \
+             counts twice on actix-web — in the (d) row below, the `bench_server` thread's \
+             share of ours against actix-session's is most of the difference.",
+        );
+    }
+    if missed("(e)", "axum, Redis") {
+        why(
+            "Redis logins: a login is one create script where the peer sends one \
+             `SET … NX EX` of an opaque string. A hash cannot be created \"if absent\" by a \
+             plain command, and the script also refuses a key held by a live session or a \
+             rotation marker. Since commit bc30a6e the call is one `EVALSHA` built in place \
+             (70.6k → 65.0k instructions per login, callgrind `probe-redis-ours e`).",
+        );
+    }
+    if missed("(e)", "memory") {
+        why(
+            "memory logins: at about 45,000 logins a second the store reaches its \
+             100,000-entry bound within seconds, and from then on every login evicts the \
+             session that expires first; freeing that cold record is most of the difference \
+             (`perf` of the app, by hand at commit bc30a6e: glibc's `unlink_chunk` 6.5 % of \
+             the samples, hashbrown's `remove_entry` 3.3 %). The peer's moka cache batches \
+             eviction in its housekeeping.",
         );
     }
     if missed("(c)", "memory") || missed("(d)", "memory") {
