@@ -207,10 +207,13 @@ end
 return 1
 ";
 
-/// `EVALSHA` of `script` on `key`, as one [`Cmd`] the caller appends ARGV to: every
-/// argument goes straight into the command's one buffer, where a `ScriptInvocation` keeps
-/// each in a `Vec` of its own and then copies them all into its command (about 40
-/// allocations of a login's 276, callgrind on `layer_cost --child probe-redis-ours e`).
+/// `EVALSHA` of `script` on `key`, as one [`Cmd`] the caller appends ARGV to, for the
+/// calls on a request's path (create, the write script, rotation's settle); the rare
+/// ones (delete, index, revocation, listing) keep redis-rs's `ScriptInvocation`, which
+/// recovers from NOSCRIPT the same way. Here every argument goes straight into the
+/// command's one buffer, where a `ScriptInvocation` keeps each in a `Vec` of its own and
+/// then copies them all into its command (about 40 allocations of a login's 276,
+/// callgrind on `layer_cost --child probe-redis-ours e`).
 pub(crate) fn evalsha(script: &Script, key: &str) -> Cmd {
     let mut cmd = redis::cmd("EVALSHA");
     cmd.arg(script.get_hash()).arg(1).arg(key);
