@@ -54,7 +54,8 @@ pub mod store {
 
     pub use crate::cleanup::{CleanupHandle, spawn_cleanup};
     pub use crate::id::StoreKey;
-    pub use crate::record::{Changeset, Data, Record};
+    pub use crate::record::{Base, Changeset, Data, Record};
+    pub use crate::session::json_text::write_json;
     pub use crate::store_contract::{
         ApplyOutcome, CreateOutcome, REVOCATION_HORIZON, RotateOutcome, SessionStore, StoreError,
     };
@@ -79,7 +80,7 @@ pub mod adapter {
 // The crate's own paths to items that are public under a module above.
 pub(crate) use csrf::RequestInfo;
 pub(crate) use id::{SessionId, StoreKey};
-pub(crate) use record::{Changeset, Data, Record};
+pub(crate) use record::{Base, Changeset, Data, Record};
 pub(crate) use store_contract::{
     ApplyOutcome, CreateOutcome, RotateOutcome, SessionStore, StoreError,
 };

@@ -12,7 +12,7 @@ use crate::response::{HeaderPatch, Lifetime, ResponseInfo, set_cookie};
 use crate::session::{Current, State};
 use crate::transport::{Transport, Via};
 use crate::{
-    ApplyOutcome, Changeset, CreateOutcome, Record, RequestInfo, RotateOutcome, Session,
+    ApplyOutcome, Base, Changeset, CreateOutcome, Record, RequestInfo, RotateOutcome, Session,
     SessionError, SessionId, SessionStore, StoreError, Timestamp,
 };
 
@@ -429,8 +429,9 @@ impl SessionManager {
                 .set
                 .into_iter()
                 .filter_map(|k| data.remove(&k).map(|v| (k, v)));
+            let set = set.collect();
             let changes = Changeset {
-                set: set.collect(),
+                set,
                 removed: pending.removed,
                 cleared: pending.cleared,
                 expires_at: deadline,
@@ -440,6 +441,11 @@ impl SessionManager {
                 authenticated_at,
                 began_at,
                 label: pending.label,
+                // What is left of the working data is what the request did not touch.
+                base: Some(Base {
+                    version: current.version,
+                    unchanged: data,
+                }),
             };
             if rotates {
                 return self

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::session::json_len::entry_bytes;
+use crate::session::json_text::entry_bytes;
 use crate::store_contract::REVOCATION_HORIZON;
 use crate::{
     ApplyOutcome, Changeset, CreateOutcome, PageRequest, Record, RotateOutcome, SessionPage,

@@ -119,6 +119,26 @@ pub struct Changeset {
     pub persistent: Option<bool>,
     /// `Some(new)` when the label changed (`Some(None)`: removed).
     pub label: Option<Option<String>>,
+    /// What the request loaded, when the changes were computed from a loaded session (the
+    /// manager always sets it; `None` for a changeset built by hand). Stores that apply
+    /// the diff key by key ignore it.
+    pub base: Option<Base>,
+}
+
+/// The session a [`Changeset`] was computed from: the stored version the request loaded
+/// and every key it left as loaded.
+///
+/// `unchanged` ∪ `set` is the whole data after the change. A store that keeps the data as
+/// one value (the Redis store) writes that whole value when its stored version is still
+/// `version`, and otherwise applies `cleared`, `removed` and `set` to the data it finds,
+/// so a concurrent writer of other keys never loses them. `unchanged` is moved out of the
+/// request's working data, not copied.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Base {
+    /// The version the request loaded.
+    pub version: u64,
+    /// The loaded keys the request neither set nor removed (empty after a `clear`).
+    pub unchanged: Data,
 }
 
 impl Changeset {

@@ -10,7 +10,7 @@ use tokio::sync::{Mutex, MutexGuard};
 mod account;
 mod csrf_token;
 mod data;
-pub(crate) mod json_len;
+pub(crate) mod json_text;
 
 pub use data::MAX_VALUE_DEPTH;
 

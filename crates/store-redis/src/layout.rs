@@ -1,21 +1,26 @@
 //! The storage layout: key names, hash field names, and the record codec.
 //!
-//! A session is one hash. Data keys live in fields `d:<key>` holding JSON text; metadata
-//! fields are single letters without that prefix, so no data key can collide with them.
+//! A session is one hash: single-letter metadata fields and the whole data in one field
+//! `d`, packed as `<key bytes>:<key><value bytes>:<value JSON>` per key, so a load parses
+//! a dozen reply elements whatever the number of keys, and a write replaces one value.
+//! Hashes written before 0.4 keep each key in a field `d:<key>`; `load` reads them, and
+//! the first write of such a session moves its keys into `d` (see `scripts`).
 //! A hash with a `s` field is not a session but a marker of the rotation and revocation
 //! protocols (see the README); `load` treats it as no session, and so a hash with neither
-//! `e` nor `c` (the leftovers of a plain write that found its session gone).
+//! `e` nor `c`.
 
 use redis::{Cmd, Pipeline, ToRedisArgs, Value};
 use serde_json::Value as Json;
 use session_core::{
     SessionSummary, Timestamp,
-    store::{Data, Record, StoreError, StoreKey},
+    store::{Data, Record, StoreError, StoreKey, write_json},
 };
 use sha2::{Digest, Sha256};
 
-/// Prefix of every data field.
-pub(crate) const DATA: &str = "d:";
+/// The packed data: every key and its JSON text (see [`pack`]).
+pub(crate) const DATA: &str = "d";
+/// Prefix of a data field in the layout before 0.4, one field per key.
+pub(crate) const LEGACY_DATA: &str = "d:";
 /// Version (decimal u64), bumped by every `apply`.
 pub(crate) const VERSION: &str = "v";
 /// `created_at`, ms since the epoch.
@@ -129,15 +134,6 @@ pub(crate) fn has_hash_tag(key: &str) -> bool {
         .is_some_and(|len| len > 0)
 }
 
-/// The data field of a data key.
-pub(crate) fn data_field(key: &str) -> String {
-    // Once per written key: two copies, not the formatting machinery.
-    let mut field = String::with_capacity(DATA.len() + key.len());
-    field.push_str(DATA);
-    field.push_str(key);
-    field
-}
-
 /// How far ahead of a deadline the per-user index entry reaches: twice the remaining
 /// lifetime, so a rolling session refreshes its index entry about once per idle timeout
 /// rather than on every write.
@@ -196,24 +192,63 @@ pub(crate) fn encode_record(
         out.field(USER, user.as_str());
         out.field(HORIZON, horizon.as_millis());
     }
-    encode_data(record.data.iter(), out)
+    let mut packed = Vec::new();
+    pack(record.data.iter(), &mut packed);
+    out.field(DATA, packed.as_slice());
+    Ok(())
 }
 
-/// `d:<key>` and the JSON text of its value for every pair, into `out`.
-pub(crate) fn encode_data<'a>(
-    pairs: impl Iterator<Item = (&'a String, &'a Json)>,
-    out: &mut impl FieldSink,
-) -> Result<(), StoreError> {
-    let (mut name, mut text) = (String::new(), Vec::new());
+/// Appends `<key bytes>:<key><value bytes>:<value JSON>` for every pair to `out`: a format
+/// the write script's Lua can split with `string.find` (keys may hold any byte, JSON text
+/// any character but a raw control one) and the load can split without a JSON scanner.
+pub(crate) fn pack<'a>(pairs: impl Iterator<Item = (&'a String, &'a Json)>, out: &mut Vec<u8>) {
+    let mut text = Vec::new();
+    let mut digits = itoa::Buffer::new();
     for (key, value) in pairs {
-        name.clear();
-        name.push_str(DATA);
-        name.push_str(key);
         text.clear();
-        serde_json::to_writer(&mut text, value).map_err(|e| StoreError::Encode(e.to_string()))?;
-        out.field(&name, text.as_slice());
+        write_json(value, &mut text);
+        out.extend_from_slice(digits.format(key.len()).as_bytes());
+        out.push(b':');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(digits.format(text.len()).as_bytes());
+        out.push(b':');
+        out.extend_from_slice(&text);
+    }
+}
+
+/// The pairs of a [`pack`]ed value, into `data` (a key seen twice keeps its last value).
+pub(crate) fn unpack(mut packed: &[u8], data: &mut Data) -> Result<(), StoreError> {
+    while !packed.is_empty() {
+        let (key, rest) = split_counted(packed)?;
+        let (value, rest) = split_counted(rest)?;
+        let key = std::str::from_utf8(key).map_err(|_| corrupt("a data key is not UTF-8"))?;
+        let value = serde_json::from_slice(value)
+            .map_err(|e| corrupt(&format!("a data value is not JSON: {e}")))?;
+        data.insert(key.to_owned(), value);
+        packed = rest;
     }
     Ok(())
+}
+
+/// `<n>:<n bytes>` at the start of `bytes`: those bytes and what follows them.
+fn split_counted(bytes: &[u8]) -> Result<(&[u8], &[u8]), StoreError> {
+    let broken = || corrupt("field d is not packed data");
+    let mut len: usize = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'0'..=b'9' if i < 12 => len = len * 10 + usize::from(b - b'0'),
+            b':' if i > 0 => {
+                let rest = &bytes[i + 1..];
+                return if rest.len() < len {
+                    Err(broken())
+                } else {
+                    Ok(rest.split_at(len))
+                };
+            }
+            _ => break,
+        }
+    }
+    Err(broken())
 }
 
 /// "1" or "0".
@@ -266,13 +301,17 @@ pub(crate) fn decode_record(
         seen,
         label,
     ] = &mut meta;
-    let mut data = Vec::new();
+    let (mut packed, mut legacy) = (None, Vec::new());
     let (mut any, mut marker, mut unknown) = (false, false, false);
     for (field, value) in fields {
         any = true;
         let slot = match field.as_slice() {
-            f if f.starts_with(DATA.as_bytes()) => {
-                data.push((field, value));
+            f if f == DATA.as_bytes() => {
+                packed = Some(value);
+                continue;
+            }
+            f if f.starts_with(LEGACY_DATA.as_bytes()) => {
+                legacy.push((field, value));
                 continue;
             }
             f if f == STATE.as_bytes() => {
@@ -295,8 +334,8 @@ pub(crate) fn decode_record(
         };
         *slot = Some(value);
     }
-    // Neither deadline nor creation time: what a plain write left where its session had
-    // just gone (see `plain_write`), which expires on its own.
+    // Neither deadline nor creation time: the leftovers of 0.3's script-free write where
+    // its session had just gone, which expire on their own.
     if !any || marker || (expires.is_none() && created.is_none()) {
         return Ok(None);
     }
@@ -335,10 +374,13 @@ pub(crate) fn decode_record(
             .map(|l| text(l, LABEL).map(str::to_owned))
             .transpose()?,
     };
-    for (field, value) in data {
+    if let Some(packed) = packed {
+        unpack(&packed, &mut record.data)?;
+    }
+    for (field, value) in legacy {
         let mut key = String::from_utf8(field).map_err(|_| corrupt("a field name is not UTF-8"))?;
-        // In place: the reply's buffer becomes the key (DATA is ASCII, so a char boundary).
-        key.drain(..DATA.len());
+        // In place: the reply's buffer becomes the key (ASCII prefix, so a char boundary).
+        key.drain(..LEGACY_DATA.len());
         let value = serde_json::from_slice(&value)
             .map_err(|e| corrupt(&format!("a data field is not JSON: {e}")))?;
         record.data.insert(key, value);

@@ -5,7 +5,6 @@ mod conn;
 mod connect_redis;
 mod index;
 mod layout;
-mod plain_write;
 #[cfg(test)]
 mod protocol_tests;
 mod revoke;

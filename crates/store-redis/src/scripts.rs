@@ -12,7 +12,7 @@ use session_core::{
 };
 
 use crate::conn::{Conn, map_err};
-use crate::layout::{self, data_field, flag};
+use crate::layout::{self, flag};
 
 /// Helpers: `call_chunked` runs `cmd k <items>` in chunks (Lua's `unpack` has a stack
 /// limit, and a session may have thousands of keys); `pairs_from` collects ARGV[pos],
@@ -69,23 +69,94 @@ redis.call('PEXPIREAT', k, ARGV[2])
 return 1
 ";
 
+/// The data half of a write, shared by [`WRITE`] and [`DATA_WRITE`]: `data_after(k, v, d,
+/// p)` is the session's packed data (see `layout::pack`) after the write, or false when the
+/// stored `d` is not packed data. `v` and `d` are the stored version and data; `d` is nil
+/// in a hash of the layout before 0.4, whose `d:<key>` fields it moves into the result.
+/// ARGV from `p`: the version the writer loaded or '', the writer's packed result
+/// (`unchanged` ∪ `set` with a loaded version, else `set` alone), cleared '1'/'0', the
+/// count of removed keys, those keys, then the set keys up to the end.
+///
+/// When the stored version is still the loaded one, the writer's result is the answer as
+/// it stands: the common case costs Lua one comparison. Otherwise another write landed
+/// in between, and the changes are merged into what is stored, key by key, so no
+/// concurrent writer of other keys loses its keys.
+const DATA_HELPERS: &str = r"
+local function counted(s, pos)
+  local digits = string.match(s, '^%d+:', pos)
+  if not digits then return nil end
+  local from = pos + #digits
+  local to = from + tonumber(string.sub(digits, 1, -2)) - 1
+  if to > #s then return nil end
+  return string.sub(s, from, to), to + 1
+end
+local function unpack_into(s, t)
+  local pos = 1
+  while pos <= #s do
+    local key, value
+    key, pos = counted(s, pos)
+    if not key then return false end
+    value, pos = counted(s, pos)
+    if not value then return false end
+    t[key] = value
+  end
+  return true
+end
+local function legacy_into(k, t)
+  local all = redis.call('HGETALL', k)
+  local stale = {}
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 2) == 'd:' then
+      stale[#stale + 1] = all[i]
+      if t then t[string.sub(all[i], 3)] = all[i + 1] end
+    end
+  end
+  for i = 1, #stale, 4000 do
+    redis.call('HDEL', k, unpack(stale, i, math.min(i + 3999, #stale)))
+  end
+end
+local function data_after(k, v, d, p)
+  local mine = ARGV[p + 1]
+  if d and ARGV[p] ~= '' and ARGV[p] == v then return mine end
+  local t = {}
+  if ARGV[p + 2] == '1' then
+    if not d then legacy_into(k, nil) end
+  elseif d then
+    if not unpack_into(d, t) then return false end
+  else
+    legacy_into(k, t)
+  end
+  local removed = tonumber(ARGV[p + 3])
+  for i = p + 4, p + 3 + removed do t[ARGV[i]] = nil end
+  if p + 4 + removed <= #ARGV then
+    local fresh = {}
+    if not unpack_into(mine, fresh) then return false end
+    for i = p + 4 + removed, #ARGV do t[ARGV[i]] = fresh[ARGV[i]] end
+  end
+  local parts = {}
+  for key, value in pairs(t) do
+    parts[#parts + 1] = #key .. ':' .. key .. #value .. ':' .. value
+  end
+  return table.concat(parts)
+end
+";
+
 /// `apply` and `touch`. ARGV:
 ///  1 now, 2 new deadline, 3 expected version or '', 4 bump version '1'/'0',
-///  5 cleared '1'/'0', 6 user op 'k' keep / 'n' none / 's' set, 7 new user,
+///  5 data written '1'/'0', 6 user op 'k' keep / 'n' none / 's' set, 7 new user,
 ///  8 persistent '' / '0' / '1', 9 index written '1'/'0', 10 its user, 11 its horizon,
 ///  12 began_at, 13 authenticated_at: '' keep / '-' remove / ms,
-///  14 count of removed fields, then those fields, then field/value pairs to set.
+///  14 label: '' keep / '-' remove / '=' followed by the label,
+///  then, when data is written, the data section of [`DATA_HELPERS`] from 15.
 /// Returns {1, version} applied, {0} missing (or: binding user ARGV[7] while a revocation
 /// fence of that user is later than began_at), {2} conflict, {3, user} index entry for
 /// `user` must first reach the new deadline, {4} undecodable deadline, {5} undecodable
-/// version. The common case is three commands inside the server: HMGET, HSET, PEXPIREAT
-/// (an `HDEL` only when something is removed). Each `redis.call` costs the server about
-/// as much as a command from a client, and the helpers' closures are rebuilt on every
-/// call, so this script inlines them and builds one `HSET`: 85k instructions per call
-/// under callgrind against 97k for the version with helpers and an unconditional `HDEL`.
+/// version, {7} undecodable data. The common case is three commands inside the server:
+/// HMGET, HSET, PEXPIREAT (an `HDEL` only when a field goes). Each `redis.call` costs the
+/// server about as much as a command from a client, so this script builds one `HSET`.
 const WRITE: &str = r"
 local k = KEYS[1]
-local meta = redis.call('HMGET', k, 'e', 'v', 'u', 'i')
+local meta = redis.call('HMGET', k, 'e', 'v', 'u', 'i', 'd')
 local e = meta[1]
 if not e then return {0} end
 e = tonumber(e)
@@ -111,59 +182,67 @@ if user then
   if not horizon or deadline > (tonumber(horizon) or 0) then return {3, user} end
 end
 local bump = ARGV[4] == '1'
+local stored_v = v
 if bump then
   v = tonumber(v or 0)
   if not v then return {5} end
   v = v + 1
 end
-local n = #ARGV
+local data = false
 if ARGV[5] == '1' then
-  local stale = {}
-  for _, f in ipairs(redis.call('HKEYS', k)) do
-    if string.sub(f, 1, 2) == 'd:' then stale[#stale + 1] = f end
-  end
-  for i = 1, #stale, 4000 do
-    redis.call('HDEL', k, unpack(stale, i, math.min(i + 3999, #stale)))
-  end
+  data = data_after(k, stored_v, meta[5], 15)
+  if not data then return {7} end
 end
-local removed_n = tonumber(ARGV[14])
-local pos = 15 + removed_n
-local extra = {}
-if not user and current then extra[1] = 'u'; extra[2] = 'i' end
-if ARGV[13] == '-' then extra[#extra + 1] = 'a' end
-if removed_n + #extra <= 4000 then
-  if removed_n + #extra > 0 then
-    local list = {unpack(ARGV, 15, pos - 1)}
-    for _, f in ipairs(extra) do list[#list + 1] = f end
-    redis.call('HDEL', k, unpack(list))
-  end
-else
-  for i = 15, pos - 1, 4000 do
-    redis.call('HDEL', k, unpack(ARGV, i, math.min(i + 3999, pos - 1)))
-  end
-  if #extra > 0 then redis.call('HDEL', k, unpack(extra)) end
-end
+local gone = {}
+if not user and current then gone[1] = 'u'; gone[2] = 'i' end
+if ARGV[13] == '-' then gone[#gone + 1] = 'a' end
+if ARGV[14] == '-' then gone[#gone + 1] = 'n' end
+if #gone > 0 then redis.call('HDEL', k, unpack(gone)) end
 -- The manager keeps the deadline for a touch_after window: then neither field nor TTL moves.
 local moved = ARGV[2] ~= meta[1]
-local set = {}
-if moved then set[1] = 'e'; set[2] = ARGV[2] end
+local set = {'l', ARGV[12]}
+if moved then set[#set + 1] = 'e'; set[#set + 1] = ARGV[2] end
 if user then
   set[#set + 1] = 'u'; set[#set + 1] = user; set[#set + 1] = 'i'; set[#set + 1] = horizon
 end
 if ARGV[8] ~= '' then set[#set + 1] = 'p'; set[#set + 1] = ARGV[8] end
 if ARGV[13] ~= '' and ARGV[13] ~= '-' then set[#set + 1] = 'a'; set[#set + 1] = ARGV[13] end
-if bump then set[#set + 1] = 'v'; set[#set + 1] = string.format('%d', v) end
-local m = #set
-if n - pos + 1 + m <= 4000 then
-  for i = pos, n do m = m + 1; set[m] = ARGV[i] end
-  redis.call('HSET', k, unpack(set))
-else
-  if m > 0 then redis.call('HSET', k, unpack(set)) end
-  for i = pos, n, 4000 do
-    redis.call('HSET', k, unpack(ARGV, i, math.min(i + 3999, n)))
-  end
+if string.sub(ARGV[14], 1, 1) == '=' then
+  set[#set + 1] = 'n'; set[#set + 1] = string.sub(ARGV[14], 2)
 end
+if bump then set[#set + 1] = 'v'; set[#set + 1] = string.format('%d', v) end
+if data then set[#set + 1] = 'd'; set[#set + 1] = data end
+redis.call('HSET', k, unpack(set))
 if moved then redis.call('PEXPIREAT', k, ARGV[2]) end
+return {1, v}
+";
+
+/// The common `apply`: data changes inside `touch_after`, with neither a new principal nor
+/// a strict version, so none of [`WRITE`]'s decisions (index horizon, revocation fence,
+/// version compare, deadline) apply; only "write the data, never resurrect a gone
+/// session". ARGV: 1 now, 2 began_at, 3 persistent '' / '0' / '1', 4 label as in
+/// [`WRITE`], then the data section of [`DATA_HELPERS`] from 5. Returns as [`WRITE`]
+/// does. Two commands inside the server: HMGET and HSET (an HDEL when the label goes).
+const DATA_WRITE: &str = r"
+local k = KEYS[1]
+local m = redis.call('HMGET', k, 'e', 'v', 'd')
+if not m[1] then return {0} end
+local e = tonumber(m[1])
+if not e then return {4} end
+if e <= tonumber(ARGV[1]) then return {0} end
+local v = tonumber(m[2] or 0)
+if not v then return {5} end
+local data = data_after(k, m[2], m[3], 5)
+if not data then return {7} end
+v = v + 1
+local set = {'d', data, 'v', string.format('%d', v), 'l', ARGV[2]}
+if ARGV[3] ~= '' then set[#set + 1] = 'p'; set[#set + 1] = ARGV[3] end
+if ARGV[4] == '-' then
+  redis.call('HDEL', k, 'n')
+elseif ARGV[4] ~= '' then
+  set[#set + 1] = 'n'; set[#set + 1] = string.sub(ARGV[4], 2)
+end
+redis.call('HSET', k, unpack(set))
 return {1, v}
 ";
 
@@ -238,7 +317,10 @@ pub(crate) async fn invoke<T: FromRedisValue>(
 }
 
 static CREATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CREATE));
-static WRITE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(WRITE));
+static WRITE_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{DATA_HELPERS}{WRITE}")));
+static DATA_WRITE_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{DATA_HELPERS}{DATA_WRITE}")));
 static INDEX_ADD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(INDEX_ADD));
 static DELETE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE));
 
@@ -323,12 +405,13 @@ pub(crate) async fn write(
     now: Timestamp,
 ) -> Result<WriteReply, StoreError> {
     let changes = write.changes;
+    let writes_data = writes_data(changes);
     let mut call = evalsha(&WRITE_SCRIPT, hash);
     call.arg(now.as_millis())
         .arg(changes.expires_at.as_millis())
         .arg(write.expected.map(|v| v.to_string()).unwrap_or_default())
         .arg(flag(write.bump))
-        .arg(flag(changes.cleared));
+        .arg(flag(writes_data));
     match &changes.user {
         None => call.arg("k").arg(""),
         Some(None) => call.arg("n").arg(""),
@@ -345,23 +428,73 @@ pub(crate) async fn write(
         (Some(Some(_)), Some(at)) => call.arg(at.as_millis()),
         (Some(_), _) => call.arg("-"),
     };
-    let drops_label = matches!(changes.label, Some(None));
-    call.arg(changes.removed.len() + usize::from(drops_label));
-    for key in &changes.removed {
-        call.arg(data_field(key));
-    }
-    if drops_label {
-        call.arg(layout::LABEL);
-    }
-    layout::encode_data(changes.set.iter(), &mut call)?;
-    // Metadata set the same way as data fields (the script sets whatever pairs follow).
-    call.arg(layout::LAST_SEEN)
-        .arg(changes.began_at.as_millis());
-    if let Some(Some(label)) = &changes.label {
-        call.arg(layout::LABEL).arg(label.as_str());
+    label_arg(&mut call, changes);
+    if writes_data {
+        data_args(&mut call, changes);
     }
     let reply: Vec<Value> = invoke(conn, &WRITE_SCRIPT, &call).await.map_err(map_err)?;
     parse_write_reply(&reply)
+}
+
+/// Whether [`data_write`] can take `write`: an `apply` of data changes that moves neither
+/// the deadline nor the principal and compares no version.
+pub(crate) fn data_only(write: &Write<'_>) -> bool {
+    let c = write.changes;
+    write.bump && write.expected.is_none() && c.keeps_deadline && c.user.is_none() && writes_data(c)
+}
+
+/// Runs a [`data_only`] write with the lean [`DATA_WRITE`] script.
+pub(crate) async fn data_write(
+    conn: &mut Conn,
+    hash: &str,
+    changes: &Changeset,
+    now: Timestamp,
+) -> Result<WriteReply, StoreError> {
+    let mut call = evalsha(&DATA_WRITE_SCRIPT, hash);
+    call.arg(now.as_millis())
+        .arg(changes.began_at.as_millis())
+        .arg(changes.persistent.map_or("", flag));
+    label_arg(&mut call, changes);
+    data_args(&mut call, changes);
+    let reply: Vec<Value> = invoke(conn, &DATA_WRITE_SCRIPT, &call)
+        .await
+        .map_err(map_err)?;
+    parse_write_reply(&reply)
+}
+
+fn writes_data(changes: &Changeset) -> bool {
+    changes.cleared || !changes.removed.is_empty() || !changes.set.is_empty()
+}
+
+/// The label argument: '' keep, '-' remove, '=' and the new label.
+fn label_arg(call: &mut Cmd, changes: &Changeset) {
+    match &changes.label {
+        None => call.arg(""),
+        Some(None) => call.arg("-"),
+        Some(Some(label)) => call.arg(["=", label.as_str()].concat()),
+    };
+}
+
+/// The data section [`DATA_HELPERS`] reads: the loaded version and the whole result when
+/// the changeset carries its base, else just the set keys' values.
+fn data_args(call: &mut Cmd, changes: &Changeset) {
+    let mut packed = Vec::new();
+    match &changes.base {
+        Some(base) => {
+            call.arg(base.version);
+            layout::pack(base.unchanged.iter().chain(&changes.set), &mut packed);
+        }
+        None => {
+            call.arg("");
+            layout::pack(changes.set.iter(), &mut packed);
+        }
+    }
+    call.arg(packed.as_slice())
+        .arg(flag(changes.cleared))
+        .arg(changes.removed.len());
+    for key in changes.removed.iter().chain(changes.set.keys()) {
+        call.arg(key.as_str());
+    }
 }
 
 fn parse_write_reply(reply: &[Value]) -> Result<WriteReply, StoreError> {
@@ -388,6 +521,9 @@ fn parse_write_reply(reply: &[Value]) -> Result<WriteReply, StoreError> {
         )),
         (5, _) => Err(StoreError::Corrupt(
             "redis session hash: field v is not a number".into(),
+        )),
+        (7, _) => Err(StoreError::Corrupt(
+            "redis session hash: field d is not packed data".into(),
         )),
         _ => Err(unexpected()),
     }

@@ -15,7 +15,6 @@ use session_core::{
 
 use crate::conn::{Conn, Timeouts, bounded, map_err};
 use crate::layout::{self, Keys};
-use crate::plain_write;
 use crate::scripts::{self, CreateReply, Rule, Write, WriteReply};
 
 /// The key prefix used unless [`RedisStore::with_prefix`] says otherwise.
@@ -171,8 +170,8 @@ impl RedisStore {
     ) -> Result<WriteReply, StoreError> {
         let hash = self.keys.session(key);
         let mut conn = self.conn.clone();
-        if plain_write::eligible(write) {
-            return plain_write::write(&mut conn, &hash, write.changes, Timestamp::now()).await;
+        if scripts::data_only(write) {
+            return scripts::data_write(&mut conn, &hash, write.changes, Timestamp::now()).await;
         }
         for _ in 0..INDEX_ROUNDS {
             let now = Timestamp::now();

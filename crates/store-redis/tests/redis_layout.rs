@@ -107,6 +107,26 @@ async fn garbage_in_a_data_field_is_corrupt() {
 }
 
 #[tokio::test]
+async fn garbage_in_the_packed_data_is_corrupt() {
+    for packed in [
+        &b"x"[..],
+        b"9:short",
+        b"1:k",
+        b"1:k5:[1]",
+        b"1:k1:{",
+        b"1:\xff1:1",
+        b"-1:k1:1",
+    ] {
+        let got = load_after(&[("d", packed)], &[]).await;
+        assert!(
+            matches!(got, Err(StoreError::Corrupt(_))),
+            "{:?}: {got:?}",
+            String::from_utf8_lossy(packed)
+        );
+    }
+}
+
+#[tokio::test]
 async fn missing_or_garbled_metadata_is_corrupt() {
     for (spoil, remove) in [
         (&[][..], &["c"][..]),
@@ -129,7 +149,7 @@ async fn data_keys_cannot_shadow_metadata() {
     let (store, _) = common::standalone_with_prefix().await;
     let key = StoreKey::random();
     let mut record = record_until(Timestamp::now().add(Duration::from_secs(60)));
-    for name in ["v", "c", "e", "u", "p", "i", "d:", "d:d:x"] {
+    for name in ["v", "c", "e", "u", "p", "i", "d", "d:", "d:d:x", "3:abc"] {
         record.data.insert(name.into(), json!(name));
     }
     let created = store.create(&key, &record).await.expect("create failed");
@@ -299,7 +319,7 @@ async fn created_for_an_hour(store: &impl SessionStore) -> (StoreKey, Record) {
     (key, record)
 }
 
-/// A changeset as the manager sends it inside `touch_after`: the plain (script-free) write.
+/// A changeset as the manager sends it inside `touch_after`: the lean data write.
 fn keeping_write(deadline: Timestamp, key: &str) -> session_core::store::Changeset {
     let mut changes = session_core::store::Changeset::new(deadline);
     changes.keeps_deadline = true;
@@ -308,7 +328,7 @@ fn keeping_write(deadline: Timestamp, key: &str) -> session_core::store::Changes
 }
 
 #[tokio::test]
-async fn a_late_plain_write_leaves_only_an_expiring_remnant() {
+async fn a_late_data_write_leaves_nothing_behind() {
     let (store, prefix) = common::standalone_with_prefix().await;
     let mut raw = common::raw().await;
     let (key, record) = created_for_an_hour(&store).await;
@@ -318,21 +338,15 @@ async fn a_late_plain_write_leaves_only_an_expiring_remnant() {
         .await
         .expect("apply failed");
     assert_eq!(outcome, session_core::store::ApplyOutcome::Missing);
-    let hash = format!("{prefix}{key}");
-    let ttl: i64 = raw.pttl(&hash).await.expect("PTTL failed");
-    assert!(
-        (1..=300_000).contains(&ttl),
-        "the remnant must expire within the marker TTL (PTTL {ttl})"
-    );
-    let fields: Vec<String> = raw.hkeys(&hash).await.expect("HKEYS failed");
-    assert!(
-        !fields.iter().any(|f| f == "e" || f == "c"),
-        "a remnant must not look like a session: {fields:?}"
-    );
+    let exists: i64 = raw
+        .exists(format!("{prefix}{key}"))
+        .await
+        .expect("EXISTS failed");
+    assert_eq!(exists, 0, "a write to a gone session must not leave a hash");
 }
 
 #[tokio::test]
-async fn a_plain_write_leaves_a_rotation_marker_and_its_ttl_alone() {
+async fn a_data_write_leaves_a_rotation_marker_and_its_ttl_alone() {
     let (store, prefix) = common::standalone_with_prefix().await;
     let mut raw = common::raw().await;
     let (from, to) = (StoreKey::random(), StoreKey::random());
@@ -378,7 +392,7 @@ async fn a_plain_write_leaves_a_rotation_marker_and_its_ttl_alone() {
 }
 
 #[tokio::test]
-async fn a_plain_write_on_a_garbled_version_is_corrupt() {
+async fn a_data_write_on_a_garbled_version_is_corrupt() {
     let (store, prefix) = common::standalone_with_prefix().await;
     let mut raw = common::raw().await;
     let (key, record) = created_for_an_hour(&store).await;
@@ -408,7 +422,7 @@ async fn scripts_the_server_forgot_are_loaded_again() {
         .query_async::<()>(&mut raw)
         .await
         .expect("SCRIPT FLUSH failed");
-    // An expected version keeps this write off the plain path: the write script runs.
+    // An expected version keeps this write off the lean path: the write script runs.
     let mut changes = keeping_write(record.expires_at, "after-flush");
     changes.keeps_deadline = false;
     let outcome = store
@@ -422,4 +436,120 @@ async fn scripts_the_server_forgot_are_loaded_again() {
     let loaded = store.load(&key).await.expect("load failed").expect("gone");
     assert_eq!(loaded.data.get("after-flush"), Some(&json!("late")));
     assert_eq!(loaded.data.get("greeting"), Some(&json!("hello")));
+}
+
+/// A data write that finds another version stored merges into the packed data it finds,
+/// and a stored `d` that is not packed data is `Corrupt` with nothing written.
+#[tokio::test]
+async fn a_stale_write_on_garbled_packed_data_is_corrupt() {
+    let (store, prefix) = common::standalone_with_prefix().await;
+    let mut raw = common::raw().await;
+    let (key, record) = created_for_an_hour(&store).await;
+    let hash = format!("{prefix}{key}");
+    let _: i64 = raw
+        .hset(&hash, "d", "7:garbage")
+        .await
+        .expect("HSET failed");
+    let mut changes = keeping_write(record.expires_at, "k");
+    changes.base = Some(session_core::store::Base {
+        version: record.version + 5,
+        unchanged: record.data.clone(),
+    });
+    let got = store.apply(&key, &changes, None).await;
+    assert!(matches!(got, Err(StoreError::Corrupt(_))), "{got:?}");
+    let version: String = raw.hget(&hash, "v").await.expect("HGET failed");
+    assert_eq!(version, record.version.to_string(), "nothing was written");
+}
+
+/// A hash of the layout before 0.4 (one `d:<key>` field per key) loads, and its first
+/// write moves every key into the packed `d`: with the loaded base (the manager's write),
+/// without one (a merge), after a `clear`, and through the general write script.
+#[tokio::test]
+async fn hashes_of_the_per_key_layout_move_to_the_packed_one_on_write() {
+    use session_core::store::{ApplyOutcome, Base, Changeset};
+    let (store, prefix) = common::standalone_with_prefix().await;
+    let mut raw = common::raw().await;
+    let now = Timestamp::now();
+    let expires = now.add(Duration::from_secs(600)).as_millis();
+    let legacy = |key: &StoreKey| {
+        let hash = format!("{prefix}{key}");
+        let fields = [
+            ("v", "4".to_owned()),
+            ("c", now.as_millis().to_string()),
+            ("e", expires.to_string()),
+            ("p", "0".into()),
+            ("l", now.as_millis().to_string()),
+            ("d:cart", "[1,2]".into()),
+            ("d:name", "\"Ada\"".into()),
+            ("d:d:x", "true".into()),
+        ];
+        (hash, fields)
+    };
+    let keeping = |set: &[(&str, serde_json::Value)]| {
+        let mut c = Changeset::new(Timestamp::from_millis(expires));
+        c.keeps_deadline = true;
+        for (k, v) in set {
+            c.set.insert((*k).into(), v.clone());
+        }
+        c
+    };
+    let based = |mut c: Changeset, unchanged: &[(&str, serde_json::Value)]| {
+        c.base = Some(Base {
+            version: 4,
+            unchanged: unchanged
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        });
+        c
+    };
+    let name = ("name", json!("Ada"));
+    let flag = ("d:x", json!(true));
+    let mut with_base = keeping(&[("cart", json!([3]))]);
+    with_base = based(with_base, &[name.clone(), flag.clone()]);
+    let mut cleared = keeping(&[("fresh", json!(0))]);
+    cleared.cleared = true;
+    let mut general = keeping(&[("cart", json!([3]))]);
+    general.keeps_deadline = false;
+    general.expires_at = Timestamp::from_millis(expires + 1000);
+    let cases: [(Changeset, &[(&str, serde_json::Value)]); 4] = [
+        (
+            with_base,
+            &[("cart", json!([3])), name.clone(), flag.clone()],
+        ),
+        (
+            keeping(&[("cart", json!([3]))]),
+            &[("cart", json!([3])), name.clone(), flag.clone()],
+        ),
+        (cleared, &[("fresh", json!(0))]),
+        (general, &[("cart", json!([3])), name.clone(), flag.clone()]),
+    ];
+    for (i, (changes, expected)) in cases.into_iter().enumerate() {
+        let key = StoreKey::random();
+        let (hash, fields) = legacy(&key);
+        let _: () = raw
+            .hset_multiple(&hash, &fields)
+            .await
+            .expect("HSET failed");
+        let _: bool = raw
+            .pexpire_at(&hash, expires)
+            .await
+            .expect("PEXPIREAT failed");
+        let before = store.load(&key).await.expect("load").expect("a session");
+        assert_eq!(before.data.get("cart"), Some(&json!([1, 2])), "case {i}");
+        assert_eq!(before.data.get("d:x"), Some(&json!(true)), "case {i}");
+        let outcome = store.apply(&key, &changes, None).await.expect("apply");
+        assert_eq!(outcome, ApplyOutcome::Applied(5), "case {i}");
+        let names: Vec<String> = raw.hkeys(&hash).await.expect("HKEYS failed");
+        assert!(
+            names.iter().any(|n| n == "d") && !names.iter().any(|n| n.starts_with("d:")),
+            "case {i}: {names:?}"
+        );
+        let after = store.load(&key).await.expect("load").expect("a session");
+        let expected: session_core::store::Data = expected
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        assert_eq!(after.data, expected, "case {i}");
+    }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::json_len::entry_bytes;
+use super::json_text::entry_bytes;
 use super::{Session, State};
 use crate::SessionError;
 

@@ -39,6 +39,8 @@ macro_rules! express_conformance_tests {
             strict_apply_with_stale_version_conflicts,
             concurrent_distinct_keys_all_survive,
             concurrent_same_key_keeps_one_written_value,
+            apply_with_a_stale_base_keeps_the_other_writes,
+            apply_with_a_current_base_writes_the_whole_result,
             touch_moves_deadline_only,
             touch_missing_or_expired_is_false,
             delete_removes_record,

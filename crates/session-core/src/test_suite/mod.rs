@@ -75,6 +75,8 @@ macro_rules! store_conformance_tests {
             strict_apply_with_stale_version_conflicts,
             concurrent_distinct_keys_all_survive,
             concurrent_same_key_keeps_one_written_value,
+            apply_with_a_stale_base_keeps_the_other_writes,
+            apply_with_a_current_base_writes_the_whole_result,
             touch_moves_deadline_only,
             touch_missing_or_expired_is_false,
             delete_removes_record,
@@ -557,13 +559,21 @@ async fn fifty_distinct_writers(
     key: &StoreKey,
     kept: Option<Timestamp>,
 ) -> (Vec<u64>, Record) {
+    // Every writer loaded the same version, as concurrent requests do; a store that writes
+    // `unchanged ∪ set` whole must notice that 49 of them are stale by the time they land.
+    let loaded_at = loaded(store, key).await;
+    let loaded_at = &loaded_at;
     let writes = (0..50).map(|i| async move {
         let name = format!("k{i}");
         let pair = [(name.as_str(), json!(i))];
-        let changes = match kept {
+        let mut changes = match kept {
             Some(deadline) => keeping(deadline, &pair),
             None => set(&pair),
         };
+        changes.base = Some(crate::Base {
+            version: loaded_at.version,
+            unchanged: loaded_at.data.clone(),
+        });
         store.apply(key, &changes, None).await
     });
     let mut versions = Vec::new();
@@ -574,6 +584,9 @@ async fn fifty_distinct_writers(
         }
     }
     let got = loaded(store, key).await;
+    for (k, v) in &loaded_at.data {
+        assert_eq!(got.data.get(k), Some(v), "untouched {k} changed");
+    }
     for i in 0..50 {
         assert_eq!(
             got.data.get(&format!("k{i}")),
@@ -589,6 +602,64 @@ async fn fifty_distinct_writers(
 pub async fn concurrent_distinct_keys_all_survive(store: &dyn SessionStore) {
     let key = created(store, &live_record()).await;
     fifty_distinct_writers(store, &key, None).await;
+}
+
+/// A write computed from an older version (its [`crate::Base`] is stale) changes only
+/// its own keys: a key another writer changed since keeps that writer's value, and a key
+/// it removed stays removed.
+pub async fn apply_with_a_stale_base_keeps_the_other_writes(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    let first = loaded(store, &key).await;
+    let base = |unchanged: &[&str]| crate::Base {
+        version: first.version,
+        unchanged: unchanged
+            .iter()
+            .map(|k| ((*k).to_owned(), first.data[*k].clone()))
+            .collect(),
+    };
+    let mut earlier = set(&[("n", json!(2))]);
+    earlier.removed.insert("greeting".into());
+    earlier.base = Some(base(&[]));
+    assert!(matches!(
+        apply(store, &key, &earlier).await,
+        ApplyOutcome::Applied(_)
+    ));
+    let mut later = set(&[("other", json!(true))]);
+    later.base = Some(base(&["greeting", "n"]));
+    assert!(matches!(
+        apply(store, &key, &later).await,
+        ApplyOutcome::Applied(_)
+    ));
+    let got = loaded(store, &key).await;
+    let expected: crate::Data = [("n", json!(2)), ("other", json!(true))]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    assert_eq!(got.data, expected);
+    assert_eq!(got.version, 3);
+}
+
+/// A write whose [`crate::Base`] is current leaves exactly `unchanged` ∪ `set`.
+pub async fn apply_with_a_current_base_writes_the_whole_result(store: &dyn SessionStore) {
+    let key = created(store, &live_record()).await;
+    let first = loaded(store, &key).await;
+    let mut changes = set(&[("n", json!(7)), ("added", json!([1, 2]))]);
+    changes.removed.insert("greeting".into());
+    changes.base = Some(crate::Base {
+        version: first.version,
+        unchanged: crate::Data::new(),
+    });
+    assert_eq!(apply(store, &key, &changes).await, ApplyOutcome::Applied(2));
+    let mut cleared = set(&[("fresh", json!("x"))]);
+    cleared.cleared = true;
+    cleared.base = Some(crate::Base {
+        version: 2,
+        unchanged: crate::Data::new(),
+    });
+    assert_eq!(apply(store, &key, &cleared).await, ApplyOutcome::Applied(3));
+    let got = loaded(store, &key).await;
+    assert_eq!(got.data.len(), 1, "{:?}", got.data);
+    assert_eq!(got.data.get("fresh"), Some(&json!("x")));
 }
 
 /// Concurrent writers of one key: the key ends with one of the written values.
