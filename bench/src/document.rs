@@ -143,26 +143,21 @@ fn misses_explained(checks: &[Check]) -> String {
     }
     if missed("(c)", "axum, Redis") || missed("(d)", "axum, Redis") {
         why(
-            "Redis writes: a write inside `touch_after` that binds no user is one `MULTI`/`EXEC` \
-             of plain hash commands, 5.5–6 µs of Redis CPU per write against 14–15 µs for the \
-             Lua script it replaced (on this Redis, `EVALSHA` of `return 1` alone costs 1.5 µs, \
-             3.4 µs with the write's 17 arguments: the script machinery, not its commands); \
-             other writes keep the script. What remains is app CPU: a session is a hash with a \
-             field per key, so a load's reply has two elements per key, and redis-rs allocates \
-             and copies every element (its `combine` parser; zero-copy replies are an open \
-             redis-rs pull request, #2199) and frees them on another thread than the one that \
-             parsed them, where the peer (fred) reads one string as a slice of its buffer: \
-             per (d) request in one process (callgrind, `layer_cost --child probe-redis-ours d \
-             N` against `probe-redis-peer`, 1,500 minus 500 requests, by hand at commit \
-             bc30a6e) ours executes 236.6k instructions against 159.5k, of which redis-rs's \
-             `combine` parser 48.3k against fred's `redis_protocol` 4.0k, and allocation \
-             42.9k against 32.8k. \
-             That layout is what per-key merge without a script on the common path costs: \
-             concurrent writers of distinct keys all survive (the conformance suite's 50 \
-             concurrent writers). A layout with all data in one hash field (spliced by the \
-             script) was measured and rejected: the (d) write script's server time went from \
-             7–8 µs to 25–29 µs per call (`INFO commandstats`; Lua copies and collects the \
-             4 KB field on every write) for 13 % fewer app instructions per request.",
+            "Redis writes (measured by hand at commit 63c7f40 and after it): a session's data \
+             is one packed field since 0.4, so a (d) load's reply has a dozen elements \
+             instead of 50 (redis-rs's `combine` parser allocates and copies every element; \
+             per (d) request in one process, callgrind `layer_cost --child probe-redis-ours d \
+             N`, 1,500 minus 500 requests: 236.6k instructions with a field per key, 181.4k \
+             packed, against the peer's 159.5k). A write sends the whole packed result in a \
+             plain `HSET` of a fresh field inside `MULTI`, and a script points the session at \
+             it when the version is still the loaded one, merging key by key in Lua when it \
+             is not (per-key merge survives: the conformance suite's 50 concurrent writers \
+             of distinct keys). That script is the store's remaining cost: on Redis 7.0.15 a \
+             script's arguments and `redis.call` replies are copied into Lua on every call, \
+             20–22 µs of server CPU per write (`INFO commandstats`) against the peer's 3 µs \
+             `SET`; passing the 4.4 KB result as a script argument instead cost 33 µs, and \
+             the transaction adds about 14k instructions of client work (195k per (d) \
+             request) for the 11 µs it saves on the server.",
         );
     }
     if ["(b)", "(c)", "(d)", "(e)"]

@@ -1,10 +1,13 @@
 //! The storage layout: key names, hash field names, and the record codec.
 //!
-//! A session is one hash: single-letter metadata fields and the whole data in one field
-//! `d`, packed as `<key bytes>:<key><value bytes>:<value JSON>` per key, so a load parses
-//! a dozen reply elements whatever the number of keys, and a write replaces one value.
-//! Hashes written before 0.4 keep each key in a field `d:<key>`; `load` reads them, and
-//! the first write of such a session moves its keys into `d` (see `scripts`).
+//! A session is one hash: single-letter metadata fields and the whole data in one field,
+//! packed as `<key bytes>:<key><value bytes>:<value JSON>` per key, so a load parses a
+//! dozen reply elements whatever the number of keys. The data field's name is in `w`: a
+//! write puts its result in a fresh field with a plain `HSET` and the write script only
+//! points `w` at it, so the data never passes through Lua, whose every argument and reply
+//! Redis copies into the interpreter (7 µs of server CPU for a 4.4 KB value on Redis 7.0).
+//! Hashes written before 0.4 keep each key in a field `d:<key>` and have no `w`; `load`
+//! reads them, and the first write of such a session moves its keys (see `scripts`).
 //! A hash with a `s` field is not a session but a marker of the rotation and revocation
 //! protocols (see the README); `load` treats it as no session, and so a hash with neither
 //! `e` nor `c`.
@@ -17,8 +20,14 @@ use session_core::{
 };
 use sha2::{Digest, Sha256};
 
-/// The packed data: every key and its JSON text (see [`pack`]).
-pub(crate) const DATA: &str = "d";
+/// The name of the field that holds the packed data (see [`pack`]).
+pub(crate) const LIVE: &str = "w";
+/// Every data field's name starts with this; a fresh hash's is [`FRESH_DATA`], a write's
+/// is [`staged_field`]. Fields of this shape that `w` does not name are the leftovers of
+/// writes that failed between their two commands, and are ignored.
+pub(crate) const DATA_PREFIX: u8 = b'D';
+/// The data field of a hash written whole (`create`, a rotation's new key).
+pub(crate) const FRESH_DATA: &str = "D0";
 /// Prefix of a data field in the layout before 0.4, one field per key.
 pub(crate) const LEGACY_DATA: &str = "d:";
 /// Version (decimal u64), bumped by every `apply`.
@@ -194,8 +203,25 @@ pub(crate) fn encode_record(
     }
     let mut packed = Vec::new();
     pack(record.data.iter(), &mut packed);
-    out.field(DATA, packed.as_slice());
+    out.field(LIVE, FRESH_DATA);
+    out.field(FRESH_DATA, packed.as_slice());
     Ok(())
+}
+
+/// A data field name no other write uses: `D`, this process's random tag, a counter.
+/// Concurrent writers of one session each stage their result under their own name.
+pub(crate) fn staged_field() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static TAG: std::sync::LazyLock<StoreKey> = std::sync::LazyLock::new(StoreKey::random);
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n);
+    let mut name = String::with_capacity(17 + digits.len());
+    name.push(char::from(DATA_PREFIX));
+    name.push_str(&TAG.as_str()[..16]);
+    name.push_str(digits);
+    name
 }
 
 /// Appends `<key bytes>:<key><value bytes>:<value JSON>` for every pair to `out`: a format
@@ -232,7 +258,7 @@ pub(crate) fn unpack(mut packed: &[u8], data: &mut Data) -> Result<(), StoreErro
 
 /// `<n>:<n bytes>` at the start of `bytes`: those bytes and what follows them.
 fn split_counted(bytes: &[u8]) -> Result<(&[u8], &[u8]), StoreError> {
-    let broken = || corrupt("field d is not packed data");
+    let broken = || corrupt("the data field is not packed data");
     let mut len: usize = 0;
     for (i, &b) in bytes.iter().enumerate() {
         match b {
@@ -301,13 +327,17 @@ pub(crate) fn decode_record(
         seen,
         label,
     ] = &mut meta;
-    let (mut packed, mut legacy) = (None, Vec::new());
+    let (mut stored, mut live, mut legacy) = (Vec::new(), None, Vec::new());
     let (mut any, mut marker, mut unknown) = (false, false, false);
     for (field, value) in fields {
         any = true;
         let slot = match field.as_slice() {
-            f if f == DATA.as_bytes() => {
-                packed = Some(value);
+            [DATA_PREFIX, ..] => {
+                stored.push((field, value));
+                continue;
+            }
+            f if f == LIVE.as_bytes() => {
+                live = Some(value);
                 continue;
             }
             f if f.starts_with(LEGACY_DATA.as_bytes()) => {
@@ -374,8 +404,12 @@ pub(crate) fn decode_record(
             .map(|l| text(l, LABEL).map(str::to_owned))
             .transpose()?,
     };
-    if let Some(packed) = packed {
-        unpack(&packed, &mut record.data)?;
+    if let Some(live) = live {
+        let (_, packed) = stored
+            .iter()
+            .find(|(field, _)| *field == live)
+            .ok_or_else(|| corrupt("field w names no data field"))?;
+        unpack(packed, &mut record.data)?;
     }
     for (field, value) in legacy {
         let mut key = String::from_utf8(field).map_err(|_| corrupt("a field name is not UTF-8"))?;

@@ -69,18 +69,21 @@ redis.call('PEXPIREAT', k, ARGV[2])
 return 1
 ";
 
-/// The data half of a write, shared by [`WRITE`] and [`DATA_WRITE`]: `data_after(k, v, d,
-/// p)` is the session's packed data (see `layout::pack`) after the write, or false when the
-/// stored `d` is not packed data. `v` and `d` are the stored version and data; `d` is nil
-/// in a hash of the layout before 0.4, whose `d:<key>` fields it moves into the result.
-/// ARGV from `p`: the version the writer loaded or '', the writer's packed result
-/// (`unchanged` ∪ `set` with a loaded version, else `set` alone), cleared '1'/'0', the
-/// count of removed keys, those keys, then the set keys up to the end.
+/// The data half of a write, shared by [`WRITE`] and [`DATA_WRITE`]. The caller runs the
+/// script in one `MULTI` after `HSET k <staged> <result>`: the writer's packed result
+/// (see `layout::pack`) in a field of its own, `staged` (`layout::staged_field`). With
+/// the loaded version still stored, that result stands and the script just points `w` at
+/// it: neither the data nor the result ever becomes a Lua string. Otherwise another write
+/// landed in between (or the writer loaded nothing), and the changes are merged into the
+/// stored data key by key, so no concurrent writer of other keys loses its keys.
 ///
-/// When the stored version is still the loaded one, the writer's result is the answer as
-/// it stands: the common case costs Lua one comparison. Otherwise another write landed
-/// in between, and the changes are merged into what is stored, key by key, so no
-/// concurrent writer of other keys loses its keys.
+/// `data_after(k, v, live, staged, p)` makes `staged` hold the data after the write and
+/// returns true, or false when the stored data is not packed data. `v` and `live` are the
+/// stored version and `w` (nil in a hash of the layout before 0.4, whose `d:<key>` fields
+/// it moves into the result). ARGV from `p`: the version the writer loaded or '',
+/// cleared '1'/'0', the count of removed keys, those keys, then the set keys up to the
+/// end (their values are in `staged`). `refuse(k, staged, reply)` drops the staged field
+/// (which also drops a hash the staging `HSET` created) and returns `reply`.
 const DATA_HELPERS: &str = r"
 local function counted(s, pos)
   local digits = string.match(s, '^%d+:', pos)
@@ -115,29 +118,34 @@ local function legacy_into(k, t)
     redis.call('HDEL', k, unpack(stale, i, math.min(i + 3999, #stale)))
   end
 end
-local function data_after(k, v, d, p)
-  local mine = ARGV[p + 1]
-  if d and ARGV[p] ~= '' and ARGV[p] == v then return mine end
+local function data_after(k, v, live, staged, p)
+  if live and ARGV[p] ~= '' and ARGV[p] == v then return true end
   local t = {}
-  if ARGV[p + 2] == '1' then
-    if not d then legacy_into(k, nil) end
-  elseif d then
-    if not unpack_into(d, t) then return false end
+  if ARGV[p + 1] == '1' then
+    if not live then legacy_into(k, nil) end
+  elseif live then
+    local stored = redis.call('HGET', k, live)
+    if not stored or not unpack_into(stored, t) then return false end
   else
     legacy_into(k, t)
   end
-  local removed = tonumber(ARGV[p + 3])
-  for i = p + 4, p + 3 + removed do t[ARGV[i]] = nil end
-  if p + 4 + removed <= #ARGV then
-    local fresh = {}
-    if not unpack_into(mine, fresh) then return false end
-    for i = p + 4 + removed, #ARGV do t[ARGV[i]] = fresh[ARGV[i]] end
+  local removed = tonumber(ARGV[p + 2])
+  for i = p + 3, p + 2 + removed do t[ARGV[i]] = nil end
+  if p + 3 + removed <= #ARGV then
+    local mine = {}
+    if not unpack_into(redis.call('HGET', k, staged) or '', mine) then return false end
+    for i = p + 3 + removed, #ARGV do t[ARGV[i]] = mine[ARGV[i]] end
   end
   local parts = {}
   for key, value in pairs(t) do
     parts[#parts + 1] = #key .. ':' .. key .. #value .. ':' .. value
   end
-  return table.concat(parts)
+  redis.call('HSET', k, staged, table.concat(parts))
+  return true
+end
+local function refuse(k, staged, reply)
+  if staged then redis.call('HDEL', k, staged) end
+  return reply
 end
 ";
 
@@ -147,28 +155,30 @@ end
 ///  8 persistent '' / '0' / '1', 9 index written '1'/'0', 10 its user, 11 its horizon,
 ///  12 began_at, 13 authenticated_at: '' keep / '-' remove / ms,
 ///  14 label: '' keep / '-' remove / '=' followed by the label,
-///  then, when data is written, the data section of [`DATA_HELPERS`] from 15.
+///  then, when data is written, 15 the staged field and the data section of
+///  [`DATA_HELPERS`] from 16.
 /// Returns {1, version} applied, {0} missing (or: binding user ARGV[7] while a revocation
 /// fence of that user is later than began_at), {2} conflict, {3, user} index entry for
 /// `user` must first reach the new deadline, {4} undecodable deadline, {5} undecodable
 /// version, {7} undecodable data. The common case is three commands inside the server:
-/// HMGET, HSET, PEXPIREAT (an `HDEL` only when a field goes). Each `redis.call` costs the
+/// HMGET, HSET, PEXPIREAT (an `HDEL` when a field goes). Each `redis.call` costs the
 /// server about as much as a command from a client, so this script builds one `HSET`.
 const WRITE: &str = r"
 local k = KEYS[1]
-local meta = redis.call('HMGET', k, 'e', 'v', 'u', 'i', 'd')
+local staged = ARGV[5] == '1' and ARGV[15]
+local meta = redis.call('HMGET', k, 'e', 'v', 'u', 'i', 'w')
 local e = meta[1]
-if not e then return {0} end
+if not e then return refuse(k, staged, {0}) end
 e = tonumber(e)
-if not e then return {4} end
+if not e then return refuse(k, staged, {4}) end
 local deadline = tonumber(ARGV[2])
-if e <= tonumber(ARGV[1]) then return {0} end
+if e <= tonumber(ARGV[1]) then return refuse(k, staged, {0}) end
 local v = meta[2]
-if ARGV[3] ~= '' and v ~= ARGV[3] then return {2} end
+if ARGV[3] ~= '' and v ~= ARGV[3] then return refuse(k, staged, {2}) end
 local op = ARGV[6]
 if op == 's' then
   local fence = tonumber(redis.call('HGET', k, 'z:' .. ARGV[7]))
-  if fence and fence > tonumber(ARGV[12]) then return {0} end
+  if fence and fence > tonumber(ARGV[12]) then return refuse(k, staged, {0}) end
 end
 local current = meta[3]
 local user = current
@@ -179,24 +189,25 @@ if user then
   if ARGV[9] == '1' and ARGV[10] == user then
     if not horizon or tonumber(ARGV[11]) > (tonumber(horizon) or 0) then horizon = ARGV[11] end
   end
-  if not horizon or deadline > (tonumber(horizon) or 0) then return {3, user} end
+  if not horizon or deadline > (tonumber(horizon) or 0) then
+    return refuse(k, staged, {3, user})
+  end
 end
 local bump = ARGV[4] == '1'
 local stored_v = v
 if bump then
   v = tonumber(v or 0)
-  if not v then return {5} end
+  if not v then return refuse(k, staged, {5}) end
   v = v + 1
 end
-local data = false
-if ARGV[5] == '1' then
-  data = data_after(k, stored_v, meta[5], 15)
-  if not data then return {7} end
+if staged and not data_after(k, stored_v, meta[5], staged, 16) then
+  return refuse(k, staged, {7})
 end
 local gone = {}
 if not user and current then gone[1] = 'u'; gone[2] = 'i' end
 if ARGV[13] == '-' then gone[#gone + 1] = 'a' end
 if ARGV[14] == '-' then gone[#gone + 1] = 'n' end
+if staged and meta[5] then gone[#gone + 1] = meta[5] end
 if #gone > 0 then redis.call('HDEL', k, unpack(gone)) end
 -- The manager keeps the deadline for a touch_after window: then neither field nor TTL moves.
 local moved = ARGV[2] ~= meta[1]
@@ -211,7 +222,7 @@ if string.sub(ARGV[14], 1, 1) == '=' then
   set[#set + 1] = 'n'; set[#set + 1] = string.sub(ARGV[14], 2)
 end
 if bump then set[#set + 1] = 'v'; set[#set + 1] = string.format('%d', v) end
-if data then set[#set + 1] = 'd'; set[#set + 1] = data end
+if staged then set[#set + 1] = 'w'; set[#set + 1] = staged end
 redis.call('HSET', k, unpack(set))
 if moved then redis.call('PEXPIREAT', k, ARGV[2]) end
 return {1, v}
@@ -220,29 +231,31 @@ return {1, v}
 /// The common `apply`: data changes inside `touch_after`, with neither a new principal nor
 /// a strict version, so none of [`WRITE`]'s decisions (index horizon, revocation fence,
 /// version compare, deadline) apply; only "write the data, never resurrect a gone
-/// session". ARGV: 1 now, 2 began_at, 3 persistent '' / '0' / '1', 4 label as in
-/// [`WRITE`], then the data section of [`DATA_HELPERS`] from 5. Returns as [`WRITE`]
-/// does. Two commands inside the server: HMGET and HSET (an HDEL when the label goes).
+/// session". ARGV: 1 now, 2 the staged field, 3 began_at, 4 persistent '' / '0' / '1',
+/// 5 label as in [`WRITE`], then the data section of [`DATA_HELPERS`] from 6. Returns as
+/// [`WRITE`] does. Two commands inside the server, HMGET and HSET, and the `HDEL` of the
+/// data field it replaces.
 const DATA_WRITE: &str = r"
-local k = KEYS[1]
-local m = redis.call('HMGET', k, 'e', 'v', 'd')
-if not m[1] then return {0} end
+local k, staged = KEYS[1], ARGV[2]
+local m = redis.call('HMGET', k, 'e', 'v', 'w')
+if not m[1] then return refuse(k, staged, {0}) end
 local e = tonumber(m[1])
-if not e then return {4} end
-if e <= tonumber(ARGV[1]) then return {0} end
+if not e then return refuse(k, staged, {4}) end
+if e <= tonumber(ARGV[1]) then return refuse(k, staged, {0}) end
 local v = tonumber(m[2] or 0)
-if not v then return {5} end
-local data = data_after(k, m[2], m[3], 5)
-if not data then return {7} end
+if not v then return refuse(k, staged, {5}) end
+if not data_after(k, m[2], m[3], staged, 6) then return refuse(k, staged, {7}) end
 v = v + 1
-local set = {'d', data, 'v', string.format('%d', v), 'l', ARGV[2]}
-if ARGV[3] ~= '' then set[#set + 1] = 'p'; set[#set + 1] = ARGV[3] end
-if ARGV[4] == '-' then
-  redis.call('HDEL', k, 'n')
-elseif ARGV[4] ~= '' then
-  set[#set + 1] = 'n'; set[#set + 1] = string.sub(ARGV[4], 2)
+local set = {'w', staged, 'v', string.format('%d', v), 'l', ARGV[3]}
+if ARGV[4] ~= '' then set[#set + 1] = 'p'; set[#set + 1] = ARGV[4] end
+if string.sub(ARGV[5], 1, 1) == '=' then
+  set[#set + 1] = 'n'; set[#set + 1] = string.sub(ARGV[5], 2)
 end
 redis.call('HSET', k, unpack(set))
+local gone = {}
+if m[3] then gone[1] = m[3] end
+if ARGV[5] == '-' then gone[#gone + 1] = 'n' end
+if #gone > 0 then redis.call('HDEL', k, unpack(gone)) end
 return {1, v}
 ";
 
@@ -429,11 +442,14 @@ pub(crate) async fn write(
         (Some(_), _) => call.arg("-"),
     };
     label_arg(&mut call, changes);
-    if writes_data {
-        data_args(&mut call, changes);
+    if !writes_data {
+        let reply: Vec<Value> = invoke(conn, &WRITE_SCRIPT, &call).await.map_err(map_err)?;
+        return parse_write_reply(&reply);
     }
-    let reply: Vec<Value> = invoke(conn, &WRITE_SCRIPT, &call).await.map_err(map_err)?;
-    parse_write_reply(&reply)
+    let staged = layout::staged_field();
+    call.arg(staged.as_str());
+    data_args(&mut call, changes);
+    staged_write(conn, &WRITE_SCRIPT, hash, &staged, changes, call).await
 }
 
 /// Whether [`data_write`] can take `write`: an `apply` of data changes that moves neither
@@ -450,16 +466,67 @@ pub(crate) async fn data_write(
     changes: &Changeset,
     now: Timestamp,
 ) -> Result<WriteReply, StoreError> {
+    let staged = layout::staged_field();
     let mut call = evalsha(&DATA_WRITE_SCRIPT, hash);
     call.arg(now.as_millis())
+        .arg(staged.as_str())
         .arg(changes.began_at.as_millis())
         .arg(changes.persistent.map_or("", flag));
     label_arg(&mut call, changes);
     data_args(&mut call, changes);
-    let reply: Vec<Value> = invoke(conn, &DATA_WRITE_SCRIPT, &call)
-        .await
-        .map_err(map_err)?;
-    parse_write_reply(&reply)
+    staged_write(conn, &DATA_WRITE_SCRIPT, hash, &staged, changes, call).await
+}
+
+/// `MULTI`, `HSET hash <staged> <packed result>`, the script call, `EXEC`: one round trip
+/// in which the data travels as a plain command's argument. A server that lost the script
+/// answers the whole transaction with NOSCRIPT for the call; it is then loaded and the
+/// transaction sent again (the staging `HSET` only repeats itself).
+async fn staged_write(
+    conn: &mut Conn,
+    script: &Script,
+    hash: &str,
+    staged: &str,
+    changes: &Changeset,
+    call: Cmd,
+) -> Result<WriteReply, StoreError> {
+    let mut packed = Vec::new();
+    match &changes.base {
+        Some(base) => layout::pack(base.unchanged.iter().chain(&changes.set), &mut packed),
+        None => layout::pack(changes.set.iter(), &mut packed),
+    }
+    let mut pipe = redis::pipe();
+    pipe.atomic()
+        .cmd("HSET")
+        .arg(hash)
+        .arg(staged)
+        .arg(packed.as_slice());
+    pipe.add_command(call);
+    // Every reply, errors included, so each is seen where it arose.
+    pipe.ignore_errors();
+    for attempt in 0..2 {
+        let replies: Vec<Value> = pipe.query_async(conn).await.map_err(map_err)?;
+        let [staging, reply] = replies.as_slice() else {
+            return Err(StoreError::backend(format!(
+                "unexpected reply from the write transaction: {replies:?}"
+            )));
+        };
+        if let Value::ServerError(e) = staging {
+            return Err(map_err(e.clone().into()));
+        }
+        match reply {
+            Value::ServerError(e)
+                if attempt == 0 && e.kind() == Some(ServerErrorKind::NoScript) =>
+            {
+                script.load_async(conn).await.map_err(map_err)?;
+            }
+            Value::ServerError(e) => return Err(map_err(e.clone().into())),
+            Value::Array(items) => return parse_write_reply(items),
+            other => return parse_write_reply(std::slice::from_ref(other)),
+        }
+    }
+    Err(StoreError::backend(
+        "the write script stayed unknown after SCRIPT LOAD",
+    ))
 }
 
 fn writes_data(changes: &Changeset) -> bool {
@@ -475,23 +542,14 @@ fn label_arg(call: &mut Cmd, changes: &Changeset) {
     };
 }
 
-/// The data section [`DATA_HELPERS`] reads: the loaded version and the whole result when
-/// the changeset carries its base, else just the set keys' values.
+/// The data section [`DATA_HELPERS`] reads: the loaded version, `cleared`, the removed
+/// and the set keys (the values travel packed in the staged field).
 fn data_args(call: &mut Cmd, changes: &Changeset) {
-    let mut packed = Vec::new();
     match &changes.base {
-        Some(base) => {
-            call.arg(base.version);
-            layout::pack(base.unchanged.iter().chain(&changes.set), &mut packed);
-        }
-        None => {
-            call.arg("");
-            layout::pack(changes.set.iter(), &mut packed);
-        }
-    }
-    call.arg(packed.as_slice())
-        .arg(flag(changes.cleared))
-        .arg(changes.removed.len());
+        Some(base) => call.arg(base.version),
+        None => call.arg(""),
+    };
+    call.arg(flag(changes.cleared)).arg(changes.removed.len());
     for key in changes.removed.iter().chain(changes.set.keys()) {
         call.arg(key.as_str());
     }
@@ -523,7 +581,7 @@ fn parse_write_reply(reply: &[Value]) -> Result<WriteReply, StoreError> {
             "redis session hash: field v is not a number".into(),
         )),
         (7, _) => Err(StoreError::Corrupt(
-            "redis session hash: field d is not packed data".into(),
+            "redis session hash: the data field is not packed data".into(),
         )),
         _ => Err(unexpected()),
     }

@@ -117,7 +117,7 @@ async fn garbage_in_the_packed_data_is_corrupt() {
         b"1:\xff1:1",
         b"-1:k1:1",
     ] {
-        let got = load_after(&[("d", packed)], &[]).await;
+        let got = load_after(&[("D0", packed)], &[]).await;
         assert!(
             matches!(got, Err(StoreError::Corrupt(_))),
             "{:?}: {got:?}",
@@ -135,6 +135,7 @@ async fn missing_or_garbled_metadata_is_corrupt() {
         (&[("p", &b"yes"[..])][..], &[][..]),
         (&[("u", &b"\xff\xfe"[..])][..], &[][..]),
         (&[("stray", &b"1"[..])][..], &[][..]),
+        (&[("w", &b"Dmissing"[..])][..], &[][..]),
     ] {
         let got = load_after(spoil, remove).await;
         assert!(
@@ -149,7 +150,9 @@ async fn data_keys_cannot_shadow_metadata() {
     let (store, _) = common::standalone_with_prefix().await;
     let key = StoreKey::random();
     let mut record = record_until(Timestamp::now().add(Duration::from_secs(60)));
-    for name in ["v", "c", "e", "u", "p", "i", "d", "d:", "d:d:x", "3:abc"] {
+    for name in [
+        "v", "c", "e", "u", "p", "i", "w", "D0", "d:", "d:d:x", "3:abc",
+    ] {
         record.data.insert(name.into(), json!(name));
     }
     let created = store.create(&key, &record).await.expect("create failed");
@@ -382,6 +385,10 @@ async fn a_data_write_leaves_a_rotation_marker_and_its_ttl_alone() {
     assert_eq!(outcome, session_core::store::ApplyOutcome::Missing);
     let state: Option<String> = raw.hget(&hash, "s").await.expect("HGET failed");
     assert_eq!(state.as_deref(), Some("moved"));
+    assert!(
+        data_fields(&mut raw, &hash).await.is_empty(),
+        "the refused write took its staged data away"
+    );
     let after: i64 = raw.pttl(&hash).await.expect("PTTL failed");
     assert!(
         after <= before,
@@ -436,6 +443,21 @@ async fn scripts_the_server_forgot_are_loaded_again() {
     let loaded = store.load(&key).await.expect("load failed").expect("gone");
     assert_eq!(loaded.data.get("after-flush"), Some(&json!("late")));
     assert_eq!(loaded.data.get("greeting"), Some(&json!("hello")));
+    // And the lean data write, whose script call sits inside a transaction.
+    flush()
+        .query_async::<()>(&mut raw)
+        .await
+        .expect("SCRIPT FLUSH failed");
+    let outcome = store
+        .apply(&key, &keeping_write(loaded.expires_at, "lean"), None)
+        .await
+        .expect("lean apply after SCRIPT FLUSH failed");
+    assert_eq!(
+        outcome,
+        session_core::store::ApplyOutcome::Applied(record.version + 2)
+    );
+    let loaded = store.load(&key).await.expect("load failed").expect("gone");
+    assert_eq!(loaded.data.get("lean"), Some(&json!("late")));
 }
 
 /// A data write that finds another version stored merges into the packed data it finds,
@@ -446,8 +468,9 @@ async fn a_stale_write_on_garbled_packed_data_is_corrupt() {
     let mut raw = common::raw().await;
     let (key, record) = created_for_an_hour(&store).await;
     let hash = format!("{prefix}{key}");
+    let live: String = raw.hget(&hash, "w").await.expect("HGET failed");
     let _: i64 = raw
-        .hset(&hash, "d", "7:garbage")
+        .hset(&hash, &live, "7:garbage")
         .await
         .expect("HSET failed");
     let mut changes = keeping_write(record.expires_at, "k");
@@ -459,6 +482,19 @@ async fn a_stale_write_on_garbled_packed_data_is_corrupt() {
     assert!(matches!(got, Err(StoreError::Corrupt(_))), "{got:?}");
     let version: String = raw.hget(&hash, "v").await.expect("HGET failed");
     assert_eq!(version, record.version.to_string(), "nothing was written");
+    assert_eq!(
+        data_fields(&mut raw, &hash).await,
+        [live],
+        "the staged field is gone"
+    );
+}
+
+/// The hash's data fields (`D…`), sorted.
+async fn data_fields(raw: &mut redis::aio::MultiplexedConnection, hash: &str) -> Vec<String> {
+    let names: Vec<String> = raw.hkeys(hash).await.expect("HKEYS failed");
+    let mut data: Vec<String> = names.into_iter().filter(|n| n.starts_with('D')).collect();
+    data.sort();
+    data
 }
 
 /// A hash of the layout before 0.4 (one `d:<key>` field per key) loads, and its first
@@ -541,8 +577,10 @@ async fn hashes_of_the_per_key_layout_move_to_the_packed_one_on_write() {
         let outcome = store.apply(&key, &changes, None).await.expect("apply");
         assert_eq!(outcome, ApplyOutcome::Applied(5), "case {i}");
         let names: Vec<String> = raw.hkeys(&hash).await.expect("HKEYS failed");
+        let live: String = raw.hget(&hash, "w").await.expect("HGET failed");
+        assert_eq!(data_fields(&mut raw, &hash).await, [live], "case {i}");
         assert!(
-            names.iter().any(|n| n == "d") && !names.iter().any(|n| n.starts_with("d:")),
+            !names.iter().any(|n| n.starts_with("d:")),
             "case {i}: {names:?}"
         );
         let after = store.load(&key).await.expect("load").expect("a session");
