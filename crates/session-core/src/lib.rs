@@ -55,7 +55,7 @@ pub mod store {
     pub use crate::cleanup::{CleanupHandle, spawn_cleanup};
     pub use crate::id::StoreKey;
     pub use crate::record::{Base, Changeset, Data, Record};
-    pub use crate::session::json_text::write_json;
+    pub use crate::session::json_text::{write_json, write_json_object};
     pub use crate::store_contract::{
         ApplyOutcome, CreateOutcome, REVOCATION_HORIZON, RotateOutcome, SessionStore, StoreError,
     };

@@ -151,6 +151,11 @@ impl Changeset {
         }
     }
 
+    /// Whether the data changes at all (a `clear`, a removed or a set key).
+    pub fn writes_data(&self) -> bool {
+        self.cleared || !self.removed.is_empty() || !self.set.is_empty()
+    }
+
     /// The user this changeset binds the session to, if it binds one (the subject of the
     /// revocation rule).
     pub fn binds_user(&self) -> Option<&str> {

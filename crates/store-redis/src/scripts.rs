@@ -418,7 +418,7 @@ pub(crate) async fn write(
     now: Timestamp,
 ) -> Result<WriteReply, StoreError> {
     let changes = write.changes;
-    let writes_data = writes_data(changes);
+    let writes_data = changes.writes_data();
     let mut call = evalsha(&WRITE_SCRIPT, hash);
     call.arg(now.as_millis())
         .arg(changes.expires_at.as_millis())
@@ -456,7 +456,11 @@ pub(crate) async fn write(
 /// the deadline nor the principal and compares no version.
 pub(crate) fn data_only(write: &Write<'_>) -> bool {
     let c = write.changes;
-    write.bump && write.expected.is_none() && c.keeps_deadline && c.user.is_none() && writes_data(c)
+    write.bump
+        && write.expected.is_none()
+        && c.keeps_deadline
+        && c.user.is_none()
+        && c.writes_data()
 }
 
 /// Runs a [`data_only`] write with the lean [`DATA_WRITE`] script.
@@ -527,10 +531,6 @@ async fn staged_write(
     Err(StoreError::backend(
         "the write script stayed unknown after SCRIPT LOAD",
     ))
-}
-
-fn writes_data(changes: &Changeset) -> bool {
-    changes.cleared || !changes.removed.is_empty() || !changes.set.is_empty()
 }
 
 /// The label argument: '' keep, '-' remove, '=' and the new label.

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use session_core::{
     PageRequest, SessionPage, Timestamp,
     store::{
-        ApplyOutcome, Changeset, CleanupHandle, CreateOutcome, Record, RotateOutcome, SessionStore,
-        StoreError, StoreKey,
+        ApplyOutcome, Base, Changeset, CleanupHandle, CreateOutcome, Record, RotateOutcome,
+        SessionStore, StoreError, StoreKey,
     },
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -214,17 +214,16 @@ impl SessionStore for SqliteStore {
             .bounded(async {
                 let expected = expected_version.map(version_to_db).transpose()?;
                 let now = Timestamp::now();
-                let mut statement = update::apply(&inner.tables, key, changes, expected, now)?;
-                // `fetch_all`, not `fetch_optional`: step the statement to completion here, so
-                // its implicit transaction ends before the connection goes back to the pool
-                // rather than whenever the statement is next reset (it yields at most one row).
-                let applied: Option<i64> = statement
-                    .build_query_scalar()
-                    .fetch_all(self.pool())
-                    .await
-                    .map_err(SqliteDialect::map_error)?
-                    .pop();
-                match (applied, expected) {
+                // With its base (the manager's every write), first the whole data under the
+                // loaded version; when another write landed since, the key-by-key merge.
+                if let Some(base) = whole_write(changes, expected_version) {
+                    let whole = update::apply_whole(&inner.tables, key, changes, base, now)?;
+                    if let Some(version) = self.returned_version(whole).await? {
+                        return Ok(ApplyOutcome::Applied(version_from_db(version)?));
+                    }
+                }
+                let statement = update::apply(&inner.tables, key, changes, expected, now)?;
+                match (self.returned_version(statement).await?, expected) {
                     (Some(version), _) => Ok(ApplyOutcome::Applied(version_from_db(version)?)),
                     // Not live, or refused by the revocation rule: Missing either way.
                     (None, None) => Ok(ApplyOutcome::Missing),
@@ -295,6 +294,31 @@ impl SessionStore for SqliteStore {
     ) -> Result<u64, StoreError> {
         self.inner.queries.delete_sessions_of(user, except).await
     }
+}
+
+impl SqliteStore {
+    /// Runs an `UPDATE … RETURNING version`: the version when a row was written.
+    async fn returned_version(
+        &self,
+        mut statement: sqlx::QueryBuilder<sqlx::Sqlite>,
+    ) -> Result<Option<i64>, StoreError> {
+        // `fetch_all`, not `fetch_optional`: step the statement to completion here, so its
+        // implicit transaction ends before the connection goes back to the pool rather than
+        // whenever the statement is next reset (it yields at most one row).
+        Ok(statement
+            .build_query_scalar()
+            .fetch_all(self.pool())
+            .await
+            .map_err(SqliteDialect::map_error)?
+            .pop())
+    }
+}
+
+/// The base an `apply` can write whole under: one that changes data, and whose loaded
+/// version is the expected one in strict mode (another expected version cannot match).
+fn whole_write(changes: &Changeset, expected: Option<u64>) -> Option<&Base> {
+    let base = changes.base.as_ref()?;
+    (changes.writes_data() && expected.is_none_or(|e| e == base.version)).then_some(base)
 }
 
 #[cfg(test)]

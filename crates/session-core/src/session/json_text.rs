@@ -88,21 +88,29 @@ pub fn write_json(value: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(key, out);
-                out.push(b':');
-                write_json(item, out);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_json_object(map, out),
         // Null, booleans and numbers into a `Vec` cannot fail.
         scalar => drop(serde_json::to_writer(&mut *out, scalar)),
     }
+}
+
+/// Appends the JSON object of `pairs` (in their order; keys must not repeat), as
+/// [`write_json`] writes values: a store's whole session data in one pass, without first
+/// building a `serde_json::Map`.
+pub fn write_json_object<'a>(
+    pairs: impl IntoIterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<u8>,
+) {
+    out.push(b'{');
+    for (i, (key, value)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(key, out);
+        out.push(b':');
+        write_json(value, out);
+    }
+    out.push(b'}');
 }
 
 /// A JSON string: quoted as it stands when no byte needs an escape, else by serde_json.
@@ -141,7 +149,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use super::{json_len, write_json};
+    use super::{json_len, write_json, write_json_object};
 
     fn encoded(value: &Value) -> usize {
         serde_json::to_vec(value).expect("encodes").len()
@@ -226,6 +234,11 @@ mod tests {
         fn matches_serde_json_on_any_value(value in values()) {
             prop_assert_eq!(json_len(&value), encoded(&value));
             prop_assert_eq!(written(&value), serde_json::to_vec(&value).expect("encodes"));
+            if let Value::Object(map) = &value {
+                let mut out = Vec::new();
+                write_json_object(map, &mut out);
+                prop_assert_eq!(out, serde_json::to_vec(&value).expect("encodes"));
+            }
         }
     }
 }
