@@ -683,9 +683,10 @@ fn postgres(c: &mut Criterion) {
 // redis
 // ---------------------------------------------------------------------------------------
 
-/// A connection manager of its own (multiplexed, like ours), on hashes shaped like ours
-/// (`crates/store-redis/src/layout.rs`: metadata fields v c e p u i, data fields `d:<key>`
-/// holding JSON text) under `bench:micro:raw:`; ours uses `bench:micro:ours:`.
+/// A connection manager of its own (multiplexed, like ours), on hashes with the same
+/// metadata fields as ours (v c e p u i) and a field `d:<key>` per data key (the layout
+/// before 0.4) under `bench:micro:raw:`; ours uses `bench:micro:ours:`. A floor of plain
+/// commands: a write is one `HSET` of one field, with no version check and no merge.
 struct RedisRaw {
     conn: ConnectionManager,
 }

@@ -112,17 +112,20 @@ fn misses_explained(checks: &[Check]) -> String {
     }
     if missed("(c)", "SQLite") || missed("(d)", "SQLite") {
         why(
-            "SQLite writes (measured by hand at commit bc30a6e): one request at a time in one \
+            "SQLite writes (measured by hand at commit 5ea6ac4): one request at a time in one \
              process (callgrind, `layer_cost --child probe-sqlite-ours c N` against \
-             `probe-sqlite-peer`, 1,500 minus 500 requests) ours executes 191k instructions \
-             per (c) request against the peer's 179k, 181k against 152k without SHA-256 \
-             (software rounds under valgrind only). SQLite's own page work is the same on both \
-             sides (`walFindFrame` 29k each); the difference is the client path: allocations \
-             (+5.9k), copies of futures into tokio task cells and through sqlx 0.9's executor \
-             (`memcpy` +6.7k; the peer runs sqlx 0.8), and the JSON merge's bytecode \
-             (`sqlite3VdbeExec` +3.2k). Under 32 connections both profiles are dominated by \
-             the hand-offs to sqlx's per-connection worker threads (`perf`: futex waits and \
-             wake-ups, about a third of the app's samples on either side).",
+             `probe-sqlite-peer`, 1,500 minus 500 requests) ours executes 186k instructions \
+             per (c) request against the peer's 179k, and 296.0k per (d) request against \
+             226.8k (325.6k before an `apply` with its base wrote the whole data instead of \
+             merging with `json_set`, whose parse and re-render of the stored document cost \
+             about 49k). What remains in (d): ours parses the stored JSON into a value per \
+             key and scans every string twice more (counting the data limit, then encoding: \
+             20.7k) where the peer decodes one MessagePack document (`rmp_serde`), and \
+             SQLite's lookups of pages in its write-ahead log cost ours more (`walFindFrame` \
+             42k against 25k). Under 32 connections both \
+             profiles are dominated by the hand-offs to sqlx's per-connection worker threads \
+             (`perf`: futex waits and wake-ups, about a third of the app's samples on either \
+             side).",
         );
     }
     if missed("(c)", "PostgreSQL") || missed("(d)", "PostgreSQL") {

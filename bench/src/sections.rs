@@ -259,18 +259,17 @@ on both sides (ours and tower-sessions both sign cookies with HMAC-SHA-256); nat
 on SHA-NI.\n\n";
 
 /// Where the app's CPU goes in big sessions, profiled outside the report's run.
-const SCALE_FINDING: &str = "\n**Finding.** Our cost per key is the load: the session is a \
-hash with one field per key (what lets one request rewrite one key with no script and no \
-retry), and `HGETALL` returns two reply elements per key, which redis-rs allocates and copies \
-one by one. `perf record -g` of our `bench_server` serving the 200-key route over 8 \
-connections (`wrk`, one session; 2,330 req/s) puts 15 % of the app's samples in redis-rs's \
-`combine` reply parser, 17 % in glibc `malloc`/`free`, 17 % in the kernel's scheduler and \
-futex paths (`__lll_lock_wait_private`: the allocator's arena lock, since replies are parsed \
-on the connection's task and freed on the request's), 5 % in building the `BTreeMap` of keys \
-and 4 % in `serde_json`. The peer reads one string (fred keeps it as a slice of its read \
-buffer) and decodes one document. Zero-copy replies are an open redis-rs pull request \
-(#2199); until then the per-key layout costs a big session about 2.5–3 µs of app and Redis CPU \
-per key per request more than one blob (the table above), and buys per-key merge.\n";
+const SCALE_FINDING: &str = "\n**Finding.** Since 0.4 a session's data is one packed hash \
+field, so a load's reply has a dozen elements at any size (with a field per key, redis-rs's \
+`combine` parser allocated and copied two elements per key: 15 % of the app's samples at 200 \
+keys under `perf`, by hand at commit 76deeba). At 1 and 20 keys with 32 connections or \
+more, ours now matches or beats the peer. What still grows with the key count is JSON work on both \
+sides plus ours alone: every value is parsed into its own `serde_json::Value` at load (the \
+peer decodes one document), its encoded size is counted once per modifying request for the \
+data limit, and the write packs every key again; at 2,000 keys that is about 0.4 µs of app \
+CPU per key per request more than the peer (the table: 1,870 against 1,055 µs at one \
+connection), and Redis's share is larger too (356 against 253 µs). Decoding values only when a handler reads them would remove most \
+of the app's share; it changes `Data`, the type every store shares, and is not done.\n";
 
 /// The scale-curve section.
 pub fn scale_section(result: &ScaleResult, chart: &str) -> String {
