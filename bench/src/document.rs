@@ -147,7 +147,7 @@ fn misses_explained(checks: &[Check]) -> String {
     if missed("(c)", "axum, Redis") || missed("(d)", "axum, Redis") {
         why(
             "Redis writes (measured by hand at commit 63c7f40 and after it): a session's data \
-             is one packed field since 0.4, so a (d) load's reply has a dozen elements \
+             is one packed field since commit 63c7f40, so a (d) load's reply has a dozen elements \
              instead of 50 (redis-rs's `combine` parser allocates and copies every element; \
              per (d) request in one process, callgrind `layer_cost --child probe-redis-ours d \
              N`, 1,500 minus 500 requests: 236.6k instructions with a field per key, 181.4k \

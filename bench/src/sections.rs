@@ -259,8 +259,8 @@ on both sides (ours and tower-sessions both sign cookies with HMAC-SHA-256); nat
 on SHA-NI.\n\n";
 
 /// Where the app's CPU goes in big sessions, profiled outside the report's run.
-const SCALE_FINDING: &str = "\n**Finding.** Since 0.4 a session's data is one packed hash \
-field, so a load's reply has a dozen elements at any size (with a field per key, redis-rs's \
+const SCALE_FINDING: &str = "\n**Finding.** Since commit 63c7f40 a session's data is one \
+packed hash field, so a load's reply has a dozen elements at any size (with a field per key, redis-rs's \
 `combine` parser allocated and copied two elements per key: 15 % of the app's samples at 200 \
 keys under `perf`, by hand at commit 76deeba). At 1 and 20 keys with 32 connections or \
 more, ours now matches or beats the peer. What still grows with the key count is JSON work on both \

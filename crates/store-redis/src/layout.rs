@@ -6,7 +6,7 @@
 //! write puts its result in a fresh field with a plain `HSET` and the write script only
 //! points `w` at it, so the data never passes through Lua, whose every argument and reply
 //! Redis copies into the interpreter (7 µs of server CPU for a 4.4 KB value on Redis 7.0).
-//! Hashes written before 0.4 keep each key in a field `d:<key>` and have no `w`; `load`
+//! Hashes of the store's first layout keep each key in a field `d:<key>` and have no `w`; `load`
 //! reads them, and the first write of such a session moves its keys (see `scripts`).
 //! A hash with a `s` field is not a session but a marker of the rotation and revocation
 //! protocols (see the README); `load` treats it as no session, and so a hash with neither
@@ -28,7 +28,7 @@ pub(crate) const LIVE: &str = "w";
 pub(crate) const DATA_PREFIX: u8 = b'D';
 /// The data field of a hash written whole (`create`, a rotation's new key).
 pub(crate) const FRESH_DATA: &str = "D0";
-/// Prefix of a data field in the layout before 0.4, one field per key.
+/// Prefix of a data field in the store's first layout, one field per key.
 pub(crate) const LEGACY_DATA: &str = "d:";
 /// Version (decimal u64), bumped by every `apply`.
 pub(crate) const VERSION: &str = "v";
@@ -364,8 +364,8 @@ pub(crate) fn decode_record(
         };
         *slot = Some(value);
     }
-    // Neither deadline nor creation time: the leftovers of 0.3's script-free write where
-    // its session had just gone, which expire on their own.
+    // Neither deadline nor creation time: the leftovers of the first layout's script-free
+    // write where its session had just gone, which expire on their own.
     if !any || marker || (expires.is_none() && created.is_none()) {
         return Ok(None);
     }

@@ -79,7 +79,7 @@ return 1
 ///
 /// `data_after(k, v, live, staged, p)` makes `staged` hold the data after the write and
 /// returns true, or false when the stored data is not packed data. `v` and `live` are the
-/// stored version and `w` (nil in a hash of the layout before 0.4, whose `d:<key>` fields
+/// stored version and `w` (nil in a hash of the store's first layout, whose `d:<key>` fields
 /// it moves into the result). ARGV from `p`: the version the writer loaded or '',
 /// cleared '1'/'0', the count of removed keys, those keys, then the set keys up to the
 /// end (their values are in `staged`). `refuse(k, staged, reply)` drops the staged field

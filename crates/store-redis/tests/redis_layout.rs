@@ -497,7 +497,7 @@ async fn data_fields(raw: &mut redis::aio::MultiplexedConnection, hash: &str) ->
     data
 }
 
-/// A hash of the layout before 0.4 (one `d:<key>` field per key) loads, and its first
+/// A hash of the store's first layout (one `d:<key>` field per key) loads, and its first
 /// write moves every key into the packed `d`: with the loaded base (the manager's write),
 /// without one (a merge), after a `clear`, and through the general write script.
 #[tokio::test]
