@@ -179,13 +179,9 @@ impl FieldSink for Vec<(String, String)> {
 }
 
 /// Every field of a fresh hash for `record`, into `out`; `horizon` is the score its
-/// user's index entry was written with (ignored without a user). Data fields are named
-/// and encoded in two buffers reused from key to key.
-pub(crate) fn encode_record(
-    record: &Record,
-    horizon: Timestamp,
-    out: &mut impl FieldSink,
-) -> Result<(), StoreError> {
+/// user's index entry was written with (ignored without a user); the data packed into
+/// [`FRESH_DATA`].
+pub(crate) fn encode_record(record: &Record, horizon: Timestamp, out: &mut impl FieldSink) {
     out.field(VERSION, record.version);
     out.field(CREATED, record.created_at.as_millis());
     out.field(EXPIRES, record.expires_at.as_millis());
@@ -205,7 +201,6 @@ pub(crate) fn encode_record(
     pack(record.data.iter(), &mut packed);
     out.field(LIVE, FRESH_DATA);
     out.field(FRESH_DATA, packed.as_slice());
-    Ok(())
 }
 
 /// A data field name no other write uses: `D`, this process's random tag, a counter.

@@ -242,7 +242,7 @@ impl<'a> Rotation<'a> {
         call.arg(self.token.as_str())
             .arg("1")
             .arg(record.expires_at.as_millis());
-        layout::encode_record(record, horizon, &mut call)?;
+        layout::encode_record(record, horizon, &mut call);
         let mut conn = self.store.conn.clone();
         let done: i64 = scripts::invoke(&mut conn, &SETTLE_SCRIPT, &call)
             .await

@@ -397,7 +397,7 @@ pub(crate) async fn create(
         .arg(record.expires_at.as_millis())
         .arg(record.user.as_deref().unwrap_or(""))
         .arg(signed_in_at(record).as_millis());
-    layout::encode_record(record, horizon, &mut call)?;
+    layout::encode_record(record, horizon, &mut call);
     match invoke::<i64>(conn, &CREATE_SCRIPT, &call)
         .await
         .map_err(map_err)?

@@ -498,7 +498,7 @@ async fn data_fields(raw: &mut redis::aio::MultiplexedConnection, hash: &str) ->
 }
 
 /// A hash of the store's first layout (one `d:<key>` field per key) loads, and its first
-/// write moves every key into the packed `d`: with the loaded base (the manager's write),
+/// write moves every key into one packed data field: with the loaded base (the manager's write),
 /// without one (a merge), after a `clear`, and through the general write script.
 #[tokio::test]
 async fn hashes_of_the_per_key_layout_move_to_the_packed_one_on_write() {
