@@ -238,17 +238,32 @@ pub(crate) fn pack<'a>(pairs: impl Iterator<Item = (&'a String, &'a Json)>, out:
 }
 
 /// The pairs of a [`pack`]ed value, into `data` (a key seen twice keeps its last value).
-pub(crate) fn unpack(mut packed: &[u8], data: &mut Data) -> Result<(), StoreError> {
+/// The whole field is checked to be UTF-8 once, so that each value is parsed from `str`
+/// (serde_json then skips its own check of every string it meets).
+pub(crate) fn unpack(packed: &[u8], data: &mut Data) -> Result<(), StoreError> {
+    let mut packed =
+        std::str::from_utf8(packed).map_err(|_| corrupt("the data field is not UTF-8"))?;
     while !packed.is_empty() {
-        let (key, rest) = split_counted(packed)?;
-        let (value, rest) = split_counted(rest)?;
-        let key = std::str::from_utf8(key).map_err(|_| corrupt("a data key is not UTF-8"))?;
-        let value = serde_json::from_slice(value)
+        let (key, rest) = split_counted_str(packed)?;
+        let (value, rest) = split_counted_str(rest)?;
+        let value = serde_json::from_str(value)
             .map_err(|e| corrupt(&format!("a data value is not JSON: {e}")))?;
         data.insert(key.to_owned(), value);
         packed = rest;
     }
     Ok(())
+}
+
+/// [`split_counted`] of text: a count that does not end on a character boundary is
+/// corrupt data, never a panic.
+fn split_counted_str(text: &str) -> Result<(&str, &str), StoreError> {
+    let (head, tail) = split_counted(text.as_bytes())?;
+    let start = text.len() - tail.len() - head.len();
+    let end = start + head.len();
+    match (text.get(start..end), text.get(end..)) {
+        (Some(head), Some(tail)) => Ok((head, tail)),
+        _ => Err(corrupt("a packed count splits a character")),
+    }
 }
 
 /// `<n>:<n bytes>` at the start of `bytes`: those bytes and what follows them.

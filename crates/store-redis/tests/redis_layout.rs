@@ -116,6 +116,9 @@ async fn garbage_in_the_packed_data_is_corrupt() {
         b"1:k1:{",
         b"1:\xff1:1",
         b"-1:k1:1",
+        // Counts that end inside a character, of the key and of the value.
+        b"1:\xc3\xa91:1",
+        b"1:k2:\"\xc3\xa9\"",
     ] {
         let got = load_after(&[("D0", packed)], &[]).await;
         assert!(
