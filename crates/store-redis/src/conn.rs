@@ -4,11 +4,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::aio::ConnectionLike;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, ServerErrorKind, Value};
 use session_core::store::StoreError;
 
+use crate::runtime_conn::RuntimeConn;
 use crate::sentinel_conn::SentinelConn;
 
 /// How long the store waits for Redis before reporting [`StoreError::Unavailable`].
@@ -42,8 +43,9 @@ impl Timeouts {
 /// A multiplexed, self-reconnecting connection to either deployment. Cheap to clone.
 #[derive(Clone)]
 pub(crate) enum Conn {
-    /// A single server (or a proxy in front of many).
-    Standalone(ConnectionManager),
+    /// A single server (or a proxy in front of many), with a connection per
+    /// single-threaded runtime (see `runtime_conn`).
+    Standalone(RuntimeConn),
     /// A Redis Cluster, routed per key slot.
     Cluster(ClusterConnection),
     /// The master a set of sentinels names, followed across failovers.

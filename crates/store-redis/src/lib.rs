@@ -9,6 +9,7 @@ mod layout;
 mod protocol_tests;
 mod revoke;
 mod rotate;
+mod runtime_conn;
 mod scripts;
 mod sentinel;
 mod sentinel_conn;

@@ -15,6 +15,7 @@ use session_core::{
 
 use crate::conn::{Conn, Timeouts, bounded, map_err};
 use crate::layout::{self, Keys};
+use crate::runtime_conn::RuntimeConn;
 use crate::scripts::{self, CreateReply, Rule, Write, WriteReply};
 
 /// The key prefix used unless [`RedisStore::with_prefix`] says otherwise.
@@ -78,12 +79,13 @@ impl RedisStore {
             .set_min_delay(std::time::Duration::from_millis(50))
             .set_max_delay(timeouts.connect);
         let manager = bounded(timeouts.operation(), async {
-            ConnectionManager::new_with_config(client, config)
+            ConnectionManager::new_with_config(client.clone(), config.clone())
                 .await
                 .map_err(map_err)
         })
         .await?;
-        Ok(Self::new(Conn::Standalone(manager), timeouts))
+        let conn = RuntimeConn::new(manager, client, config);
+        Ok(Self::new(Conn::Standalone(conn), timeouts))
     }
 
     /// Connects to a Redis Cluster through any of its nodes, with [`Timeouts::default`].
@@ -124,7 +126,7 @@ impl RedisStore {
     /// Wraps a connection manager you configured yourself; operations are bounded by
     /// `timeouts.operation()`.
     pub fn from_connection_manager(manager: ConnectionManager, timeouts: Timeouts) -> Self {
-        Self::new(Conn::Standalone(manager), timeouts)
+        Self::new(Conn::Standalone(RuntimeConn::fixed(manager)), timeouts)
     }
 
     /// Wraps a cluster connection you configured yourself; operations are bounded by
