@@ -101,66 +101,76 @@ fn misses_explained(checks: &[Check]) -> String {
     };
     if missed("(b)", "SQLite") || missed("(b)", "PostgreSQL") {
         why(
-            "Reads (by hand at commit 76deeba): a load reads the record's nine columns where \
-             the peer reads one blob. On PostgreSQL the statement executes in 28–31 µs against \
-             17–18 µs (`pg_stat_statements`: converting the `jsonb` document to text is the \
-             difference), about 10 µs of the server's share per request. On SQLite the cell \
-             moves with the machine's load: two full runs half an hour apart (at bc30a6e \
-             and at e575681, whose read path differs only in how a store key is held) gave \
-             1.02 (app CPU 67 against 67 µs per request) and 0.89 (77 against 64 µs).",
+            "Reads (by hand at commits 76deeba and 6325c26): a load reads the record's nine \
+             columns where the peer reads one blob. On PostgreSQL the (b) load executes in \
+             13.2 µs against 9.1 µs (`pg_stat_statements`; the session is one counter, so \
+             the columns are the difference; the PostgreSQL entry below has the `jsonb` \
+             part). On SQLite the cell moves with the machine's load: two full runs half an \
+             hour apart (at bc30a6e and at e575681, whose read path differs only in how a \
+             store key is held) gave 1.02 (app CPU 67 against 67 µs per request) and 0.89 \
+             (77 against 64 µs).",
         );
     }
     if missed("(c)", "SQLite") || missed("(d)", "SQLite") {
         why(
-            "SQLite writes (measured by hand at commit 5ea6ac4): one request at a time in one \
-             process (callgrind, `layer_cost --child probe-sqlite-ours c N` against \
-             `probe-sqlite-peer`, 1,500 minus 500 requests) ours executes 186k instructions \
-             per (c) request against the peer's 179k, and 296.0k per (d) request against \
-             226.8k (325.6k before an `apply` with its base wrote the whole data instead of \
-             merging with `json_set`, whose parse and re-render of the stored document cost \
-             about 49k). What remains in (d): ours parses the stored JSON into a value per \
-             key and scans every string twice more (counting the data limit, then encoding: \
-             20.7k) where the peer decodes one MessagePack document (`rmp_serde`), and \
+            "SQLite writes (measured by hand at commits 5ea6ac4 and 6325c26): one request at a \
+             time in one process (callgrind, `layer_cost --child probe-sqlite-ours c N` \
+             against `probe-sqlite-peer`, 1,500 minus 500 requests) ours executes 184k \
+             instructions per (c) request against the peer's 179k, and 286.7k per (d) \
+             request against 228.9k (325.6k before an `apply` with its base wrote the whole \
+             data instead of merging with `json_set`, whose parse and re-render of the \
+             stored document cost about 49k; 296.0k before each string's escape scan became \
+             one vectorised pass). What remains in (d): ours parses the stored JSON into a \
+             value per key and scans every string twice more (the data limit, then the \
+             encoding) where the peer decodes one MessagePack document (`rmp_serde`), and \
              SQLite's lookups of pages in its write-ahead log cost ours more (`walFindFrame` \
-             42k against 25k). Under 32 connections both \
-             profiles are dominated by the hand-offs to sqlx's per-connection worker threads \
-             (`perf`: futex waits and wake-ups, about a third of the app's samples on either \
-             side).",
+             42k against 25k). Under 32 connections both profiles are dominated by the \
+             hand-offs to sqlx's per-connection worker threads (`perf`: futex waits and \
+             wake-ups, about a third of the app's samples on either side).",
         );
     }
     if missed("(c)", "PostgreSQL") || missed("(d)", "PostgreSQL") {
         why(
-            "PostgreSQL writes (measured by hand at commit 76deeba, on a private cluster with \
-             `pg_stat_statements` and `track_planning`, workload (d) through `http_load`): \
-             ours keeps the session as `jsonb`, and its statements execute in about the time \
-             of the peer's: the load 28–31 µs against 17–18 µs (the document converted to \
-             text), the write 54–57 µs against 63–77 µs for the peer's upsert of its opaque \
-             `bytea`, 260 WAL bytes per write against 425; both run generic plans (60 plans \
-             for about 27,000 calls each). The rest of the server's share is outside \
-             execution and the same commit on both sides, plus binding 15 parameters (the \
-             changed members are parsed as `jsonb` at bind) against 3. The app's share is the \
-             client: sqlx 0.9 against the peer's 0.8 (`perf` of the app, (c): `sqlx_core` \
-             4.4 % of samples against 3.5 %, moves of futures 2.5 % against 0.7 %; 57 % of \
-             both is the kernel's socket work).",
+            "PostgreSQL (measured by hand at commit 6325c26, on a private cluster with \
+             `pg_stat_statements`, through `http_load`): ours keeps the session as `jsonb`, \
+             and its write executes faster than the peer's upsert of an opaque `bytea` (per \
+             (d) statement 62.8 µs against 72.7 µs); the load is where it loses: 39.8 µs \
+             against 23.1 µs in (d), 13.2 against 9.1 µs in (b) (nine columns against one). \
+             Converting the document to text is the price of `jsonb`: one 4.2 KB session \
+             row, one connection (`pgbench -M prepared`), reads in 17.5 µs from a `jsonb` \
+             column and 9.5 µs from a `text` one, and a one-key write takes 25.7 µs as a \
+             `jsonb` merge against 18.0 µs rewriting the whole text. A `text` column would \
+             win about 15 µs per (d) request of the server's ~300 and give up data that SQL \
+             can query and a merge inside the statement; the store keeps `jsonb`. The rest \
+             of the server's share is outside execution and alike on both sides (parse, \
+             bind, commit, and sqlx's ping of every connection it hands out). The app's \
+             share is the client: sqlx 0.9 against the peer's 0.8 (`perf` of the app at \
+             76deeba, (c): `sqlx_core` 4.4 % of samples against 3.5 %; 57 % of both is the \
+             kernel's socket work).",
         );
     }
     if missed("(c)", "axum, Redis") || missed("(d)", "axum, Redis") {
         why(
-            "Redis writes (measured by hand at commit 63c7f40 and after it): a session's data \
-             is one packed field since commit 63c7f40, so a (d) load's reply has a dozen elements \
-             instead of 50 (redis-rs's `combine` parser allocates and copies every element; \
-             per (d) request in one process, callgrind `layer_cost --child probe-redis-ours d \
-             N`, 1,500 minus 500 requests: 236.6k instructions with a field per key, 181.4k \
-             packed, against the peer's 159.5k). A write sends the whole packed result in a \
-             plain `HSET` of a fresh field inside `MULTI`, and a script points the session at \
-             it when the version is still the loaded one, merging key by key in Lua when it \
-             is not (per-key merge survives: the conformance suite's 50 concurrent writers \
-             of distinct keys). That script is the store's remaining cost: on Redis 7.0.15 a \
-             script's arguments and `redis.call` replies are copied into Lua on every call, \
-             20–22 µs of server CPU per write (`INFO commandstats`) against the peer's 3 µs \
-             `SET`; passing the 4.4 KB result as a script argument instead cost 33 µs, and \
-             the transaction adds about 14k instructions of client work (195k per (d) \
-             request) for the 11 µs it saves on the server.",
+            "Redis writes (measured by hand at commits 63c7f40 and 6325c26): a session's data \
+             is one packed field since commit 63c7f40, so a (d) load's reply has a dozen \
+             elements instead of 50. Per (d) request in one process (callgrind, \
+             `layer_cost --child probe-redis-ours d N`, 1,500 minus 500 requests): 236.6k \
+             instructions with a field per key, 196.0k packed, 185.4k since each value's \
+             escape scan is one vectorised pass and the field is checked as UTF-8 once, \
+             against the peer's 159.3k. Of ours, decoding the 20 values into JSON values at \
+             load is 40.6k, redis-rs's `combine` reply parser 33.8k, packing the result 16.5k \
+             and freeing the loaded copy 8.8k: what keeping values as text until a handler \
+             reads them would save, a change to every store's data type. A write sends the \
+             whole packed result in a plain `HSET` of a fresh field inside `MULTI`, and a \
+             script points the session at it when the version is still the loaded one, \
+             merging key by key in Lua when it is not (per-key merge survives: the \
+             conformance suite's 50 concurrent writers of distinct keys). That script is the \
+             server's remaining cost, and it is Lua's own: on Redis 7.0.15 (`INFO \
+             commandstats`, `redis-benchmark`) an `EVALSHA` of `return 1` costs 2.0 µs, one \
+             running `HMGET`, `HSET` and `HDEL` 6.4 µs where the three commands alone cost \
+             1.4 µs, and ours 12–22 µs per write under the HTTP load, against the peer's \
+             2–3 µs `SET`. No plain command sequence writes only when the stored version is \
+             the loaded one, which is what keeps a concurrent writer's keys.",
         );
     }
     if ["(b)", "(c)", "(d)", "(e)"]
@@ -168,18 +178,20 @@ fn misses_explained(checks: &[Check]) -> String {
         .any(|w| missed(w, "actix-web"))
     {
         why(
-            "actix-web: in-process our layer costs the same on actix-web as on axum (the \
-             instruction counts below); actix-session is the leaner peer: one `GET` and one \
-             `SET … XX EX` of the whole state (a write that finds the key gone saves that \
-             state again under a new key; of concurrent writers of different keys, the last \
-             one's state is all that stays), so the \
-             per-element reply costs above and our conditional write weigh more against it. \
-             Both servers connect Redis on the thread that builds the server, whose runtime \
-             then parses every reply (the `bench_server` thread's share below): on actix-web \
-             every reply crosses from that thread to a worker, where axum's multi-threaded \
-             runtime parses it on one of its own workers, so what the parser costs (above) \
-             counts twice on actix-web — in the (d) row below, the `bench_server` thread's \
-             share of ours against actix-session's is most of the difference.",
+            "actix-web: actix-session is the leaner peer: one `GET` and one `SET … XX EX` of \
+             the whole state (a write that finds the key gone saves that state again under a \
+             new key; of concurrent writers of different keys, the last one's state is all \
+             that stays), so our conditional write (the Redis entry above) weighs more \
+             against it. Until commit 94adc5b both stacks connected Redis on the thread that \
+             builds the server, whose runtime then wrote every command and parsed every reply \
+             for all workers (`perf`, (c): 30 % of our app's samples on that thread, 20 % of \
+             actix-session's, and 13 % of ours in the scheduler's task switches). Since then \
+             our store opens a connection of its own on each worker's single-threaded runtime \
+             (measured by hand, `http_load --only actix`, 2 × 3 s rounds, before and after: \
+             (b) 0.92 → 1.03, (c) 0.69 → 0.86, (d) 0.80 → 1.05, (e) 0.78 → 0.87; our app's \
+             CPU per (c) request 54 → 31 µs against actix-session's 40 and 29 µs in the same \
+             runs). What (c) and (e) still miss is Redis's share: 18 and 16 µs per request \
+             against 8 µs, the scripts above.",
         );
     }
     if missed("(e)", "axum, Redis") {

@@ -243,17 +243,19 @@ dearer: in-process, the same requests through `adapter-actix` cost within a few 
 `adapter-axum`'s instructions (the tables above; `session_core`, `store-redis` and the cookie \
 crypto are shared code). The difference is where the work runs. actix-web runs one \
 single-threaded runtime per worker (`actix-rt|system`), and the `RedisStore` — connected once, \
-in the thread that builds the `HttpServer`, as any actix app does — keeps its multiplexed \
-connection's driver task on that thread (`bench_server` in the thread columns): every Redis \
-command a worker sends is handed to that thread and its reply handed back, two cross-thread \
+in the thread that builds the `HttpServer`, as any actix app does — kept its multiplexed \
+connection's driver task on that thread until commit 94adc5b (`bench_server` in the thread \
+columns): every Redis command a worker sent was handed to that thread and its reply handed back, two cross-thread \
 wake-ups per round trip, and on 2 cores each hand-off is a context switch. `perf record -g` \
-on the server process during a (d) round shows it as kernel scheduler time \
+on the server process during a (d) round showed it as kernel scheduler time \
 (`finish_task_switch`, `try_to_wake_up`, `futex` waits) on top of the same user-space \
 profile as axum's (malloc/free, serde_json, the redis-rs parser); axum's multi-threaded \
-runtime drives the connection on its own two workers. actix-session's `RedisSessionStore` \
-has the same arrangement (its thread column), so the ours/actix-session ratios are not skewed \
-by it. The fix belongs in `store-redis`/`adapter-actix` (a connection per worker, or a store \
-that connects inside each worker's runtime), not in this benchmark. Under callgrind, \
+runtime drives the connection on its own two workers. Since commit 94adc5b `store-redis` \
+opens a connection of its own on each worker's single-threaded runtime the first time the \
+worker uses the store, so our worker threads now do their own Redis I/O (our thread columns: \
+the `bench_server` thread all but idle), while actix-session's `RedisSessionStore` keeps the \
+one connection on the building thread (its thread column). Measured by hand before and after \
+that commit, our actix-web (c) app CPU went from 54 to 31 µs per request. Under callgrind, \
 valgrind hides the CPU's SHA extensions, so `sha2` runs its portable code and is overstated \
 on both sides (ours and tower-sessions both sign cookies with HMAC-SHA-256); natively it runs \
 on SHA-NI.\n\n";
