@@ -91,21 +91,29 @@ impl RuntimeConn {
         if handle.runtime_flavor() != RuntimeFlavor::CurrentThread || Some(runtime) == self.home {
             return Route::Shared;
         }
-        Route::Runtime(Arc::clone(opener), runtime, local(opener, runtime))
+        match local(opener, runtime) {
+            Some(conn) => Route::Runtime(Arc::clone(opener), runtime, conn),
+            // The thread is exiting (its slots are gone): the shared connection serves.
+            None => Route::Shared,
+        }
     }
 }
 
 /// This thread's connection of `opener`'s store, when it was opened on `runtime`. One
 /// slot per store and thread: a thread that moved on to another runtime replaces it.
-/// Slots of stores that are gone are dropped here.
-fn local(opener: &Arc<Opener>, runtime: Id) -> Option<ConnectionManager> {
-    SLOTS.with_borrow_mut(|slots| {
-        slots.retain(|slot| slot.store.strong_count() > 0);
-        slots
-            .iter()
-            .find(|slot| slot.runtime == runtime && ptr_eq(&slot.store, opener))
-            .map(|slot| slot.conn.clone())
-    })
+/// Slots of stores that are gone are dropped here. `None` once the thread's slots were
+/// destroyed (a store used from a thread-local destructor).
+fn local(opener: &Arc<Opener>, runtime: Id) -> Option<Option<ConnectionManager>> {
+    SLOTS
+        .try_with(|slots| {
+            let mut slots = slots.borrow_mut();
+            slots.retain(|slot| slot.store.strong_count() > 0);
+            slots
+                .iter()
+                .find(|slot| slot.runtime == runtime && ptr_eq(&slot.store, opener))
+                .map(|slot| slot.conn.clone())
+        })
+        .ok()
 }
 
 fn ptr_eq(weak: &Weak<Opener>, strong: &Arc<Opener>) -> bool {
@@ -117,13 +125,14 @@ fn ptr_eq(weak: &Weak<Opener>, strong: &Arc<Opener>) -> bool {
 async fn open(opener: Arc<Opener>, runtime: Id) -> RedisResult<ConnectionManager> {
     let conn =
         ConnectionManager::new_with_config(opener.client.clone(), opener.config.clone()).await?;
-    Ok(SLOTS.with_borrow_mut(|slots| {
+    let kept = SLOTS.try_with(|slots| {
+        let mut slots = slots.borrow_mut();
         match slots.iter_mut().find(|slot| ptr_eq(&slot.store, &opener)) {
             Some(slot) if slot.runtime == runtime => slot.conn.clone(),
             Some(slot) => {
                 slot.runtime = runtime;
                 slot.conn = conn.clone();
-                conn
+                conn.clone()
             }
             None => {
                 slots.push(Slot {
@@ -131,18 +140,22 @@ async fn open(opener: Arc<Opener>, runtime: Id) -> RedisResult<ConnectionManager
                     runtime,
                     conn: conn.clone(),
                 });
-                conn
+                conn.clone()
             }
         }
-    }))
+    });
+    Ok(kept.unwrap_or(conn))
 }
 
 /// Forgets `runtime`'s connection of `opener`'s store after it reported a dropped
 /// connection, so that the next command opens a fresh one.
 fn forget_if_dropped<T>(result: &RedisResult<T>, opener: &Arc<Opener>, runtime: Id) {
     if result.as_ref().is_err_and(|e| e.is_connection_dropped()) {
-        SLOTS.with_borrow_mut(|slots| {
-            slots.retain(|slot| !(slot.runtime == runtime && ptr_eq(&slot.store, opener)));
+        // Nothing to forget once the thread's slots are gone.
+        let _ = SLOTS.try_with(|slots| {
+            slots
+                .borrow_mut()
+                .retain(|slot| !(slot.runtime == runtime && ptr_eq(&slot.store, opener)));
         });
     }
 }
