@@ -190,8 +190,8 @@ fn misses_explained(checks: &[Check]) -> String {
              (measured by hand, `http_load --only actix`, 2 × 3 s rounds, before and after: \
              (b) 0.92 → 1.03, (c) 0.69 → 0.86, (d) 0.80 → 1.05, (e) 0.78 → 0.87; our app's \
              CPU per (c) request 54 → 31 µs against actix-session's 40 and 29 µs in the same \
-             runs). What (c) and (e) still miss is Redis's share: 18 and 16 µs per request \
-             against 8 µs, the scripts above.",
+             runs). What (c) and (e) still miss is mostly Redis's share, in the CPU table \
+             above about twice actix-session's per write: the scripts of the Redis entry.",
         );
     }
     if missed("(e)", "axum, Redis") {
