@@ -147,6 +147,18 @@ async fn open(opener: Arc<Opener>, runtime: Id) -> RedisResult<ConnectionManager
     Ok(kept.unwrap_or(conn))
 }
 
+/// `conn`, the runtime's connection found in its slot, or a new one when there was none.
+async fn opened(
+    conn: Option<ConnectionManager>,
+    opener: &Arc<Opener>,
+    runtime: Id,
+) -> RedisResult<ConnectionManager> {
+    match conn {
+        Some(conn) => Ok(conn),
+        None => open(Arc::clone(opener), runtime).await,
+    }
+}
+
 /// Forgets `runtime`'s connection of `opener`'s store after it reported a dropped
 /// connection, so that the next command opens a fresh one.
 fn forget_if_dropped<T>(result: &RedisResult<T>, opener: &Arc<Opener>, runtime: Id) {
@@ -165,10 +177,7 @@ impl ConnectionLike for RuntimeConn {
         match self.route() {
             Route::Shared => self.shared.req_packed_command(cmd),
             Route::Runtime(opener, runtime, conn) => Box::pin(async move {
-                let mut conn = match conn {
-                    Some(conn) => conn,
-                    None => open(Arc::clone(&opener), runtime).await?,
-                };
+                let mut conn = opened(conn, &opener, runtime).await?;
                 let result = conn.req_packed_command(cmd).await;
                 forget_if_dropped(&result, &opener, runtime);
                 result
@@ -185,10 +194,7 @@ impl ConnectionLike for RuntimeConn {
         match self.route() {
             Route::Shared => self.shared.req_packed_commands(pipeline, offset, count),
             Route::Runtime(opener, runtime, conn) => Box::pin(async move {
-                let mut conn = match conn {
-                    Some(conn) => conn,
-                    None => open(Arc::clone(&opener), runtime).await?,
-                };
+                let mut conn = opened(conn, &opener, runtime).await?;
                 let result = conn.req_packed_commands(pipeline, offset, count).await;
                 forget_if_dropped(&result, &opener, runtime);
                 result
