@@ -15,6 +15,7 @@ mod marker;
 #[cfg(feature = "memory-store")]
 mod memory;
 mod observe;
+mod raw_json;
 mod record;
 mod response;
 mod session;
@@ -54,8 +55,9 @@ pub mod store {
 
     pub use crate::cleanup::{CleanupHandle, spawn_cleanup};
     pub use crate::id::StoreKey;
+    pub use crate::raw_json::RawJson;
     pub use crate::record::{Base, Changeset, Data, Record};
-    pub use crate::session::json_text::{write_json, write_json_object};
+    pub use crate::session::json_text::write_json_object;
     pub use crate::store_contract::{
         ApplyOutcome, CreateOutcome, REVOCATION_HORIZON, RotateOutcome, SessionStore, StoreError,
     };
@@ -80,6 +82,7 @@ pub mod adapter {
 // The crate's own paths to items that are public under a module above.
 pub(crate) use csrf::RequestInfo;
 pub(crate) use id::{SessionId, StoreKey};
+pub(crate) use raw_json::RawJson;
 pub(crate) use record::{Base, Changeset, Data, Record};
 pub(crate) use store_contract::{
     ApplyOutcome, CreateOutcome, RotateOutcome, SessionStore, StoreError,

@@ -494,6 +494,8 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
+    use crate::RawJson;
+
     use super::*;
 
     fn changeset() -> impl Strategy<Value = Changeset> {
@@ -512,7 +514,10 @@ mod tests {
             prop::option::of(prop::option::of("[a-z]{0,12}")),
         )
             .prop_map(|(set, removed, cleared, user, label)| Changeset {
-                set,
+                set: set
+                    .iter()
+                    .map(|(k, v)| (k.clone(), RawJson::from(v)))
+                    .collect(),
                 removed,
                 cleared,
                 user,

@@ -3,12 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::Timestamp;
+use crate::{RawJson, Timestamp};
 
-/// A session's data: string keys to JSON values.
-pub type Data = BTreeMap<String, Value>;
+/// A session's data: string keys to JSON values, kept as their text until read.
+pub type Data = BTreeMap<String, RawJson>;
 
 /// One stored session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,7 +94,7 @@ impl Record {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Changeset {
     /// Keys written, with their new values.
-    pub set: BTreeMap<String, Value>,
+    pub set: Data,
     /// Keys deleted.
     pub removed: BTreeSet<String>,
     /// Whether every key was dropped before `set` is applied.

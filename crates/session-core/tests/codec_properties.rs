@@ -255,7 +255,9 @@ fn live_session(
     let id = SessionId::generate();
     let now = Timestamp::now();
     let mut record = Record::new(now, now.add(Duration::from_secs(3600)), false);
-    record.data.insert("n".to_owned(), serde_json::json!(1));
+    record
+        .data
+        .insert("n".to_owned(), serde_json::json!(1).into());
     let created = rt.block_on(store.create(&id.store_key(), &record));
     assert!(matches!(created, Ok(CreateOutcome::Created)), "{created:?}");
     store.reset();

@@ -144,7 +144,7 @@ async fn migration_is_complete_and_resumable() {
             Timestamp::now().add(std::time::Duration::from_secs(600)),
             i % 2 == 0,
         );
-        record.data.insert("i".into(), serde_json::json!(i));
+        record.data.insert("i".into(), serde_json::json!(i).into());
         let sid = format!("sid-{i:05}");
         let created = from
             .create(&StoreKey::plain_sid(&sid), &record)

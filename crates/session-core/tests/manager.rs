@@ -362,7 +362,7 @@ async fn absolute_timeout_is_enforced_whatever_the_store_says() {
         Timestamp::now().add(Duration::from_secs(3600)),
         false,
     );
-    record.data.insert("n".into(), json!(1));
+    record.data.insert("n".into(), json!(1).into());
     let outcome = h
         .store
         .inner()

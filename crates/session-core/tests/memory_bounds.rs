@@ -49,7 +49,7 @@ async fn the_byte_bound_holds_and_evicts_the_soonest_to_expire() {
     let mut keys = Vec::new();
     for i in 0..100u64 {
         let mut r = record(Duration::from_secs(3600 + i));
-        r.data.insert("blob".into(), json!("x".repeat(1000)));
+        r.data.insert("blob".into(), json!("x".repeat(1000)).into());
         let key = StoreKey::random();
         let outcome = store.create(&key, &r).await.expect("create");
         assert_eq!(outcome, CreateOutcome::Created);

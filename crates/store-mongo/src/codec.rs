@@ -22,10 +22,9 @@
 //! `_id` and `user`, so nothing is lost).
 
 use mongodb::bson::{Bson, DateTime, Document, doc};
-use serde_json::Value;
 use session_core::{
     SessionSummary, Timestamp,
-    store::{Changeset, Data, Record, StoreError, StoreKey},
+    store::{Changeset, Data, RawJson, Record, StoreError, StoreKey},
 };
 
 use crate::escape::{escape_key, unescape_key};
@@ -81,7 +80,7 @@ pub fn live_of_user(user: &str, now: Timestamp) -> Document {
 pub fn record_to_doc(key: &StoreKey, record: &Record) -> Result<Document, StoreError> {
     Ok(doc! {
         field::ID: key.as_str(),
-        field::DATA: data_to_doc(&record.data)?,
+        field::DATA: data_to_doc(&record.data),
         field::CREATED_AT: date(record.created_at),
         field::EXPIRES_AT: date(record.expires_at),
         field::USER: user_bson(record.user.as_deref()),
@@ -104,10 +103,10 @@ pub fn apply_update(changes: &Changeset) -> Result<Document, StoreError> {
     let mut set = Document::new();
     let mut unset = Document::new();
     if changes.cleared {
-        set.insert(field::DATA, data_to_doc(&changes.set)?);
+        set.insert(field::DATA, data_to_doc(&changes.set));
     } else {
         for (k, v) in &changes.set {
-            set.insert(data_path(k), encode_value(v)?);
+            set.insert(data_path(k), encode_value(v));
         }
         for k in changes
             .removed
@@ -175,16 +174,14 @@ fn data_path(key: &str) -> String {
     format!("{}.{}", field::DATA, escape_key(key))
 }
 
-fn data_to_doc(data: &Data) -> Result<Document, StoreError> {
+fn data_to_doc(data: &Data) -> Document {
     data.iter()
-        .map(|(k, v)| Ok((escape_key(k), encode_value(v)?)))
+        .map(|(k, v)| (escape_key(k), encode_value(v)))
         .collect()
 }
 
-fn encode_value(value: &Value) -> Result<Bson, StoreError> {
-    serde_json::to_string(value)
-        .map(Bson::String)
-        .map_err(|e| StoreError::Encode(e.to_string()))
+fn encode_value(value: &RawJson) -> Bson {
+    Bson::String(value.as_str().to_owned())
 }
 
 fn version_to_i64(version: u64) -> Result<i64, StoreError> {
@@ -206,7 +203,8 @@ pub fn doc_to_record(doc: &Document) -> Result<Record, StoreError> {
         let Bson::String(text) = value else {
             return Err(corrupt("a data value is not JSON text"));
         };
-        let value = serde_json::from_str(text).map_err(|e| corrupt(format!("data value: {e}")))?;
+        let value =
+            RawJson::parse(text.clone()).map_err(|e| corrupt(format!("data value: {e}")))?;
         data.insert(key, value);
     }
     let authenticated_at = match doc.get(field::AUTHENTICATED_AT) {
@@ -306,9 +304,11 @@ mod tests {
             Timestamp::from_millis(9_000),
             true,
         );
-        r.data
-            .insert("a.b$".into(), json!({"x.y": u64::MAX, "$z": [null, 1.5]}));
-        r.data.insert(String::new(), json!("nul\0"));
+        r.data.insert(
+            "a.b$".into(),
+            json!({"x.y": u64::MAX, "$z": [null, 1.5]}).into(),
+        );
+        r.data.insert(String::new(), json!("nul\0").into());
         r.user = Some("u".into());
         r.authenticated_at = Some(Timestamp::from_millis(1_234));
         r.version = 4;
@@ -353,7 +353,7 @@ mod tests {
     fn update_sets_and_unsets_escaped_paths() {
         let mut c = Changeset::new(Timestamp::from_millis(5));
         c.began_at = Timestamp::from_millis(2);
-        c.set.insert("a.b".into(), json!(1));
+        c.set.insert("a.b".into(), json!(1).into());
         c.removed.insert("a.b".into());
         c.removed.insert("$gone".into());
         c.user = Some(None);
@@ -379,7 +379,7 @@ mod tests {
         c.label = Some(Some("Firefox".into()));
         c.cleared = true;
         c.removed.insert("old".into());
-        c.set.insert(String::new(), json!(true));
+        c.set.insert(String::new(), json!(true).into());
         c.persistent = Some(false);
         let update = apply_update(&c).expect("encode");
         let expected = doc! {

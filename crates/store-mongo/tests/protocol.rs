@@ -23,7 +23,7 @@ fn date_in(secs: i64) -> DateTime {
 fn record_of(user: Option<&str>) -> Record {
     let now = Timestamp::now();
     let mut record = Record::new(now, now.add(Duration::from_secs(3600)), false);
-    record.data.insert("n".into(), json!(1));
+    record.data.insert("n".into(), json!(1).into());
     record.user = user.map(str::to_owned);
     record.authenticated_at = user.map(|_| now);
     record
@@ -112,7 +112,7 @@ async fn revocation_pulls_binding_intents_but_not_the_kept_sessions() {
     let loaded = store.load(&anonymous).await.expect("load");
     let loaded = loaded.expect("the anonymous session went");
     assert_eq!((loaded.user, loaded.version), (None, 1));
-    assert_eq!(loaded.data.get("n"), Some(&json!(1)));
+    assert_eq!(loaded.data.get("n"), Some(&json!(1).into()));
 }
 
 #[tokio::test]

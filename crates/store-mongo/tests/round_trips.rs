@@ -68,7 +68,7 @@ fn statement<'a>(command: &'a Document, list: &str) -> &'a Document {
 fn record(user: Option<&str>) -> Record {
     let now = Timestamp::now();
     let mut r = Record::new(now, now.add(Duration::from_secs(3600)), false);
-    r.data.insert("a".into(), json!(1));
+    r.data.insert("a".into(), json!(1).into());
     r.user = user.map(str::to_owned);
     r.authenticated_at = user.map(|_| now);
     r
@@ -76,7 +76,7 @@ fn record(user: Option<&str>) -> Record {
 
 fn changes(user: Option<Option<&str>>) -> Changeset {
     let mut c = Changeset::new(Timestamp::now().add(Duration::from_secs(3600)));
-    c.set.insert("b".into(), json!(2));
+    c.set.insert("b".into(), json!(2).into());
     c.user = user.map(|u| u.map(str::to_owned));
     c.authenticated_at = c.user.as_ref().map(|_| Timestamp::now());
     c

@@ -8,8 +8,10 @@
 
 use std::borrow::Cow;
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use session_core::store::{Data, StoreError};
+use session_core::store::{Data, RawJson, StoreError};
 use sqlx::types::Json;
 
 const ESC: char = '\u{E000}';
@@ -92,21 +94,53 @@ pub(crate) fn unescape_value(value: Value) -> Result<Value, StoreError> {
     })
 }
 
-/// Session data (or a changeset's `set`) as an escaped `jsonb` object.
-pub(crate) fn encode_data<'a>(
-    data: impl IntoIterator<Item = (&'a String, &'a Value)>,
-) -> Json<Value> {
-    Json(Value::Object(escape_members(data)))
+/// A value as stored: escaped, through a decode only when it holds a NUL escape or the
+/// escape character (the text check can be fooled by `\\u0000`, never missed).
+fn escape_raw(value: &RawJson) -> Cow<'_, RawJson> {
+    let text = value.as_str();
+    if !text.contains("\\u0000") && !text.contains(ESC) {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(RawJson::from(escape_value(&value.to_value())))
 }
 
-/// Session data read back from the `data` column: an escaped JSON object, else corrupt.
-pub(crate) fn decode_data(data: Value) -> Result<Data, StoreError> {
-    let Value::Object(members) = data else {
-        return Err(StoreError::Corrupt("data is not a JSON object".into()));
-    };
-    members
-        .into_iter()
-        .map(|(k, v)| Ok((unescape_str(k)?, unescape_value(v)?)))
+/// The inverse of [`escape_raw`], and the compact form of what PostgreSQL hands back:
+/// `jsonb` output puts a space after every `,` and `:`, and the data limits count the
+/// compact encoding, as every other store keeps it.
+fn unescape_raw(value: RawJson) -> Result<RawJson, StoreError> {
+    let text = value.as_str();
+    let nested = matches!(text.as_bytes().first(), Some(b'[' | b'{')) && text.contains(' ');
+    if !nested && !text.contains(ESC) {
+        return Ok(value);
+    }
+    Ok(RawJson::from(unescape_value(value.to_value())?))
+}
+
+/// The `data` column's object: keys and values escaped, values copied as they stand.
+struct Escaped<'a>(&'a Data);
+
+impl Serialize for Escaped<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            map.serialize_entry(&*escape_str(key), &*escape_raw(value))?;
+        }
+        map.end()
+    }
+}
+
+/// Session data (or a changeset's `set`) as an escaped `jsonb` object.
+pub(crate) fn encode_data(data: &Data) -> Result<Json<Box<RawValue>>, StoreError> {
+    serde_json::value::to_raw_value(&Escaped(data))
+        .map(Json)
+        .map_err(|e| StoreError::Encode(e.to_string()))
+}
+
+/// Session data read back from the `data` column (already checked to be a JSON object
+/// of JSON values), escapes undone.
+pub(crate) fn decode_data(data: Data) -> Result<Data, StoreError> {
+    data.into_iter()
+        .map(|(k, v)| Ok((unescape_str(k)?, unescape_raw(v)?)))
         .collect()
 }
 
@@ -139,6 +173,27 @@ mod tests {
         let escaped = escape_value(&value);
         assert!(!escaped.to_string().contains("\\u0000"));
         assert_eq!(unescape_value(escaped).expect("valid"), value);
+    }
+
+    #[test]
+    fn data_round_trips_escaped_and_comes_back_compact() {
+        let mut data = Data::new();
+        data.insert("k\0".into(), json!(["a\0", {"\u{E000}": "\0"}]).into());
+        data.insert("plain".into(), json!("\\u0000 is not a NUL").into());
+        data.insert("n".into(), json!(u64::MAX).into());
+        let Json(stored) = encode_data(&data).expect("encodes");
+        let parsed: Value = serde_json::from_str(stored.get()).expect("stored JSON");
+        assert!(
+            !format!("{parsed:?}").contains("\\0"),
+            "a NUL is stored: {parsed:?}"
+        );
+        // As PostgreSQL prints jsonb: a space after every `,` and `:`.
+        let printed = serde_json::to_string_pretty(&stored).expect("prints");
+        let back = decode_data(serde_json::from_str(&printed).expect("an object")).expect("valid");
+        assert_eq!(back, data);
+        for (key, value) in &back {
+            assert_eq!(value.as_str(), data[key].as_str(), "{key:?} is not compact");
+        }
     }
 
     #[test]

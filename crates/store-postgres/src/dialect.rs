@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 use session_core::store::{Data, StoreError};
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgQueryResult, PgRow};
@@ -22,7 +22,7 @@ pub(crate) struct PgDialect;
 
 impl Dialect for PgDialect {
     type Db = Postgres;
-    type Data = Json<Value>;
+    type Data = Json<Box<RawValue>>;
 
     const BATCH_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
     const KEY_AMONG: (&'static str, &'static str) = ("key = ANY(ARRAY(", "))");
@@ -36,12 +36,12 @@ impl Dialect for PgDialect {
         done.rows_affected()
     }
 
-    fn encode_data(data: &Data) -> Result<Json<Value>, StoreError> {
-        Ok(encode_data(data))
+    fn encode_data(data: &Data) -> Result<Json<Box<RawValue>>, StoreError> {
+        encode_data(data)
     }
 
     fn decode_data(row: &PgRow) -> Result<Data, StoreError> {
-        let Json(data): Json<Value> = row.try_get("data").map_err(Self::map_error)?;
+        let Json(data): Json<Data> = row.try_get("data").map_err(Self::map_error)?;
         decode_data(data)
     }
 

@@ -20,17 +20,18 @@ pub use store_sql::{DEFAULT_OPERATION_TIMEOUT, InvalidIdentifier};
 pub mod fuzzing {
     use std::borrow::Cow;
 
-    use serde_json::Value;
     use session_core::store::{Data, StoreError};
 
-    /// Session data from the JSON read back from the `data` column, as `load` decodes it.
-    pub fn decode_data(data: Value) -> Result<Data, StoreError> {
+    /// Session data from the JSON text of the `data` column, as `load` decodes it.
+    pub fn decode_data(text: &str) -> Result<Data, StoreError> {
+        let data = serde_json::from_str(text)
+            .map_err(|e| StoreError::Corrupt(format!("data is not a JSON object: {e}")))?;
         crate::codec::decode_data(data)
     }
 
-    /// The JSON `create` binds to the `data` column.
-    pub fn encode_data(data: &Data) -> Value {
-        crate::codec::encode_data(data).0
+    /// The JSON text `create` binds to the `data` column.
+    pub fn encode_data(data: &Data) -> Result<String, StoreError> {
+        crate::codec::encode_data(data).map(|json| json.0.get().to_owned())
     }
 
     /// A stored string with its NUL escapes undone.

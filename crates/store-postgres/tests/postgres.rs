@@ -98,7 +98,7 @@ async fn nul_round_trips_through_the_escape() {
     record.user = Some(user.clone());
     record
         .data
-        .insert("k\0".into(), json!(["v\0", {"\0": "\u{E000}0"}]));
+        .insert("k\0".into(), json!(["v\0", {"\0": "\u{E000}0"}]).into());
     let key = StoreKey::random();
     let outcome = store.create(&key, &record).await.expect("create failed");
     assert_eq!(outcome, CreateOutcome::Created);
@@ -106,7 +106,7 @@ async fn nul_round_trips_through_the_escape() {
 
     let mut changes = Changeset::new(record.expires_at);
     changes.removed.insert("k\0".into());
-    changes.set.insert("\0".into(), json!("\0"));
+    changes.set.insert("\0".into(), json!("\0").into());
     let outcome = store
         .apply(&key, &changes, Some(1))
         .await

@@ -13,10 +13,9 @@
 //! `e` nor `c`.
 
 use redis::{Cmd, Pipeline, ToRedisArgs, Value};
-use serde_json::Value as Json;
 use session_core::{
     SessionSummary, Timestamp,
-    store::{Data, Record, StoreError, StoreKey, write_json},
+    store::{Data, RawJson, Record, StoreError, StoreKey},
 };
 use sha2::{Digest, Sha256};
 
@@ -222,31 +221,30 @@ pub(crate) fn staged_field() -> String {
 /// Appends `<key bytes>:<key><value bytes>:<value JSON>` for every pair to `out`: a format
 /// the write script's Lua can split with `string.find` (keys may hold any byte, JSON text
 /// any character but a raw control one) and the load can split without a JSON scanner.
-pub(crate) fn pack<'a>(pairs: impl Iterator<Item = (&'a String, &'a Json)>, out: &mut Vec<u8>) {
-    let mut text = Vec::new();
+pub(crate) fn pack<'a>(pairs: impl Iterator<Item = (&'a String, &'a RawJson)>, out: &mut Vec<u8>) {
     let mut digits = itoa::Buffer::new();
     for (key, value) in pairs {
-        text.clear();
-        write_json(value, &mut text);
+        let text = value.as_str().as_bytes();
         out.extend_from_slice(digits.format(key.len()).as_bytes());
         out.push(b':');
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(digits.format(text.len()).as_bytes());
         out.push(b':');
-        out.extend_from_slice(&text);
+        out.extend_from_slice(text);
     }
 }
 
 /// The pairs of a [`pack`]ed value, into `data` (a key seen twice keeps its last value).
-/// The whole field is checked to be UTF-8 once, so that each value is parsed from `str`
-/// (serde_json then skips its own check of every string it meets).
+/// The whole field is checked to be UTF-8 once, so that each value is validated as JSON
+/// from `str` (serde_json then skips its own check of every string it meets); values are
+/// kept as that text.
 pub(crate) fn unpack(packed: &[u8], data: &mut Data) -> Result<(), StoreError> {
     let mut packed =
         std::str::from_utf8(packed).map_err(|_| corrupt("the data field is not UTF-8"))?;
     while !packed.is_empty() {
         let (key, rest) = split_counted_str(packed)?;
         let (value, rest) = split_counted_str(rest)?;
-        let value = serde_json::from_str(value)
+        let value = RawJson::parse(value.to_owned())
             .map_err(|e| corrupt(&format!("a data value is not JSON: {e}")))?;
         data.insert(key.to_owned(), value);
         packed = rest;
@@ -425,8 +423,11 @@ pub(crate) fn decode_record(
         let mut key = String::from_utf8(field).map_err(|_| corrupt("a field name is not UTF-8"))?;
         // In place: the reply's buffer becomes the key (ASCII prefix, so a char boundary).
         key.drain(..LEGACY_DATA.len());
-        let value = serde_json::from_slice(&value)
-            .map_err(|e| corrupt(&format!("a data field is not JSON: {e}")))?;
+        let value = String::from_utf8(value)
+            .map_err(|_| corrupt("a data field is not UTF-8"))
+            .and_then(|text| {
+                RawJson::parse(text).map_err(|e| corrupt(&format!("a data field is not JSON: {e}")))
+            })?;
         record.data.insert(key, value);
     }
     Ok(Some(record))

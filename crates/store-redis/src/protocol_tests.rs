@@ -35,7 +35,7 @@ async fn stores() -> [RedisStore; 2] {
 fn session(user: Option<&str>, signed_in: Timestamp) -> Record {
     let now = Timestamp::now();
     let mut r = Record::new(now, now.add(Duration::from_secs(600)), false);
-    r.data.insert("k".into(), json!(1));
+    r.data.insert("k".into(), json!(1).into());
     r.user = user.map(str::to_owned);
     r.authenticated_at = user.map(|_| signed_in);
     r
@@ -51,7 +51,7 @@ async fn created(store: &RedisStore, record: &Record) -> StoreKey {
 fn changes(began_at: Timestamp, login: Option<&str>) -> Changeset {
     let mut c = Changeset::new(Timestamp::now().add(Duration::from_secs(600)));
     c.began_at = began_at;
-    c.set.insert("x".into(), json!(2));
+    c.set.insert("x".into(), json!(2).into());
     if let Some(user) = login {
         c.user = Some(Some(user.to_owned()));
         c.authenticated_at = Some(began_at);

@@ -109,7 +109,7 @@ fn in_ms(ms: i64) -> i64 {
 fn live() -> Record {
     let now = Timestamp::now();
     let mut r = Record::new(now, now.add(Duration::from_secs(600)), false);
-    r.data.insert("k".into(), json!("v"));
+    r.data.insert("k".into(), json!("v").into());
     r
 }
 
@@ -310,7 +310,7 @@ async fn hashes_without_authenticated_at_load_as_none() {
     assert_eq!(got.authenticated_at, None);
     assert_eq!(got.user.as_deref(), Some(f.user.as_str()));
     assert_eq!((got.version, got.persistent), (3, true));
-    assert_eq!(got.data.get("cart"), Some(&json!([1])));
+    assert_eq!(got.data.get("cart"), Some(&json!([1]).into()));
 }
 
 /// A session past its deadline by the application's clock but not yet by Redis's (clock

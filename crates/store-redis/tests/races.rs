@@ -26,7 +26,7 @@ fn user() -> String {
 fn record(user: Option<&str>) -> Record {
     let now = Timestamp::now();
     let mut r = Record::new(now, now.add(Duration::from_secs(600)), false);
-    r.data.insert("k".into(), json!(1));
+    r.data.insert("k".into(), json!(1).into());
     r.user = user.map(str::to_owned);
     r.authenticated_at = user.map(|_| now);
     r
@@ -36,7 +36,7 @@ fn record(user: Option<&str>) -> Record {
 fn in_flight() -> Changeset {
     let mut c = Changeset::new(Timestamp::now().add(Duration::from_secs(600)));
     c.began_at = Timestamp::from_millis(Timestamp::now().as_millis() - 20);
-    c.set.insert("x".into(), json!(2));
+    c.set.insert("x".into(), json!(2).into());
     c
 }
 

@@ -78,7 +78,7 @@ fn record() -> Record {
         Timestamp::now().add(Duration::from_secs(600)),
         false,
     );
-    r.data.insert("k".into(), json!("v"));
+    r.data.insert("k".into(), json!("v").into());
     r.user = Some("recovery-user".into());
     r
 }

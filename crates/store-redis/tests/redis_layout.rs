@@ -14,7 +14,7 @@ use session_core::{
 
 fn record_until(expires_at: Timestamp) -> Record {
     let mut record = Record::new(Timestamp::now(), expires_at, false);
-    record.data.insert("greeting".into(), json!("hello"));
+    record.data.insert("greeting".into(), json!("hello").into());
     record
 }
 
@@ -156,7 +156,7 @@ async fn data_keys_cannot_shadow_metadata() {
     for name in [
         "v", "c", "e", "u", "p", "i", "w", "D0", "d:", "d:d:x", "3:abc",
     ] {
-        record.data.insert(name.into(), json!(name));
+        record.data.insert(name.into(), json!(name).into());
     }
     let created = store.create(&key, &record).await.expect("create failed");
     assert_eq!(created, CreateOutcome::Created);
@@ -185,7 +185,7 @@ async fn index_entry_is_extended_before_the_deadline_passes_it() {
     let later = Timestamp::now().add(Duration::from_secs(3600));
     assert!(store.touch(&key, later).await.expect("touch failed"));
     let mut changes = session_core::store::Changeset::new(later.add(Duration::from_secs(3600)));
-    changes.set.insert("k".into(), json!(1));
+    changes.set.insert("k".into(), json!(1).into());
     let outcome = store
         .apply(&key, &changes, None)
         .await
@@ -230,7 +230,7 @@ async fn sessions_wider_than_a_script_chunk_round_trip() {
     let expires_at = Timestamp::now().add(Duration::from_secs(60));
     let mut record = Record::new(Timestamp::now(), expires_at, false);
     for i in 0..WIDTH {
-        record.data.insert(format!("k{i}"), json!(i));
+        record.data.insert(format!("k{i}"), json!(i).into());
     }
     assert_eq!(
         store.create(&key, &record).await.expect("create failed"),
@@ -243,7 +243,9 @@ async fn sessions_wider_than_a_script_chunk_round_trip() {
 
     let mut changes = Changeset::new(expires_at);
     for i in 0..WIDTH {
-        changes.set.insert(format!("n{i}"), json!(-(i as i64)));
+        changes
+            .set
+            .insert(format!("n{i}"), json!(-(i as i64)).into());
         changes.removed.insert(format!("k{i}"));
     }
     changes.removed.remove("k0");
@@ -258,13 +260,13 @@ async fn sessions_wider_than_a_script_chunk_round_trip() {
         .expect("load failed")
         .expect("session gone");
     assert_eq!(loaded.data.len(), WIDTH + 1);
-    assert_eq!(loaded.data.get("k0"), Some(&json!(0)));
-    assert_eq!(loaded.data.get("n8999"), Some(&json!(-8999)));
+    assert_eq!(loaded.data.get("k0"), Some(&json!(0).into()));
+    assert_eq!(loaded.data.get("n8999"), Some(&json!(-8999).into()));
     assert_eq!(loaded.version, 2);
 
     let mut clear = Changeset::new(expires_at);
     clear.cleared = true;
-    clear.set.insert("only".into(), json!(true));
+    clear.set.insert("only".into(), json!(true).into());
     let outcome = store.apply(&key, &clear, None).await.expect("apply failed");
     assert!(matches!(outcome, ApplyOutcome::Applied(3)), "{outcome:?}");
     let loaded = store
@@ -273,7 +275,7 @@ async fn sessions_wider_than_a_script_chunk_round_trip() {
         .expect("load failed")
         .expect("session gone");
     assert_eq!(loaded.data.len(), 1);
-    assert_eq!(loaded.data.get("only"), Some(&json!(true)));
+    assert_eq!(loaded.data.get("only"), Some(&json!(true).into()));
 }
 
 /// Indexes written before the by-creation set existed (simulated by deleting it, and by
@@ -329,7 +331,7 @@ async fn created_for_an_hour(store: &impl SessionStore) -> (StoreKey, Record) {
 fn keeping_write(deadline: Timestamp, key: &str) -> session_core::store::Changeset {
     let mut changes = session_core::store::Changeset::new(deadline);
     changes.keeps_deadline = true;
-    changes.set.insert(key.into(), json!("late"));
+    changes.set.insert(key.into(), json!("late").into());
     changes
 }
 
@@ -444,8 +446,8 @@ async fn scripts_the_server_forgot_are_loaded_again() {
         session_core::store::ApplyOutcome::Applied(record.version + 1)
     );
     let loaded = store.load(&key).await.expect("load failed").expect("gone");
-    assert_eq!(loaded.data.get("after-flush"), Some(&json!("late")));
-    assert_eq!(loaded.data.get("greeting"), Some(&json!("hello")));
+    assert_eq!(loaded.data.get("after-flush"), Some(&json!("late").into()));
+    assert_eq!(loaded.data.get("greeting"), Some(&json!("hello").into()));
     // And the lean data write, whose script call sits inside a transaction.
     flush()
         .query_async::<()>(&mut raw)
@@ -460,7 +462,7 @@ async fn scripts_the_server_forgot_are_loaded_again() {
         session_core::store::ApplyOutcome::Applied(record.version + 2)
     );
     let loaded = store.load(&key).await.expect("load failed").expect("gone");
-    assert_eq!(loaded.data.get("lean"), Some(&json!("late")));
+    assert_eq!(loaded.data.get("lean"), Some(&json!("late").into()));
 }
 
 /// A data write that finds another version stored merges into the packed data it finds,
@@ -528,7 +530,7 @@ async fn hashes_of_the_per_key_layout_move_to_the_packed_one_on_write() {
         let mut c = Changeset::new(Timestamp::from_millis(expires));
         c.keeps_deadline = true;
         for (k, v) in set {
-            c.set.insert((*k).into(), v.clone());
+            c.set.insert((*k).into(), v.into());
         }
         c
     };
@@ -537,7 +539,7 @@ async fn hashes_of_the_per_key_layout_move_to_the_packed_one_on_write() {
             version: 4,
             unchanged: unchanged
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .map(|(k, v)| ((*k).to_owned(), v.into()))
                 .collect(),
         });
         c
@@ -575,8 +577,16 @@ async fn hashes_of_the_per_key_layout_move_to_the_packed_one_on_write() {
             .await
             .expect("PEXPIREAT failed");
         let before = store.load(&key).await.expect("load").expect("a session");
-        assert_eq!(before.data.get("cart"), Some(&json!([1, 2])), "case {i}");
-        assert_eq!(before.data.get("d:x"), Some(&json!(true)), "case {i}");
+        assert_eq!(
+            before.data.get("cart"),
+            Some(&json!([1, 2]).into()),
+            "case {i}"
+        );
+        assert_eq!(
+            before.data.get("d:x"),
+            Some(&json!(true).into()),
+            "case {i}"
+        );
         let outcome = store.apply(&key, &changes, None).await.expect("apply");
         assert_eq!(outcome, ApplyOutcome::Applied(5), "case {i}");
         let names: Vec<String> = raw.hkeys(&hash).await.expect("HKEYS failed");
@@ -589,7 +599,7 @@ async fn hashes_of_the_per_key_layout_move_to_the_packed_one_on_write() {
         let after = store.load(&key).await.expect("load").expect("a session");
         let expected: session_core::store::Data = expected
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .map(|(k, v)| ((*k).to_owned(), v.into()))
             .collect();
         assert_eq!(after.data, expected, "case {i}");
     }

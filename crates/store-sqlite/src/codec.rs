@@ -1,11 +1,20 @@
 //! What `apply` binds: JSON text for values, and JSON paths that address any key,
 //! however awkward.
 
-use session_core::store::StoreError;
+use session_core::store::{RawJson, StoreError, write_json_object};
 
 /// One value as JSON text, for `json(?)`.
-pub(crate) fn encode_value(value: &serde_json::Value) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Encode(e.to_string()))
+pub(crate) fn encode_value(value: &RawJson) -> String {
+    value.as_str().to_owned()
+}
+
+/// Session data as the JSON text of the `data` column: values copied as they stand.
+pub(crate) fn encode_data<'a>(
+    pairs: impl IntoIterator<Item = (&'a String, &'a RawJson)>,
+) -> Result<String, StoreError> {
+    let mut data = Vec::new();
+    write_json_object(pairs, &mut data);
+    String::from_utf8(data).map_err(|e| StoreError::Encode(e.to_string()))
 }
 
 /// A JSON path (`$."…"`) naming the top-level member `key`.

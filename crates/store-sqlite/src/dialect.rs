@@ -34,7 +34,7 @@ impl Dialect for SqliteDialect {
 
     /// The JSON text stored in the `data` column.
     fn encode_data(data: &Data) -> Result<String, StoreError> {
-        serde_json::to_string(data).map_err(|e| StoreError::Encode(e.to_string()))
+        crate::codec::encode_data(data)
     }
 
     fn decode_data(row: &SqliteRow) -> Result<Data, StoreError> {

@@ -23,12 +23,12 @@
 
 use session_core::{
     Timestamp,
-    store::{Base, Changeset, StoreError, StoreKey, write_json_object},
+    store::{Base, Changeset, StoreError, StoreKey},
 };
 use sqlx::{QueryBuilder, Sqlite};
 use store_sql::version_to_db;
 
-use crate::codec::{encode_value, json_path};
+use crate::codec::{encode_data, encode_value, json_path};
 use crate::schema::Tables;
 
 /// The statement for `apply`; it returns one row (the new version) when applied.
@@ -59,9 +59,7 @@ pub(crate) fn apply_whole(
     base: &Base,
     now: Timestamp,
 ) -> Result<QueryBuilder<Sqlite>, StoreError> {
-    let mut data = Vec::new();
-    write_json_object(base.unchanged.iter().chain(&changes.set), &mut data);
-    let data = String::from_utf8(data).map_err(|e| StoreError::Encode(e.to_string()))?;
+    let data = encode_data(base.unchanged.iter().chain(&changes.set))?;
     let mut q = QueryBuilder::new(format!("UPDATE {} SET data = ", tables.sessions));
     q.push_bind(data).push(", ");
     push_rest(&mut q, changes);
@@ -209,7 +207,7 @@ fn push_data(q: &mut QueryBuilder<Sqlite>, changes: &Changeset) -> Result<(), St
     if !changes.set.is_empty() {
         for (key, value) in &changes.set {
             q.push(", ").push_bind(json_path(key));
-            q.push(", json(").push_bind(encode_value(value)?).push(")");
+            q.push(", json(").push_bind(encode_value(value)).push(")");
         }
         q.push(")");
     }
@@ -238,8 +236,8 @@ mod tests {
     fn only_named_keys_are_touched_and_a_login_checks_revocations() {
         let mut changes = Changeset::new(Timestamp::from_millis(1));
         changes.removed.insert("old".into());
-        changes.set.insert("a".into(), json!(1));
-        changes.set.insert("b".into(), json!(2));
+        changes.set.insert("a".into(), json!(1).into());
+        changes.set.insert("b".into(), json!(2).into());
         changes.user = Some(Some("u".into()));
         assert_eq!(
             sql(&changes, Some(3)),
@@ -274,7 +272,7 @@ mod tests {
     #[test]
     fn a_kept_deadline_is_not_assigned() {
         let mut changes = Changeset::new(Timestamp::from_millis(1));
-        changes.set.insert("a".into(), json!(1));
+        changes.set.insert("a".into(), json!(1).into());
         changes.keeps_deadline = true;
         assert_eq!(
             sql(&changes, None),

@@ -155,7 +155,7 @@ async fn scenario(source_url: &str, names: ExpressNames, native_url: &str) {
         .map(|i| {
             let mut record = Record::new(now, now.add(Duration::from_secs(3600)), i % 3 == 0);
             record.user = Some(format!("user-{i}"));
-            record.data.insert("i".into(), json!(i));
+            record.data.insert("i".into(), json!(i).into());
             (
                 format!("{}-{i:05}", &StoreKey::random().as_str()[..12]),
                 record,

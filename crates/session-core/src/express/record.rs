@@ -32,7 +32,7 @@
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::{Changeset, Data, Record, SameSite, SessionConfig, StoreError, Timestamp};
+use crate::{Changeset, Data, RawJson, Record, SameSite, SessionConfig, StoreError, Timestamp};
 
 /// The top-level field that holds what only the Rust side needs.
 pub const META_FIELD: &str = "rustSession";
@@ -168,7 +168,7 @@ impl ExpressFormat {
         let data: Data = obj
             .iter()
             .filter(|(k, _)| !self.is_metadata(obj, k))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), RawJson::from(v)))
             .collect();
         let created_at = meta_i64("createdAt").map_or(now, Timestamp::from_millis);
         Ok(Record {
@@ -192,14 +192,12 @@ impl ExpressFormat {
 
     /// The session object for a new record.
     pub fn encode(&self, record: &Record, now: Timestamp) -> Result<Value, StoreError> {
+        let mut obj = Map::new();
         for (key, value) in &record.data {
-            self.check_writable(key, value)?;
+            let value = value.to_value();
+            self.check_writable(key, &value)?;
+            obj.insert(key.clone(), value);
         }
-        let mut obj: Map<String, Value> = record
-            .data
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
         let cookie = cookie_json(&self.cookie, record.persistent, record.expires_at, now);
         obj.insert("cookie".into(), Value::Object(cookie));
         let mut meta = Map::new();
@@ -228,7 +226,12 @@ impl ExpressFormat {
         changes: &Changeset,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        for (key, value) in &changes.set {
+        let set: Vec<(&String, Value)> = changes
+            .set
+            .iter()
+            .map(|(key, value)| (key, value.to_value()))
+            .collect();
+        for (key, value) in &set {
             self.check_writable(key, value)?;
         }
         let persistent_before = self.decode(session, changes.expires_at, now)?.persistent;
@@ -250,8 +253,8 @@ impl ExpressFormat {
                 obj.remove(key);
             }
         }
-        for (key, value) in &changes.set {
-            obj.insert(key.clone(), value.clone());
+        for (key, value) in set {
+            obj.insert(key.clone(), value);
         }
         let mut meta = match obj.remove(META_FIELD) {
             Some(Value::Object(meta)) => meta,
@@ -412,8 +415,8 @@ mod tests {
             .decode(&node_record(), deadline, now)
             .expect("decodes");
         assert_eq!(r.user.as_deref(), Some("carol"));
-        assert_eq!(r.data.get("n"), Some(&json!(7)));
-        assert_eq!(r.data.get("passport"), Some(&json!({"x": 1})));
+        assert_eq!(r.data.get("n"), Some(&json!(7).into()));
+        assert_eq!(r.data.get("passport"), Some(&json!({"x": 1}).into()));
         assert!(!r.data.contains_key("cookie") && !r.data.contains_key("user"));
         assert!(r.persistent);
         assert_eq!((r.created_at, r.expires_at, r.version), (now, deadline, 0));
@@ -443,7 +446,7 @@ mod tests {
         }
         let numeric_user: Value = serde_json::from_str(r#"{"user":5}"#).expect("json");
         let r = f.decode(&numeric_user, t, t).expect("decodes");
-        assert_eq!((r.user, r.data.get("user")), (None, Some(&json!(5))));
+        assert_eq!((r.user, r.data.get("user")), (None, Some(&json!(5).into())));
     }
 
     #[test]
@@ -452,7 +455,7 @@ mod tests {
         let now = Timestamp::from_millis(1_796_160_000_000);
         let mut session = node_record();
         let mut changes = Changeset::new(Timestamp::from_millis(now.as_millis() + 3_600_000));
-        changes.set.insert("count".into(), json!(1));
+        changes.set.insert("count".into(), json!(1).into());
         changes.removed.insert("n".into());
         changes.removed.insert("cookie".into());
         assert_eq!(f.apply(&mut session, &changes, now).expect("applies"), 1);
@@ -486,7 +489,7 @@ mod tests {
         record.user = Some("ada".into());
         record.authenticated_at = Some(now);
         record.version = 4;
-        record.data.insert("cart".into(), json!([1, 2]));
+        record.data.insert("cart".into(), json!([1, 2]).into());
         let mut v = f.encode(&record, now).expect("encodes");
         assert_eq!(
             f.decode(&v, record.expires_at, now).expect("decodes"),
@@ -516,7 +519,7 @@ mod tests {
             ("nested", json!({"a": [i64::MIN]})),
         ] {
             let mut changes = Changeset::new(now);
-            changes.set.insert(key.into(), value);
+            changes.set.insert(key.into(), value.into());
             let mut session = node_record();
             assert!(
                 matches!(

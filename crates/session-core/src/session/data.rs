@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::json_text::entry_bytes;
 use super::{Session, State};
-use crate::SessionError;
+use crate::{RawJson, SessionError};
 
 /// The deepest nesting of arrays and objects a session value may have. Deeper values are
 /// refused at [`Session::insert`]: JSON parsers of the backends stop at 128 levels (some
@@ -45,7 +45,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn get_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
-        Ok(self.loaded().await?.data.get(key).cloned())
+        Ok(self.loaded().await?.data.get(key).map(RawJson::to_value))
     }
 
     /// Whether `key` is present.
@@ -75,10 +75,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
-        let value = serde_json::to_value(value).map_err(|source| SessionError::Value {
-            key: key.to_owned(),
-            source,
-        })?;
+        let value = encoded(key, &value)?;
         let mut state = self.loaded().await?;
         self.put(&mut state, key, value)
     }
@@ -103,10 +100,7 @@ impl Session {
         let mut state = self.loaded().await?;
         let current = state.data.get(key).map(|v| typed(key, v)).transpose()?;
         let next = f(current);
-        let value = serde_json::to_value(&next).map_err(|source| SessionError::Value {
-            key: key.to_owned(),
-            source,
-        })?;
+        let value = encoded(key, &next)?;
         self.put(&mut state, key, value)?;
         Ok(next)
     }
@@ -124,7 +118,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        let old = self.remove_value(key).await?;
+        let old = self.remove_raw(key).await?;
         old.map(|v| typed(key, &v)).transpose()
     }
 
@@ -139,6 +133,10 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn remove_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        Ok(self.remove_raw(key).await?.as_ref().map(RawJson::to_value))
+    }
+
+    async fn remove_raw(&self, key: &str) -> Result<Option<RawJson>, SessionError> {
         let mut state = self.loaded().await?;
         let total = data_bytes(&mut state);
         let old = state.data.remove(key);
@@ -217,8 +215,8 @@ impl Session {
     }
 
     /// Checks `value` against the limits and writes it into the request's state.
-    fn put(&self, state: &mut State, key: &str, value: Value) -> Result<(), SessionError> {
-        let depth = depth_of(&value);
+    fn put(&self, state: &mut State, key: &str, value: RawJson) -> Result<(), SessionError> {
+        let depth = value.depth();
         if depth > MAX_VALUE_DEPTH {
             return Err(SessionError::TooDeep {
                 key: key.to_owned(),
@@ -248,28 +246,18 @@ fn flash_key(key: &str) -> String {
     format!("{FLASH_PREFIX}{key}")
 }
 
-fn typed<T: DeserializeOwned>(key: &str, value: &Value) -> Result<T, SessionError> {
-    T::deserialize(value).map_err(|source| SessionError::Value {
+fn typed<T: DeserializeOwned>(key: &str, value: &RawJson) -> Result<T, SessionError> {
+    value.decode().map_err(|source| SessionError::Value {
         key: key.to_owned(),
         source,
     })
 }
 
-/// Nesting depth of `value`: 0 for a scalar, 1 for a flat array or object. Iterative, so
-/// a hostile value cannot overflow the stack here.
-fn depth_of(value: &Value) -> usize {
-    let mut deepest = 0;
-    let mut stack = vec![(value, 0usize)];
-    while let Some((v, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
-        deepest = deepest.max(depth + 1);
-        stack.extend(children.map(|c| (c, depth + 1)));
-    }
-    deepest
+fn encoded<T: Serialize>(key: &str, value: &T) -> Result<RawJson, SessionError> {
+    RawJson::encode(value).map_err(|source| SessionError::Value {
+        key: key.to_owned(),
+        source,
+    })
 }
 
 /// The encoded size of the data, summed over every key on the first call of a request.

@@ -1,45 +1,15 @@
-//! `serde_json`'s compact encoding of a value: its length without encoding it, and a
-//! writer of it that copies plain strings whole.
+//! A session's data as one JSON object, written without re-encoding its values.
 //!
-//! The data limit counts encoded bytes, and the first write of a request sums them over
-//! every stored key: through `serde_json::to_writer` that re-encodes the whole session
-//! (about a tenth of an app's instructions per write on a 20-key session, under
-//! callgrind); this walk only scans string bytes. Exactness is checked against
-//! `serde_json::to_vec` in the tests below.
-//!
-//! [`write_json`] is for stores that encode a whole session per write: serde_json escapes
-//! a string byte by byte (about ten instructions a byte under callgrind), where a string
+//! Values are already JSON text ([`RawJson`]); only keys need quoting. serde_json escapes
+//! a string byte by byte (about ten instructions a byte under callgrind), where a key
 //! with nothing to escape, the common case, can be copied as it stands.
 
-use std::io::Write;
-
-use serde_json::Value;
+use crate::RawJson;
 
 /// What one data key costs against the size limits (the session's `max_data_bytes`, the
-/// memory store's byte bound): its name and its value's JSON.
-pub(crate) fn entry_bytes(key: &str, value: &Value) -> usize {
-    key.len() + json_len(value)
-}
-
-/// `serde_json::to_vec(value).len()`.
-pub(crate) fn json_len(value: &Value) -> usize {
-    match value {
-        Value::Null => 4,
-        Value::Bool(true) => 4,
-        Value::Bool(false) => 5,
-        Value::Number(n) => number_len(n),
-        Value::String(s) => string_len(s),
-        Value::Array(items) => {
-            2 + items.len().saturating_sub(1) + items.iter().map(json_len).sum::<usize>()
-        }
-        Value::Object(map) => {
-            let members: usize = map
-                .iter()
-                .map(|(k, v)| string_len(k) + 1 + json_len(v))
-                .sum();
-            2 + map.len().saturating_sub(1) + members
-        }
-    }
+/// memory store's byte bound): its name and its value's JSON text.
+pub(crate) fn entry_bytes(key: &str, value: &RawJson) -> usize {
+    key.len() + value.as_str().len()
 }
 
 /// A quoted string: `"`, `\` and the C0 controls are escaped (`\n`-style for five of
@@ -80,32 +50,11 @@ fn extra(b: u8) -> usize {
     }
 }
 
-/// Appends `serde_json::to_vec(value)` to `out`: the same bytes, with every string that
-/// needs no escape copied whole after a sixteen-bytes-at-a-time scan.
-pub fn write_json(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::String(s) => write_str(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_json(item, out);
-            }
-            out.push(b']');
-        }
-        Value::Object(map) => write_json_object(map, out),
-        // Null, booleans and numbers into a `Vec` cannot fail.
-        scalar => drop(serde_json::to_writer(&mut *out, scalar)),
-    }
-}
-
-/// Appends the JSON object of `pairs` (in their order; keys must not repeat), as
-/// [`write_json`] writes values: a store's whole session data in one pass, without first
-/// building a `serde_json::Map`.
+/// Appends the JSON object of `pairs` (in their order; keys must not repeat), values
+/// copied as they stand: a store's whole session data in one pass, without first building
+/// a `serde_json::Map`.
 pub fn write_json_object<'a>(
-    pairs: impl IntoIterator<Item = (&'a String, &'a Value)>,
+    pairs: impl IntoIterator<Item = (&'a String, &'a RawJson)>,
     out: &mut Vec<u8>,
 ) {
     out.push(b'{');
@@ -115,13 +64,13 @@ pub fn write_json_object<'a>(
         }
         write_str(key, out);
         out.push(b':');
-        write_json(value, out);
+        out.extend_from_slice(value.as_str().as_bytes());
     }
     out.push(b'}');
 }
 
 /// A JSON string: quoted as it stands when no byte needs an escape, else by serde_json.
-fn write_str(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     if string_len(s) == s.len() + 2 {
         out.reserve(s.len() + 2);
         out.push(b'"');
@@ -133,119 +82,60 @@ fn write_str(s: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// Numbers are rare and short: counted through serde_json's own formatting.
-fn number_len(n: &serde_json::Number) -> usize {
-    struct Counter(usize);
-    impl Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    // Writing a number to an infallible sink cannot fail.
-    let _ = serde_json::to_writer(&mut counter, n);
-    counter.0
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::{Value, json};
+    use serde_json::{Map, Value, json};
 
-    use super::{json_len, write_json, write_json_object};
+    use super::write_json_object;
+    use crate::RawJson;
 
-    fn encoded(value: &Value) -> usize {
-        serde_json::to_vec(value).expect("encodes").len()
-    }
-
-    fn written(value: &Value) -> Vec<u8> {
+    fn written(pairs: &[(String, Value)]) -> Vec<u8> {
+        let raw: Vec<(String, RawJson)> =
+            pairs.iter().map(|(k, v)| (k.clone(), v.into())).collect();
         let mut out = b"before".to_vec();
-        write_json(value, &mut out);
+        write_json_object(raw.iter().map(|(k, v)| (k, v)), &mut out);
         out.split_off(6)
     }
 
+    fn expected(pairs: &[(String, Value)]) -> Vec<u8> {
+        let map: Map<String, Value> = pairs.iter().cloned().collect();
+        serde_json::to_vec(&map).expect("encodes")
+    }
+
     #[test]
-    fn matches_serde_json_on_edge_cases() {
-        let cases = [
-            json!(null),
-            json!(true),
-            json!(false),
-            json!(0),
-            json!(-17),
-            json!(u64::MAX),
-            json!(i64::MIN),
-            json!(1.5),
-            json!(1e300),
-            json!(-2.5e-8),
-            json!(0.1),
-            json!(""),
-            json!("plain"),
-            json!("quote \" backslash \\ slash /"),
-            json!("\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f}\u{7f}"),
-            json!("é ✓ 𝄞"),
-            json!([]),
-            json!([1]),
-            json!([1, "two", [3, [4]], {"five": null}]),
-            json!({}),
-            json!({"k": "v"}),
-            json!({"a\nb": {"c": [true, false, null]}, "": 0}),
-        ];
-        for value in cases {
-            assert_eq!(json_len(&value), encoded(&value), "{value}");
-            assert_eq!(
-                written(&value),
-                serde_json::to_vec(&value).expect("encodes")
-            );
+    fn matches_serde_json_on_edge_case_keys() {
+        let value = json!([1, "two", {"three": null}]);
+        for key in [
+            "",
+            "plain",
+            "quote \" backslash \\",
+            "\u{0}\u{1}\t\n\u{1f}",
+            "é ✓ 𝄞",
+        ] {
+            let pairs = [(key.to_owned(), value.clone())];
+            assert_eq!(written(&pairs), expected(&pairs), "{key:?}");
         }
         // Every special byte at every offset of two thirty-two-byte blocks and the
         // remainder, and none at all.
         for special in ['"', '\\', '\n', '\u{1}', '\u{1f}', ' ', 'é'] {
             for at in 0..70 {
-                let text = format!("{}{special}{}", "a".repeat(at), "b".repeat(70 - at));
-                let value = json!(text);
-                assert_eq!(json_len(&value), encoded(&value), "{value}");
-                assert_eq!(
-                    written(&value),
-                    serde_json::to_vec(&value).expect("encodes")
-                );
+                let key = format!("{}{special}{}", "a".repeat(at), "b".repeat(70 - at));
+                let pairs = [(key, json!(true))];
+                assert_eq!(written(&pairs), expected(&pairs));
             }
         }
-    }
-
-    fn values() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            any::<u64>().prop_map(|n| json!(n)),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(|f| json!(f)),
-            any::<String>().prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 64, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-                prop::collection::btree_map(any::<String>(), inner, 0..8)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
+        assert_eq!(written(&[]), b"{}");
+        let two = [("a".to_owned(), json!(1)), ("b".to_owned(), json!("x"))];
+        assert_eq!(written(&two), br#"{"a":1,"b":"x"}"#);
     }
 
     proptest! {
         #[test]
-        fn matches_serde_json_on_any_value(value in values()) {
-            prop_assert_eq!(json_len(&value), encoded(&value));
-            prop_assert_eq!(written(&value), serde_json::to_vec(&value).expect("encodes"));
-            if let Value::Object(map) = &value {
-                let mut out = Vec::new();
-                write_json_object(map, &mut out);
-                prop_assert_eq!(out, serde_json::to_vec(&value).expect("encodes"));
-            }
+        fn matches_serde_json_on_any_keys(keys in prop::collection::btree_set(any::<String>(), 0..8)) {
+            let pairs: Vec<(String, Value)> =
+                keys.into_iter().enumerate().map(|(i, k)| (k, json!([i, "v"]))).collect();
+            prop_assert_eq!(written(&pairs), expected(&pairs));
         }
     }
 }

@@ -97,7 +97,7 @@ pub async fn express_node_record_loads<L: ConnectLayout>(store: &ExpressStore<L>
     .await;
     let record = store.load(&key).await.expect("load").expect("live");
     assert_eq!(record.user.as_deref(), Some("carol"));
-    assert_eq!(record.data.get("n"), Some(&json!(7)));
+    assert_eq!(record.data.get("n"), Some(&json!(7).into()));
     assert!(record.persistent);
     assert_eq!(record.version, 0);
 }
@@ -110,7 +110,7 @@ pub async fn express_foreign_fields_survive_rust_writes<L: ConnectLayout>(store:
     )
     .await;
     let mut changes = Changeset::new(in_secs(600));
-    changes.set.insert("count".into(), json!(1));
+    changes.set.insert("count".into(), json!(1).into());
     let outcome = store.apply(&key, &changes, None).await.expect("apply");
     assert_eq!(outcome, ApplyOutcome::Applied(1));
     let stored = store
@@ -137,7 +137,7 @@ pub async fn express_reserved_keys_and_unsafe_integers_are_refused<L: ConnectLay
         ("big", json!(u64::MAX)),
     ] {
         let mut changes = Changeset::new(in_secs(600));
-        changes.set.insert(k.into(), v);
+        changes.set.insert(k.into(), v.into());
         let outcome = store.apply(&key, &changes, None).await;
         assert!(
             matches!(outcome, Err(StoreError::Encode(_))),
@@ -145,7 +145,7 @@ pub async fn express_reserved_keys_and_unsafe_integers_are_refused<L: ConnectLay
         );
     }
     let record = store.load(&key).await.expect("load").expect("live");
-    assert_eq!(record.data.get("n"), Some(&json!(1)));
+    assert_eq!(record.data.get("n"), Some(&json!(1).into()));
     assert_eq!(record.version, 0);
 }
 
@@ -188,7 +188,7 @@ pub async fn express_rotation_moves_the_record<L: ConnectLayout>(store: &Express
     assert!(store.load(&from).await.expect("load").is_none());
     let record = store.load(&to).await.expect("load").expect("live");
     assert_eq!(record.user.as_deref(), Some("dave"));
-    assert_eq!(record.data.get("cart"), Some(&json!([1])));
+    assert_eq!(record.data.get("cart"), Some(&json!([1]).into()));
     assert_eq!(record.authenticated_at, changes.authenticated_at);
 }
 
@@ -269,7 +269,7 @@ pub async fn express_awkward_keys_and_values_round_trip<L: ConnectLayout>(store:
     for (i, k) in keys.iter().enumerate() {
         record
             .data
-            .insert(k.clone(), values[i % values.len()].clone());
+            .insert(k.clone(), (&values[i % values.len()]).into());
     }
     let key = StoreKey::random();
     assert_eq!(
@@ -289,7 +289,7 @@ pub async fn express_awkward_keys_and_values_round_trip<L: ConnectLayout>(store:
     for (i, k) in keys.iter().enumerate() {
         changes
             .set
-            .insert(k.clone(), values[(i + 3) % values.len()].clone());
+            .insert(k.clone(), (&values[(i + 3) % values.len()]).into());
     }
     assert!(matches!(
         store.apply(&other, &changes, None).await.expect("apply"),

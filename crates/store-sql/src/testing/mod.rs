@@ -37,7 +37,7 @@ pub struct Fixture<S, DB: Database> {
 pub fn live_record() -> Record {
     let now = Timestamp::now();
     let mut record = Record::new(now, now.add(Duration::from_secs(3600)), false);
-    record.data.insert("n".into(), json!(1));
+    record.data.insert("n".into(), json!(1).into());
     record
 }
 
@@ -146,7 +146,7 @@ where
         let keys = ["a\"b'c\\d", "nul\0key", "", "a.b.c", "$", "ключ🔑", "tab\t"];
         let mut record = live_record();
         for k in keys {
-            record.data.insert(k.into(), json!("old"));
+            record.data.insert(k.into(), json!("old").into());
         }
         let key = StoreKey::random();
         let outcome = self
@@ -157,7 +157,7 @@ where
         assert_eq!(outcome, CreateOutcome::Created);
         let mut changes = Changeset::new(record.expires_at);
         for k in keys {
-            changes.set.insert(k.into(), json!({ "new": k }));
+            changes.set.insert(k.into(), json!({ "new": k }).into());
         }
         let outcome = self
             .store
@@ -244,7 +244,7 @@ pub async fn fifty_concurrent_writers<S: SessionStore + Clone + 'static>(store: 
             );
             for round in 0..10 {
                 let mut changes = Changeset::new(Timestamp::now().add(Duration::from_secs(60)));
-                changes.set.insert(format!("w{i}"), json!(round));
+                changes.set.insert(format!("w{i}"), json!(round).into());
                 assert!(matches!(
                     store.apply(&shared, &changes, None).await?,
                     ApplyOutcome::Applied(_)
@@ -271,6 +271,6 @@ pub async fn fifty_concurrent_writers<S: SessionStore + Clone + 'static>(store: 
         .expect("shared session");
     assert_eq!(got.version, 1 + 50 * 10);
     for i in 0..50 {
-        assert_eq!(got.data.get(&format!("w{i}")), Some(&json!(9)));
+        assert_eq!(got.data.get(&format!("w{i}")), Some(&json!(9).into()));
     }
 }
