@@ -90,10 +90,10 @@ pub fn sample_record(i: u64, now: Timestamp, ttl: Duration) -> Record {
     let mut record = Record::new(now, now + ttl, false);
     record
         .data
-        .insert("user_id".to_owned(), Value::from(1_000_000 + i));
+        .insert("user_id".to_owned(), Value::from(1_000_000 + i).into());
     record
         .data
-        .insert("cart".to_owned(), Value::String(cart(i)));
+        .insert("cart".to_owned(), Value::String(cart(i)).into());
     record
 }
 
@@ -474,7 +474,7 @@ async fn traffic(
     let mut changes = Changeset::new(now + ttl);
     changes
         .set
-        .insert("cart".to_owned(), Value::String(cart(i)));
+        .insert("cart".to_owned(), Value::String(cart(i)).into());
     match store
         .apply(key, &changes, loaded.map(|r| r.version))
         .await?

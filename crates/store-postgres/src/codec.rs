@@ -8,11 +8,13 @@
 
 use std::borrow::Cow;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use session_core::store::{Data, RawJson, StoreError};
+use session_core::store::{Data, RawJson, StoreError, write_json_object};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo};
 use sqlx::types::Json;
+use sqlx::{Encode, Postgres, Type};
 
 const ESC: char = '\u{E000}';
 
@@ -116,23 +118,35 @@ fn unescape_raw(value: RawJson) -> Result<RawJson, StoreError> {
     Ok(RawJson::from(unescape_value(value.to_value())?))
 }
 
-/// The `data` column's object: keys and values escaped, values copied as they stand.
-struct Escaped<'a>(&'a Data);
+/// The `data` column's object as JSON text, bound as `jsonb` without a re-encode.
+#[derive(Debug)]
+pub(crate) struct JsonbText(pub(crate) String);
 
-impl Serialize for Escaped<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in self.0 {
-            map.serialize_entry(&*escape_str(key), &*escape_raw(value))?;
-        }
-        map.end()
+impl Type<Postgres> for JsonbText {
+    fn type_info() -> PgTypeInfo {
+        <Json<()> as Type<Postgres>>::type_info()
     }
 }
 
-/// Session data (or a changeset's `set`) as an escaped `jsonb` object.
-pub(crate) fn encode_data(data: &Data) -> Result<Json<Box<RawValue>>, StoreError> {
-    serde_json::value::to_raw_value(&Escaped(data))
-        .map(Json)
+impl Encode<'_, Postgres> for JsonbText {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        // jsonb's binary format: a version byte, then the text.
+        buf.push(1);
+        buf.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+}
+
+/// Session data (or a changeset's `set`) as an escaped `jsonb` object, values copied as
+/// they stand.
+pub(crate) fn encode_data(data: &Data) -> Result<JsonbText, StoreError> {
+    let mut out = Vec::new();
+    write_json_object(
+        data.iter().map(|(k, v)| (escape_str(k), escape_raw(v))),
+        &mut out,
+    );
+    String::from_utf8(out)
+        .map(JsonbText)
         .map_err(|e| StoreError::Encode(e.to_string()))
 }
 
@@ -181,14 +195,15 @@ mod tests {
         data.insert("k\0".into(), json!(["a\0", {"\u{E000}": "\0"}]).into());
         data.insert("plain".into(), json!("\\u0000 is not a NUL").into());
         data.insert("n".into(), json!(u64::MAX).into());
-        let Json(stored) = encode_data(&data).expect("encodes");
-        let parsed: Value = serde_json::from_str(stored.get()).expect("stored JSON");
+        data.insert("cart".into(), json!([1, {"b": "c d"}]).into());
+        let JsonbText(stored) = encode_data(&data).expect("encodes");
+        let parsed: Value = serde_json::from_str(&stored).expect("stored JSON");
         assert!(
             !format!("{parsed:?}").contains("\\0"),
             "a NUL is stored: {parsed:?}"
         );
         // As PostgreSQL prints jsonb: a space after every `,` and `:`.
-        let printed = serde_json::to_string_pretty(&stored).expect("prints");
+        let printed = serde_json::to_string_pretty(&parsed).expect("prints");
         let back = decode_data(serde_json::from_str(&printed).expect("an object")).expect("valid");
         assert_eq!(back, data);
         for (key, value) in &back {

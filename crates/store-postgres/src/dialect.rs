@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
 use session_core::store::{Data, StoreError};
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgQueryResult, PgRow};
@@ -11,7 +10,7 @@ use sqlx::types::Json;
 use sqlx::{Postgres, Row};
 use store_sql::Dialect;
 
-use crate::codec::{decode_data, encode_data, escape_str, unescape_str};
+use crate::codec::{JsonbText, decode_data, encode_data, escape_str, unescape_str};
 
 /// SQLSTATEs (besides class 08, connection exceptions) that mean the server cannot serve
 /// us right now: too many connections, admin/crash shutdown, starting up.
@@ -22,7 +21,7 @@ pub(crate) struct PgDialect;
 
 impl Dialect for PgDialect {
     type Db = Postgres;
-    type Data = Json<Box<RawValue>>;
+    type Data = JsonbText;
 
     const BATCH_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
     const KEY_AMONG: (&'static str, &'static str) = ("key = ANY(ARRAY(", "))");
@@ -36,7 +35,7 @@ impl Dialect for PgDialect {
         done.rows_affected()
     }
 
-    fn encode_data(data: &Data) -> Result<Json<Box<RawValue>>, StoreError> {
+    fn encode_data(data: &Data) -> Result<JsonbText, StoreError> {
         encode_data(data)
     }
 

@@ -31,7 +31,7 @@ pub mod fuzzing {
 
     /// The JSON text `create` binds to the `data` column.
     pub fn encode_data(data: &Data) -> Result<String, StoreError> {
-        crate::codec::encode_data(data).map(|json| json.0.get().to_owned())
+        crate::codec::encode_data(data).map(|json| json.0)
     }
 
     /// A stored string with its NUL escapes undone.

@@ -53,8 +53,8 @@ fn extra(b: u8) -> usize {
 /// Appends the JSON object of `pairs` (in their order; keys must not repeat), values
 /// copied as they stand: a store's whole session data in one pass, without first building
 /// a `serde_json::Map`.
-pub fn write_json_object<'a>(
-    pairs: impl IntoIterator<Item = (&'a String, &'a RawJson)>,
+pub fn write_json_object<K: AsRef<str>, V: AsRef<RawJson>>(
+    pairs: impl IntoIterator<Item = (K, V)>,
     out: &mut Vec<u8>,
 ) {
     out.push(b'{');
@@ -62,9 +62,9 @@ pub fn write_json_object<'a>(
         if i > 0 {
             out.push(b',');
         }
-        write_str(key, out);
+        write_str(key.as_ref(), out);
         out.push(b':');
-        out.extend_from_slice(value.as_str().as_bytes());
+        out.extend_from_slice(value.as_ref().as_str().as_bytes());
     }
     out.push(b'}');
 }
