@@ -120,9 +120,10 @@ fn misses_explained(checks: &[Check]) -> String {
              request against 228.9k (325.6k before an `apply` with its base wrote the whole \
              data instead of merging with `json_set`, whose parse and re-render of the \
              stored document cost about 49k; 296.0k before each string's escape scan became \
-             one vectorised pass). What remains in (d): ours parses the stored JSON into a \
-             value per key and scans every string twice more (the data limit, then the \
-             encoding) where the peer decodes one MessagePack document (`rmp_serde`), and \
+             one vectorised pass); since values stay JSON text until read (commits 2dbb838 \
+             and 67bbb00) 276.0k against 225.3k. What remains in (d): ours still checks the \
+             stored JSON value by value through serde_json where the peer decodes one \
+             MessagePack document (`rmp_serde`), and \
              SQLite's lookups of pages in its write-ahead log cost ours more (`walFindFrame` \
              42k against 25k). Under 32 connections both profiles are dominated by the \
              hand-offs to sqlx's per-connection worker threads (`perf`: futex waits and \
@@ -157,10 +158,12 @@ fn misses_explained(checks: &[Check]) -> String {
              `layer_cost --child probe-redis-ours d N`, 1,500 minus 500 requests): 236.6k \
              instructions with a field per key, 196.0k packed, 185.4k since each value's \
              escape scan is one vectorised pass and the field is checked as UTF-8 once, \
-             against the peer's 159.3k. Of ours, decoding the 20 values into JSON values at \
-             load is 40.6k, redis-rs's `combine` reply parser 33.8k, packing the result 16.5k \
-             and freeing the loaded copy 8.8k: what keeping values as text until a handler \
-             reads them would save, a change to every store's data type. A write sends the \
+             168.2k since values stay JSON text until a handler reads them (commits 2dbb838 \
+             and 67bbb00: a load checks each value in one pass instead of building a \
+             `serde_json::Value`, a write copies the untouched 19 instead of re-encoding \
+             them), against the peer's 160.0k. Of the rest, redis-rs's `combine` reply \
+             parser is about 34k and the cookie's HMAC and the store key's SHA-256 about \
+             11k under valgrind (which hides SHA-NI). A write sends the \
              whole packed result in a plain `HSET` of a fresh field inside `MULTI`, and a \
              script points the session at it when the version is still the loaded one, \
              merging key by key in Lua when it is not (per-key merge survives: the \

@@ -266,12 +266,11 @@ packed hash field, so a load's reply has a dozen elements at any size (with a fi
 `combine` parser allocated and copied two elements per key: 15 % of the app's samples at 200 \
 keys under `perf`, by hand at commit 76deeba). At 1 and 20 keys with 32 connections or \
 more, ours now matches or beats the peer. What still grows with the key count is JSON work on both \
-sides plus ours alone: every value is parsed into its own `serde_json::Value` at load (the \
-peer decodes one document), its encoded size is counted once per modifying request for the \
-data limit, and the write packs every key again; at 2,000 keys that is about 0.4 µs of app \
-CPU per key per request more than the peer (the table: 1,870 against 1,055 µs at one \
-connection), and Redis's share is larger too (356 against 253 µs). Decoding values only when a handler reads them would remove most \
-of the app's share; it changes `Data`, the type every store shares, and is not done.\n";
+sides plus ours alone: every value is checked as JSON text at load (since commits 2dbb838 \
+and 67bbb00 without building a `serde_json::Value`; the peer decodes one document), its \
+length counted once per modifying request for the data limit, and the write copies every \
+key's text into the packed field again; the table shows what that costs per key at 200 and \
+2,000 keys against the peer, ours and peer side by side in this run.\n";
 
 /// The scale-curve section.
 pub fn scale_section(result: &ScaleResult, chart: &str) -> String {
