@@ -97,7 +97,7 @@ fn env_or(var: &str, default: &str) -> String {
 /// The record every standing and every created session holds.
 fn sample_record(now: Timestamp) -> Record {
     let mut record = Record::new(now, now.add(TTL), false);
-    record.data.insert("n".into(), json!(1));
+    record.data.insert("n".into(), json!(1).into());
     record.user = Some(USER.into());
     record
 }
@@ -260,7 +260,7 @@ where
             || {
                 let n = next();
                 let mut changes = Changeset::new(deadline.add(Duration::from_millis(n)));
-                changes.set.insert("n".into(), Value::from(n));
+                changes.set.insert("n".into(), Value::from(n).into());
                 changes
             },
             |changes| async move {
@@ -372,7 +372,7 @@ impl Raw for MemoryRaw {
         // Mirrors MemoryStore::apply: set one data key, move the deadline, bump the version.
         let mut map = self.map();
         let record = map.get_mut(key.as_str()).expect("raw session is gone");
-        record.data.insert("n".to_owned(), Value::from(n));
+        record.data.insert("n".to_owned(), Value::from(n).into());
         record.expires_at = expires_at;
         record.version += 1;
     }
