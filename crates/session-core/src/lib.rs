@@ -55,7 +55,7 @@ pub mod store {
 
     pub use crate::cleanup::{CleanupHandle, spawn_cleanup};
     pub use crate::id::StoreKey;
-    pub use crate::raw_json::{RawJson, parse_data};
+    pub use crate::raw_json::RawJson;
     pub use crate::record::{Base, Changeset, Data, Record};
     pub use crate::session::json_text::write_json_object;
     pub use crate::store_contract::{

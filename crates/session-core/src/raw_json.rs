@@ -14,8 +14,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::Data;
-
 /// One session value: valid JSON text, decoded only when a handler reads it.
 ///
 /// Two values are equal when their texts are, or else when they decode to equal JSON
@@ -113,76 +111,6 @@ fn is_plain_scalar(text: &str) -> bool {
             _ => false,
         },
     }
-}
-
-/// A session's data from the JSON text of one object (a store that keeps the data as one
-/// document: SQLite's `data` column), values kept as text. An object whose keys have no
-/// escapes and whose values are plain strings or integers, most sessions, is split in one
-/// pass; any other goes through serde_json, so both accept exactly the same texts.
-///
-/// ```
-/// use session_core::store::parse_data;
-///
-/// let data = parse_data(r#"{"cart":["book"],"user":7}"#)?;
-/// assert_eq!(data["cart"].as_str(), r#"["book"]"#);
-/// assert!(parse_data("[1]").is_err());
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-pub fn parse_data(text: &str) -> serde_json::Result<Data> {
-    match split_plain_object(text) {
-        Some(data) => Ok(data),
-        None => serde_json::from_str(text),
-    }
-}
-
-/// [`parse_data`]'s one pass, `None` at the first thing it does not handle.
-fn split_plain_object(text: &str) -> Option<Data> {
-    let mut data = Data::new();
-    let mut rest = text
-        .trim_matches(JSON_WS)
-        .strip_prefix('{')?
-        .trim_start_matches(JSON_WS);
-    if let Some(after) = rest.strip_prefix('}') {
-        return after.is_empty().then_some(data);
-    }
-    loop {
-        let (key, after) = plain_string(rest)?;
-        rest = after.trim_start_matches(JSON_WS).strip_prefix(':')?;
-        rest = rest.trim_start_matches(JSON_WS);
-        let end = if rest.starts_with('"') {
-            plain_string(rest)?.0.len() + 2
-        } else {
-            rest.find([',', '}', ' ', '\t', '\n', '\r'])
-                .unwrap_or(rest.len())
-        };
-        let (value, after) = rest.split_at(end);
-        if !is_plain_scalar(value) {
-            return None;
-        }
-        data.insert(key.to_owned(), RawJson(value.into()));
-        rest = after.trim_start_matches(JSON_WS);
-        match rest.as_bytes().first()? {
-            b',' => rest = rest[1..].trim_start_matches(JSON_WS),
-            b'}' => return rest[1..].is_empty().then_some(data),
-            _ => return None,
-        }
-    }
-}
-
-/// JSON's insignificant whitespace.
-const JSON_WS: [char; 4] = [' ', '\t', '\n', '\r'];
-
-/// The contents of the JSON string `text` starts with, and what follows it, when that
-/// string has no escape (else `None`).
-fn plain_string(text: &str) -> Option<(&str, &str)> {
-    let inner = text.strip_prefix('"')?;
-    let end = inner.find(['"', '\\'])?;
-    let (contents, after) = inner.split_at(end);
-    let after = after.strip_prefix('"')?;
-    contents
-        .bytes()
-        .all(|b| b >= 0x20)
-        .then_some((contents, after))
 }
 
 impl From<&Value> for RawJson {
@@ -318,65 +246,6 @@ mod tests {
             let serde = serde_json::from_str::<Box<serde_json::value::RawValue>>(&text)
                 .map(|v| v.get().to_owned());
             proptest::prop_assert_eq!(ours.ok(), serde.ok());
-        }
-    }
-
-    /// A parse's result as key/text pairs, `None` for an error.
-    type Parsed = Option<Vec<(String, String)>>;
-
-    /// `parse_data` and serde_json on the same text.
-    fn both(text: &str) -> (Parsed, Parsed) {
-        let flat = |data: crate::Data| {
-            data.into_iter()
-                .map(|(k, v)| (k, v.as_str().to_owned()))
-                .collect::<Vec<_>>()
-        };
-        let serde = serde_json::from_str::<crate::Data>(text).ok().map(flat);
-        (super::parse_data(text).ok().map(flat), serde)
-    }
-
-    #[test]
-    fn parse_data_agrees_with_serde_json() {
-        for text in [
-            "{}",
-            " { } ",
-            r#"{"a":"b"}"#,
-            r#"{"a": "b", "c" : 12}"#,
-            r#"{"a":"b","a":"c"}"#,
-            r#"{"a":"b",}"#,
-            r#"{"a":"b"} x"#,
-            r#"{"a":"b""#,
-            r#"{"a" "b"}"#,
-            r#"{a:"b"}"#,
-            r#"{"a\"b":1}"#,
-            r#"{"é":"✓"}"#,
-            r#"{"a":-0}"#,
-            r#"{"a":01}"#,
-            r#"{"a":1.5}"#,
-            r#"{"a":[1, 2]}"#,
-            r#"{"a":{"b":"c"}}"#,
-            r#"{"a":"x\ny"}"#,
-            r#"{"a":true}"#,
-            "{\"a\":\"tab\there\"}",
-            "{\"tab\tkey\":1}",
-            "{\"a\":1\n}",
-            r#"{"":""}"#,
-            "[]",
-            "",
-            r#"{"a":}"#,
-        ] {
-            let (ours, serde) = both(text);
-            assert_eq!(ours, serde, "{text:?}");
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn parse_data_agrees_with_serde_json_on_noise(
-            text in r#"\{( ?"[a-c\\"]{0,2}" ?: ?("[a-c\\" \t]{0,3}"|-?[0-9]{1,3}|\[1\]|true) ?,?)*\}"#
-        ) {
-            let (ours, serde) = both(&text);
-            proptest::prop_assert_eq!(ours, serde);
         }
     }
 

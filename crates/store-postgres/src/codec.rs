@@ -12,9 +12,9 @@ use serde_json::{Map, Value};
 use session_core::store::{Data, RawJson, StoreError, write_json_object};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueFormat, PgValueRef};
+use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo};
 use sqlx::types::Json;
-use sqlx::{Encode, Postgres, Type, TypeInfo, ValueRef};
+use sqlx::{Encode, Postgres, Type};
 
 const ESC: char = '\u{E000}';
 
@@ -148,23 +148,6 @@ pub(crate) fn encode_data(data: &Data) -> Result<JsonbText, StoreError> {
     String::from_utf8(out)
         .map(JsonbText)
         .map_err(|e| StoreError::Encode(e.to_string()))
-}
-
-/// The JSON text of a `jsonb` (or `json`) column as the server sent it: in the binary
-/// format a `jsonb` is a version byte and the text. Read as bytes rather than through
-/// `sqlx::types::Json` so that the data is parsed once, by [`parse_data`], into text
-/// values.
-///
-/// [`parse_data`]: session_core::store::parse_data
-pub(crate) fn jsonb_text(raw: PgValueRef<'_>) -> Result<&str, StoreError> {
-    let corrupt = |what: String| StoreError::Corrupt(format!("data column: {what}"));
-    let binary_jsonb = raw.format() == PgValueFormat::Binary && raw.type_info().name() == "JSONB";
-    let bytes = raw.as_bytes().map_err(|e| corrupt(e.to_string()))?;
-    let text = match (binary_jsonb, bytes) {
-        (false, text) | (true, [1, text @ ..]) => text,
-        (true, _) => return Err(corrupt("unknown jsonb version".into())),
-    };
-    std::str::from_utf8(text).map_err(|e| corrupt(e.to_string()))
 }
 
 /// Session data read back from the `data` column (already checked to be a JSON object

@@ -3,13 +3,14 @@
 
 use std::borrow::Cow;
 
-use session_core::store::{Data, StoreError, parse_data};
+use session_core::store::{Data, StoreError};
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgQueryResult, PgRow};
+use sqlx::types::Json;
 use sqlx::{Postgres, Row};
 use store_sql::Dialect;
 
-use crate::codec::{JsonbText, decode_data, encode_data, escape_str, jsonb_text, unescape_str};
+use crate::codec::{JsonbText, decode_data, encode_data, escape_str, unescape_str};
 
 /// SQLSTATEs (besides class 08, connection exceptions) that mean the server cannot serve
 /// us right now: too many connections, admin/crash shutdown, starting up.
@@ -39,9 +40,7 @@ impl Dialect for PgDialect {
     }
 
     fn decode_data(row: &PgRow) -> Result<Data, StoreError> {
-        let raw = row.try_get_raw("data").map_err(Self::map_error)?;
-        let data = parse_data(jsonb_text(raw)?)
-            .map_err(|e| StoreError::Corrupt(format!("data is not a JSON object: {e}")))?;
+        let Json(data): Json<Data> = row.try_get("data").map_err(Self::map_error)?;
         decode_data(data)
     }
 

@@ -42,7 +42,7 @@ pub(crate) fn json_path(key: &str) -> String {
 /// Session data read back from the JSON text of the `data` column; anything but a JSON
 /// object is corrupt.
 pub(crate) fn decode_data(text: &str) -> Result<session_core::store::Data, StoreError> {
-    session_core::store::parse_data(text)
+    serde_json::from_str(text)
         .map_err(|e| StoreError::Corrupt(format!("data is not a JSON object: {e}")))
 }
 
