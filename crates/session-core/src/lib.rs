@@ -57,7 +57,7 @@ pub mod store {
     pub use crate::id::StoreKey;
     pub use crate::raw_json::RawJson;
     pub use crate::record::{Base, Changeset, Data, Record};
-    pub use crate::session::json_text::write_json_object;
+    pub use crate::session::json_text::json_object;
     pub use crate::store_contract::{
         ApplyOutcome, CreateOutcome, REVOCATION_HORIZON, RotateOutcome, SessionStore, StoreError,
     };

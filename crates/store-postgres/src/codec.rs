@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
-use session_core::store::{Data, RawJson, StoreError, write_json_object};
+use session_core::store::{Data, RawJson, StoreError, json_object};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo};
@@ -139,15 +139,10 @@ impl Encode<'_, Postgres> for JsonbText {
 
 /// Session data (or a changeset's `set`) as an escaped `jsonb` object, values copied as
 /// they stand.
-pub(crate) fn encode_data(data: &Data) -> Result<JsonbText, StoreError> {
-    let mut out = Vec::new();
-    write_json_object(
+pub(crate) fn encode_data(data: &Data) -> JsonbText {
+    JsonbText(json_object(
         data.iter().map(|(k, v)| (escape_str(k), escape_raw(v))),
-        &mut out,
-    );
-    String::from_utf8(out)
-        .map(JsonbText)
-        .map_err(|e| StoreError::Encode(e.to_string()))
+    ))
 }
 
 /// Session data read back from the `data` column (already checked to be a JSON object
@@ -196,7 +191,7 @@ mod tests {
         data.insert("plain".into(), json!("\\u0000 is not a NUL").into());
         data.insert("n".into(), json!(u64::MAX).into());
         data.insert("cart".into(), json!([1, {"b": "c d"}]).into());
-        let JsonbText(stored) = encode_data(&data).expect("encodes");
+        let JsonbText(stored) = encode_data(&data);
         let parsed: Value = serde_json::from_str(&stored).expect("stored JSON");
         assert!(
             !format!("{parsed:?}").contains("\\0"),

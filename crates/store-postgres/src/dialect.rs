@@ -36,7 +36,7 @@ impl Dialect for PgDialect {
     }
 
     fn encode_data(data: &Data) -> Result<JsonbText, StoreError> {
-        encode_data(data)
+        Ok(encode_data(data))
     }
 
     fn decode_data(row: &PgRow) -> Result<Data, StoreError> {

@@ -39,7 +39,7 @@ fn with_changes(
         .bind(Timestamp::now().as_millis())
         .bind(changes.cleared)
         .bind(removed)
-        .bind(encode_data(&changes.set)?)
+        .bind(encode_data(&changes.set))
         .bind(changes.expires_at.as_millis())
         .bind(changes.user.is_some())
         .bind(new_user)
@@ -68,7 +68,7 @@ pub(crate) async fn create(
     let since = record.authenticated_at.unwrap_or(record.created_at);
     let row = sqlx::query(sql.clone())
         .bind(key.as_str())
-        .bind(encode_data(&record.data)?)
+        .bind(encode_data(&record.data))
         .bind(record.created_at.as_millis())
         .bind(record.expires_at.as_millis())
         .bind(record.user.as_deref().map(escape_str))

@@ -1,7 +1,7 @@
 //! What `apply` binds: JSON text for values, and JSON paths that address any key,
 //! however awkward.
 
-use session_core::store::{RawJson, StoreError, write_json_object};
+use session_core::store::{RawJson, StoreError, json_object};
 
 /// One value as JSON text, for `json(?)`.
 pub(crate) fn encode_value(value: &RawJson) -> String {
@@ -11,10 +11,8 @@ pub(crate) fn encode_value(value: &RawJson) -> String {
 /// Session data as the JSON text of the `data` column: values copied as they stand.
 pub(crate) fn encode_data<'a>(
     pairs: impl IntoIterator<Item = (&'a String, &'a RawJson)>,
-) -> Result<String, StoreError> {
-    let mut data = Vec::new();
-    write_json_object(pairs, &mut data);
-    String::from_utf8(data).map_err(|e| StoreError::Encode(e.to_string()))
+) -> String {
+    json_object(pairs)
 }
 
 /// A JSON path (`$."…"`) naming the top-level member `key`.

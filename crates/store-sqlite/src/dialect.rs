@@ -34,7 +34,7 @@ impl Dialect for SqliteDialect {
 
     /// The JSON text stored in the `data` column.
     fn encode_data(data: &Data) -> Result<String, StoreError> {
-        crate::codec::encode_data(data)
+        Ok(crate::codec::encode_data(data))
     }
 
     fn decode_data(row: &SqliteRow) -> Result<Data, StoreError> {

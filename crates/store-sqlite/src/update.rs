@@ -59,7 +59,7 @@ pub(crate) fn apply_whole(
     base: &Base,
     now: Timestamp,
 ) -> Result<QueryBuilder<Sqlite>, StoreError> {
-    let data = encode_data(base.unchanged.iter().chain(&changes.set))?;
+    let data = encode_data(base.unchanged.iter().chain(&changes.set));
     let mut q = QueryBuilder::new(format!("UPDATE {} SET data = ", tables.sessions));
     q.push_bind(data).push(", ");
     push_rest(&mut q, changes);
